@@ -1,0 +1,78 @@
+/**
+ * `buhdi-node enroll`: trades a one-time code for this node's id and secret key, then stores
+ * them. Errors come back as sentences a non-technical owner can act on ("ask for a new code").
+ */
+import { EnrollRequestSchema, EnrollResponseSchema } from "../protocol/index.ts";
+import { describeNetworkError, readApiError } from "./api-error.ts";
+import { normalizeServer, saveEnrollment } from "./config.ts";
+import type { Enrollment } from "./config.ts";
+import type { HomePaths } from "./paths.ts";
+
+export class EnrollError extends Error {
+  override name = "EnrollError";
+}
+
+export type EnrollOptions = {
+  code: string;
+  server: string;
+  version: string;
+  paths: HomePaths;
+  platform?: string;
+  arch?: string;
+  fetchImpl?: typeof fetch;
+  timeoutMs?: number;
+};
+
+const HINT_BY_STATUS: Record<number, string> = {
+  404: "Check the code for typing mistakes, or ask for a new code.",
+  410: "This code was already used or has expired. Ask for a new code.",
+};
+
+export async function enroll(options: EnrollOptions): Promise<Enrollment> {
+  let server: string;
+  try {
+    server = normalizeServer(options.server);
+  } catch {
+    throw new EnrollError(`"${options.server}" is not a server address. Use something like https://mybuhdi.com`);
+  }
+  // Checked here too so a typo gets an answer without a round trip, and the code is normalized
+  // (trimmed, upper-cased) the same way the server does.
+  const request = EnrollRequestSchema.safeParse({
+    code: options.code,
+    os: options.platform ?? process.platform,
+    arch: options.arch ?? process.arch,
+    version: options.version,
+  });
+  if (!request.success) {
+    const why = request.error.issues.map((issue) => `${issue.path.join(".") || "request"} ${issue.message}`).join("; ");
+    throw new EnrollError(`Cannot enroll: ${why}.`);
+  }
+
+  const fetchImpl = options.fetchImpl ?? fetch;
+  let response: Response;
+  try {
+    response = await fetchImpl(`${server}/api/enroll`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request.data),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    });
+  } catch (error) {
+    throw new EnrollError(`Could not reach ${server}: ${describeNetworkError(error)}. Check the internet connection and the server address.`);
+  }
+
+  if (response.status !== 201 && !response.ok) {
+    const info = await readApiError(response);
+    const hint = HINT_BY_STATUS[info.status];
+    const message = info.message.replace(/[.\s]+$/, "");
+    throw new EnrollError(`Enrollment failed: ${message}.${hint ? ` ${hint}` : ""}`);
+  }
+  const body: unknown = await response.json().catch(() => null);
+  const parsed = EnrollResponseSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new EnrollError(`Enrollment failed: the server's answer (${response.status}) did not contain a node id and key.`);
+  }
+  const enrollment: Enrollment = { server, node_id: parsed.data.node_id, key: parsed.data.node_key };
+  await saveEnrollment(options.paths, enrollment);
+  return enrollment;
+}

@@ -1,0 +1,38 @@
+/**
+ * Where the agent keeps its state. One function builds every path so no other file guesses a
+ * file name; BUHDI_NODE_HOME moves the whole home (tests, several nodes on one machine).
+ */
+import os from "node:os";
+import path from "node:path";
+
+export type HomePaths = {
+  home: string;
+  /** {server, node_id}: not secret. */
+  config: string;
+  /** The node's secret key, alone in its own file so it can be 0600. */
+  key: string;
+  crashLog: string;
+  crashLogPrev: string;
+  /** One JSON file per telemetry event not yet accepted by the cloud. */
+  spool: string;
+  /** Events the cloud said it will never accept, kept for a human to look at. */
+  rejected: string;
+};
+
+export function nodeHome(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env.BUHDI_NODE_HOME?.trim();
+  return override ? path.resolve(override) : path.join(os.homedir(), ".buhdi-node");
+}
+
+export function homePaths(home: string): HomePaths {
+  const spool = path.join(home, "spool");
+  return {
+    home,
+    config: path.join(home, "config.json"),
+    key: path.join(home, "node.key"),
+    crashLog: path.join(home, "crash.log"),
+    crashLogPrev: path.join(home, "crash.log.prev"),
+    spool,
+    rejected: path.join(spool, "rejected"),
+  };
+}

@@ -1,0 +1,4 @@
+export * from "./telemetry.ts";
+export * from "./enrollment.ts";
+export * from "./errors.ts";
+export * from "./headers.ts";

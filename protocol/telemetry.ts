@@ -1,0 +1,70 @@
+/**
+ * The agent↔cloud contract for telemetry: what a node may send to
+ * `POST /api/node/telemetry`, and how the cloud classifies it.
+ *
+ * Imported by the Worker (to validate) and by the agent (to build reports), so
+ * the two sides cannot drift apart.
+ */
+import { z } from "zod";
+
+/** Crash reports carry at most the last 50 lines of crash.log (the spec's limit). */
+export const MAX_ENTRIES = 50;
+/** One crash line; a minified stack line can be long, a megabyte line is not a crash line. */
+export const MAX_ENTRY_CHARS = 4096;
+/** The whole request body; bigger bodies get 413 before they are parsed. */
+export const MAX_TELEMETRY_BODY_BYTES = 64 * 1024;
+
+export const TELEMETRY_TYPES = ["crash_report", "connection_degraded", "error", "health"] as const;
+export type TelemetryType = (typeof TELEMETRY_TYPES)[number];
+
+export const SEVERITIES = ["info", "warning", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+const SEVERITY_BY_TYPE: Record<TelemetryType, Severity> = {
+  crash_report: "critical",
+  connection_degraded: "warning",
+  error: "warning",
+  health: "info",
+};
+
+/** Severity is decided by the cloud from the type, never taken from the node. */
+export function severityOf(type: TelemetryType): Severity {
+  return SEVERITY_BY_TYPE[type];
+}
+
+/** A release version as nodes report it: semver core with an optional pre-release/build tag. */
+export const VersionSchema = z
+  .string()
+  .regex(/^\d{1,6}\.\d{1,6}\.\d{1,6}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?$/, "must be a version like 0.3.1");
+
+/** `process.platform` / `process.arch` values; kept open (new platforms appear) but bounded. */
+export const PlatformSchema = z.string().regex(/^[a-z0-9_]{1,32}$/, "must be a lowercase platform name like win32");
+
+/** Free-form details (e.g. connection_degraded's failure_count): JSON object, bounded by the body limit. */
+const DetailsSchema = z.record(z.string().max(64), z.json());
+
+export const TelemetryEventSchema = z
+  .object({
+    /** Made by the node once per report; the same id again means "the same report, retried". */
+    event_id: z.uuid(),
+    type: z.enum(TELEMETRY_TYPES),
+    entries: z.array(z.string().max(MAX_ENTRY_CHARS)).max(MAX_ENTRIES).default([]),
+    node_version: VersionSchema,
+    os: PlatformSchema,
+    arch: PlatformSchema,
+    uptime_before_crash: z.number().int().nonnegative().nullable().default(null),
+    /** When the node made the report (its own clock; the cloud keeps its own created_at too). */
+    timestamp: z.iso.datetime({ offset: true }),
+    details: DetailsSchema.optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.type === "crash_report" && event.entries.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["entries"], message: "a crash_report needs at least one line" });
+    }
+  });
+
+export type TelemetryEvent = z.output<typeof TelemetryEventSchema>;
+/** What a node sends (defaults may be omitted). */
+export type TelemetryEventInput = z.input<typeof TelemetryEventSchema>;
+
+export type TelemetryAccepted = { id: string; severity: Severity };

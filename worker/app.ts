@@ -1,0 +1,26 @@
+/**
+ * The Hono app: middleware, the routes mounted under /api, and the one place
+ * errors become responses. Route logic lives in routes/.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./env.ts";
+import { ApiError } from "./http/errors.ts";
+import { requestLog } from "./request-log.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { enrollRoutes } from "./routes/enroll.ts";
+import { telemetryRoutes } from "./routes/telemetry.ts";
+
+export const app = new Hono<AppEnv>()
+  .use(requestLog)
+  .get("/api/health", (c) => c.json({ ok: true }))
+  .route("/api/admin", adminRoutes)
+  .route("/api/enroll", enrollRoutes)
+  .route("/api/node/telemetry", telemetryRoutes)
+  .notFound((c) => c.json(new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404))
+  .onError((error, c) => {
+    if (error instanceof ApiError) {
+      return c.json(error.toBody(), error.status, error.headers);
+    }
+    console.error(JSON.stringify({ msg: "unhandled error", path: c.req.path, error: String(error), stack: (error as Error).stack }));
+    return c.json({ error: { code: "internal_error", message: "Something went wrong on our side; retry later." } }, 500);
+  });

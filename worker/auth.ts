@@ -1,0 +1,68 @@
+/**
+ * Who is calling: a node (x-node-key), IT Support (the ADMIN_TOKEN bearer) or
+ * an owner (their dashboard token). Each middleware answers 401 on its own and
+ * leaves the caller's identity in the context for handlers and the log.
+ */
+import { createMiddleware } from "hono/factory";
+import { NODE_KEY_HEADER } from "../protocol/headers.ts";
+import { DASHBOARD_TOKEN_PREFIX, NODE_KEY_PREFIX, parseCredential } from "./credentials.ts";
+import { matchesHash, secretsEqual } from "./crypto.ts";
+import { database } from "./db/client.ts";
+import { findNode } from "./db/nodes.ts";
+import { findOwner } from "./db/owners.ts";
+import type { AppEnv, Env, Viewer } from "./env.ts";
+import { ApiError } from "./http/errors.ts";
+
+export const requireNode = createMiddleware<AppEnv>(async (c, next) => {
+  const key = c.req.header(NODE_KEY_HEADER);
+  if (!key) throw new ApiError(401, "node_key_missing", `Send the node key in the ${NODE_KEY_HEADER} header.`);
+  const credential = parseCredential(NODE_KEY_PREFIX, key);
+  const node = credential ? await findNode(database(c.env.DB), credential.id) : undefined;
+  // Same answer for "no such node" and "wrong secret", so keys can't be probed.
+  if (!credential || !node || !(await matchesHash(credential.secret, node.keyHash))) {
+    throw new ApiError(401, "node_key_invalid", "The node key is not valid; enroll this node again.");
+  }
+  c.set("nodeId", node.id);
+  c.set("ownerId", node.ownerId);
+  await next();
+});
+
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  if (!(await isAdmin(c.env, bearerToken(c.req.header("authorization"))))) {
+    throw new ApiError(401, "admin_token_invalid", "Send the admin token as Authorization: Bearer <ADMIN_TOKEN>.");
+  }
+  c.set("viewer", { kind: "admin" });
+  await next();
+});
+
+/** Dashboard reads: IT Support sees every node, an owner only their own. */
+export const requireViewer = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  const viewer = await viewerFor(c.env, token);
+  if (!viewer) {
+    throw new ApiError(401, "token_invalid", "Send your dashboard token (or the admin token) as Authorization: Bearer <token>.");
+  }
+  c.set("viewer", viewer);
+  if (viewer.kind === "owner") c.set("ownerId", viewer.ownerId);
+  await next();
+});
+
+async function viewerFor(env: Env, token: string | null): Promise<Viewer | null> {
+  if (!token) return null;
+  const credential = parseCredential(DASHBOARD_TOKEN_PREFIX, token);
+  if (!credential) return (await isAdmin(env, token)) ? { kind: "admin" } : null;
+  const owner = await findOwner(database(env.DB), credential.id);
+  if (!owner || !(await matchesHash(credential.secret, owner.dashboardTokenHash))) return null;
+  return { kind: "owner", ownerId: owner.id };
+}
+
+async function isAdmin(env: Env, token: string | null): Promise<boolean> {
+  // An unset ADMIN_TOKEN must lock the admin API, not open it to an empty bearer.
+  if (!env.ADMIN_TOKEN) throw new ApiError(503, "admin_token_unset", "The edge has no ADMIN_TOKEN configured.");
+  return token !== null && (await secretsEqual(token, env.ADMIN_TOKEN));
+}
+
+function bearerToken(header: string | undefined): string | null {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1] ?? null;
+}

@@ -1,0 +1,36 @@
+/**
+ * The Worker's bindings, as declared in wrangler.toml (plus secrets from
+ * `.dev.vars` locally / `wrangler secret put` in production).
+ */
+import type { TriageMessage } from "./triage/message.ts";
+
+export interface Env {
+  // ── Bindings ──
+  /** Owners, nodes, enrollment codes, telemetry, known issues. */
+  DB: D1Database;
+  /** Critical telemetry, for the triage consumer. */
+  TRIAGE_QUEUE: Queue<TriageMessage>;
+  /** Per-node request budget (keyed on node id). */
+  NODE_RATE_LIMIT: RateLimit;
+
+  // ── Secrets ──
+  /** Bearer token for the admin API and IT Support; generated into .dev.vars by `npm start`. */
+  ADMIN_TOKEN: string;
+
+  // ── Variables ──
+  /** Lifetime of an enrollment code in seconds (default 7 days). */
+  ENROLLMENT_TTL_SECONDS?: string;
+}
+
+/** What middleware leaves for handlers and the request log. */
+export type Variables = {
+  /** Set once a node key is verified. */
+  nodeId?: string;
+  ownerId?: string;
+  /** Who is reading the dashboard API: IT Support (admin) or one owner. */
+  viewer?: Viewer;
+};
+
+export type Viewer = { kind: "admin" } | { kind: "owner"; ownerId: string };
+
+export type AppEnv = { Bindings: Env; Variables: Variables };

@@ -1,0 +1,10 @@
+/** Validates a request's query string against a schema (400 with each bad parameter named). */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { invalid } from "./errors.ts";
+
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw invalid("query", parsed.error);
+  return parsed.data;
+}

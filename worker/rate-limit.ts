@@ -1,0 +1,22 @@
+/**
+ * Per-node request budget through the Workers rate-limiting binding. Keyed on
+ * the node id (after authentication), never the IP: many homes share an IP.
+ */
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "./env.ts";
+import { ApiError } from "./http/errors.ts";
+
+/** The `period` of NODE_RATE_LIMIT in wrangler.toml: the longest a refused node must wait. */
+export const NODE_RATE_LIMIT_PERIOD_SECONDS = 60;
+
+export const limitNodeRate = createMiddleware<AppEnv>(async (c, next) => {
+  const nodeId = c.get("nodeId");
+  if (!nodeId) throw new Error("limitNodeRate must run after requireNode");
+  const { success } = await c.env.NODE_RATE_LIMIT.limit({ key: nodeId });
+  if (!success) {
+    throw new ApiError(429, "rate_limited", `Too many requests from this node; retry after ${NODE_RATE_LIMIT_PERIOD_SECONDS} s.`, {
+      headers: { "retry-after": String(NODE_RATE_LIMIT_PERIOD_SECONDS) },
+    });
+  }
+  await next();
+});

@@ -1,0 +1,79 @@
+/**
+ * The admin API (ADMIN_TOKEN): create owners, issue enrollment codes, read the
+ * known issues. Secrets it makes (dashboard tokens, codes) are returned once
+ * and stored only as SHA-256 digests.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireAdmin } from "../auth.ts";
+import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
+import { enrollmentCode, sha256Hex } from "../crypto.ts";
+import { database } from "../db/client.ts";
+import { insertEnrollmentCode } from "../db/enrollments.ts";
+import { listKnownIssues } from "../db/known-issues.ts";
+import { findOwner, insertOwner } from "../db/owners.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError } from "../http/errors.ts";
+import { readJsonBody } from "../http/json-body.ts";
+
+const ADMIN_BODY_MAX_BYTES = 16 * 1024;
+const DEFAULT_ENROLLMENT_TTL_SECONDS = 7 * 24 * 3600;
+
+const CreateOwner = z.object({
+  email: z.email().max(254),
+  name: z.string().trim().min(1).max(100),
+});
+
+const CreateEnrollment = z.object({
+  owner_id: z.uuid(),
+  node_name: z.string().trim().min(1).max(100),
+  /** Shorter than the default for codes sent over riskier channels; never longer than 30 days. */
+  expires_in_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+});
+
+export const adminRoutes = new Hono<AppEnv>()
+  .use(requireAdmin)
+  .post("/owners", async (c) => {
+    const body = await readJsonBody(c, CreateOwner, ADMIN_BODY_MAX_BYTES);
+    const token = makeCredential(DASHBOARD_TOKEN_PREFIX, crypto.randomUUID());
+    const created = await insertOwner(database(c.env.DB), {
+      id: token.id,
+      email: body.email.toLowerCase(),
+      name: body.name,
+      dashboardTokenHash: await sha256Hex(token.secret),
+    });
+    if (!created) throw new ApiError(409, "owner_exists", `An owner with email ${body.email} already exists.`);
+    return c.json({ owner_id: token.id, dashboard_token: token.token }, 201);
+  })
+  .post("/enrollments", async (c) => {
+    const body = await readJsonBody(c, CreateEnrollment, ADMIN_BODY_MAX_BYTES);
+    const db = database(c.env.DB);
+    if (!(await findOwner(db, body.owner_id))) {
+      throw new ApiError(404, "owner_not_found", `No owner has id ${body.owner_id}.`);
+    }
+    const ttl = body.expires_in_seconds ?? (Number(c.env.ENROLLMENT_TTL_SECONDS) || DEFAULT_ENROLLMENT_TTL_SECONDS);
+    const code = enrollmentCode();
+    const expiresAt = new Date(Date.now() + ttl * 1000);
+    await insertEnrollmentCode(db, {
+      codeHash: await sha256Hex(code),
+      ownerId: body.owner_id,
+      nodeName: body.node_name,
+      expiresAt,
+    });
+    return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
+  })
+  .get("/known-issues", async (c) => {
+    const issues = await listKnownIssues(database(c.env.DB));
+    return c.json({
+      items: issues.map((issue) => ({
+        id: issue.id,
+        pattern: issue.pattern,
+        description: issue.description,
+        fix_type: issue.fixType,
+        fix_version: issue.fixVersion,
+        fix_instructions: issue.fixInstructions === null ? null : JSON.parse(issue.fixInstructions),
+        auto_resolve: issue.autoResolve,
+        created_at: issue.createdAt.toISOString(),
+      })),
+    });
+  });

@@ -1,0 +1,36 @@
+/**
+ * `POST /api/enroll`: a one-time code becomes a node and its key. The key is
+ * returned once; only its hash is kept.
+ */
+import { Hono } from "hono";
+import { EnrollRequestSchema, type EnrollResponse } from "../../protocol/enrollment.ts";
+import { makeCredential, NODE_KEY_PREFIX } from "../credentials.ts";
+import { sha256Hex } from "../crypto.ts";
+import { database } from "../db/client.ts";
+import { redeemEnrollmentCode } from "../db/enrollments.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError } from "../http/errors.ts";
+import { readJsonBody } from "../http/json-body.ts";
+
+const ENROLL_BODY_MAX_BYTES = 4 * 1024;
+
+const REFUSALS = {
+  unknown: new ApiError(404, "enrollment_code_unknown", "This enrollment code does not exist; check it or ask for a new one."),
+  used: new ApiError(410, "enrollment_code_used", "This enrollment code was already used; ask for a new one."),
+  expired: new ApiError(410, "enrollment_code_expired", "This enrollment code has expired; ask for a new one."),
+} as const;
+
+export const enrollRoutes = new Hono<AppEnv>().post("/", async (c) => {
+  const body = await readJsonBody(c, EnrollRequestSchema, ENROLL_BODY_MAX_BYTES);
+  const key = makeCredential(NODE_KEY_PREFIX, crypto.randomUUID());
+  const result = await redeemEnrollmentCode(
+    database(c.env.DB),
+    await sha256Hex(body.code),
+    { id: key.id, keyHash: await sha256Hex(key.secret), os: body.os, arch: body.arch, version: body.version },
+    new Date(),
+  );
+  if (!result.ok) throw REFUSALS[result.reason];
+  c.set("nodeId", key.id);
+  const response: EnrollResponse = { node_id: key.id, node_key: key.token };
+  return c.json(response, 201);
+});

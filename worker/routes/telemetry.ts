@@ -1,0 +1,105 @@
+/**
+ * `/api/node/telemetry`: nodes POST reports (crash reports, degraded
+ * connections, errors, health); the dashboard GETs them back, newest first.
+ *
+ * Ingest stores first, then enqueues critical events for triage: an event the
+ * edge answered 2xx for is in D1, whatever happens to the queue afterwards.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  MAX_TELEMETRY_BODY_BYTES,
+  severityOf,
+  TelemetryEventSchema,
+  type TelemetryAccepted,
+} from "../../protocol/telemetry.ts";
+import { requireNode, requireViewer } from "../auth.ts";
+import { database } from "../db/client.ts";
+import { findNode } from "../db/nodes.ts";
+import { insertTelemetry, listTelemetry, type TelemetryCursor } from "../db/telemetry.ts";
+import type { AppEnv, Env } from "../env.ts";
+import { ApiError } from "../http/errors.ts";
+import { readJsonBody } from "../http/json-body.ts";
+import { readQuery } from "../http/query.ts";
+import { limitNodeRate } from "../rate-limit.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+
+const ListQuery = z.object({
+  node_id: z.uuid().optional(),
+  unresolved: z.enum(["true", "false"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const telemetryRoutes = new Hono<AppEnv>()
+  .post("/", requireNode, limitNodeRate, async (c) => {
+    const event = await readJsonBody(c, TelemetryEventSchema, MAX_TELEMETRY_BODY_BYTES);
+    const nodeId = c.get("nodeId")!;
+    const severity = severityOf(event.type);
+    const stored = await insertTelemetry(database(c.env.DB), {
+      id: crypto.randomUUID(),
+      nodeId,
+      ownerId: c.get("ownerId")!,
+      severity,
+      event,
+      now: new Date(),
+    });
+    // Also on a retry: the first attempt may have been stored but never enqueued
+    // (the queue failed, the node saw a 503). Triage is idempotent per telemetry id.
+    if (severity === "critical") await enqueueForTriage(c.env, { telemetry_id: stored.id, node_id: nodeId, type: event.type });
+    const body: TelemetryAccepted = { id: stored.id, severity };
+    return c.json(body, stored.created ? 202 : 200);
+  })
+  .get("/", requireViewer, async (c) => {
+    const query = readQuery(c, ListQuery);
+    const viewer = c.get("viewer")!;
+    const db = database(c.env.DB);
+    if (query.node_id) {
+      const node = await findNode(db, query.node_id);
+      // Another owner's node gets the same answer as a node that doesn't exist.
+      if (!node || (viewer.kind === "owner" && node.ownerId !== viewer.ownerId)) {
+        throw new ApiError(404, "node_not_found", `No node ${query.node_id} is visible to you.`);
+      }
+    }
+    const page = await listTelemetry(db, {
+      scope: query.node_id ? { nodeId: query.node_id } : viewer.kind === "owner" ? { ownerId: viewer.ownerId } : "all",
+      unresolvedOnly: query.unresolved === "true",
+      limit: query.limit,
+      after: query.cursor === undefined ? undefined : cursorOrThrow(query.cursor),
+    });
+    return c.json({
+      items: page.rows.map((row) => ({
+        id: row.id,
+        node_id: row.nodeId,
+        type: row.type,
+        severity: row.severity,
+        resolved: row.resolved,
+        node_version: row.nodeVersion,
+        created_at: row.createdAt.toISOString(),
+        payload: JSON.parse(row.payload) as unknown,
+      })),
+      next_cursor: page.next ? encodeCursor(page.next) : null,
+    });
+  });
+
+function cursorOrThrow(raw: string): TelemetryCursor {
+  const cursor = decodeCursor(raw);
+  if (!cursor) {
+    throw new ApiError(400, "invalid_query", "The request query is not valid: cursor: not a cursor from a previous page.", {
+      issues: [{ path: "cursor", message: "not a cursor from a previous page" }],
+    });
+  }
+  return cursor;
+}
+
+async function enqueueForTriage(env: Env, message: { telemetry_id: string; node_id: string; type: string }) {
+  try {
+    await env.TRIAGE_QUEUE.send(message);
+  } catch (error) {
+    console.error(JSON.stringify({ msg: "triage enqueue failed", telemetry_id: message.telemetry_id, error: String(error) }));
+    // Stored but not enqueued: ask the node to retry; the retry re-enqueues (see above).
+    throw new ApiError(503, "triage_unavailable", "The report was stored but could not be queued for triage; retry later.", {
+      headers: { "retry-after": "30" },
+    });
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Runs the real edge locally: `wrangler dev` (workerd) with a migrated local D1,
+ * the Queue and the rate limiter, on a port of its own. Used by `npm start`,
+ * the Node-side tests and the benchmark, so all of them meet the same runtime.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = path.join(REPO_ROOT, "node_modules", ".bin", "wrangler");
+
+export type LocalEdge = { url: string; adminToken: string; persistDir: string; stop(): Promise<void> };
+
+export type LocalEdgeOptions = {
+  /** Default: a free port. */
+  port?: number;
+  /** Where D1 and the queue keep their state; default: a fresh temp dir. */
+  persistDir?: string;
+  /** Default: random. */
+  adminToken?: string;
+  /** Another wrangler config (e.g. the benchmark's hello-world Worker). */
+  config?: string;
+  /** Forward wrangler's own output (npm start); tests keep it quiet. */
+  inheritOutput?: boolean;
+  /** Extra `--var NAME:value` pairs. */
+  vars?: Record<string, string>;
+};
+
+export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<LocalEdge> {
+  const persistDir = options.persistDir ?? (await mkdtemp(path.join(tmpdir(), "buhdi-edge-")));
+  const adminToken = options.adminToken ?? randomBytes(24).toString("base64url");
+  const config = options.config ?? path.join(REPO_ROOT, "wrangler.toml");
+  const port = options.port ?? (await freePort());
+
+  if (!options.config) await migrateLocalD1(persistDir, options.inheritOutput ?? false);
+
+  const vars = { ADMIN_TOKEN: adminToken, ...options.vars };
+  const child = spawn(
+    WRANGLER,
+    [
+      "dev",
+      "--config", config,
+      "--ip", "127.0.0.1",
+      "--port", String(port),
+      "--inspector-port", String(await freePort()),
+      "--persist-to", persistDir,
+      "--show-interactive-dev-session=false",
+      "--log-level", options.inheritOutput ? "info" : "warn",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      cwd: REPO_ROOT,
+      // Own process group: stop() takes workerd down with wrangler.
+      detached: true,
+      stdio: options.inheritOutput ? "inherit" : ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
+    },
+  );
+  const output: string[] = [];
+  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilServing(url, child);
+  } catch (error) {
+    await stopProcessGroup(child);
+    throw new Error(`${(error as Error).message}\n--- wrangler output ---\n${output.join("").slice(-4000)}`);
+  }
+  return { url, adminToken, persistDir, stop: () => stopProcessGroup(child) };
+}
+
+/** Applies migrations/ to the local D1 in persistDir (the same command `npm start` documents). */
+export async function migrateLocalD1(persistDir: string, inheritOutput: boolean): Promise<void> {
+  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], inheritOutput);
+}
+
+function run(command: string, args: string[], inheritOutput: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      stdio: inheritOutput ? "inherit" : ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    });
+    let output = "";
+    child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(command)} ${args.join(" ")} exited ${code}\n${output}`)),
+    );
+  });
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error("wrangler dev exited before serving");
+    try {
+      const res = await fetch(`${url}/api/health`);
+      // Any HTTP answer means workerd is up (the hello-world bench Worker has no /api/health).
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not serve ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -73,7 +73,7 @@ export function postTelemetry(nodeKey: string | null, body: unknown, headers: Re
       ...(nodeKey === null ? {} : { "x-node-key": nodeKey }),
       ...headers,
     },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" || body instanceof ReadableStream ? body : JSON.stringify(body),
   });
 }
 

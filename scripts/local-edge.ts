@@ -61,6 +61,9 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
     },
   );
+  // If this process goes away without calling stop(), don't leave workerd behind.
+  const killOnExit = () => killGroup(child, "SIGKILL");
+  process.once("exit", killOnExit);
   const output: string[] = [];
   child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
   child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
@@ -72,7 +75,15 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
     await stopProcessGroup(child);
     throw new Error(`${(error as Error).message}\n--- wrangler output ---\n${output.join("").slice(-4000)}`);
   }
-  return { url, adminToken, persistDir, stop: () => stopProcessGroup(child) };
+  return {
+    url,
+    adminToken,
+    persistDir,
+    stop: async () => {
+      process.off("exit", killOnExit);
+      await stopProcessGroup(child);
+    },
+  };
 }
 
 /** Applies migrations/ to the local D1 in persistDir (the same command `npm start` documents). */
@@ -118,20 +129,20 @@ async function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 90
 async function stopProcessGroup(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5000);
+  if (!killGroup(child, "SIGTERM")) return;
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Signals wrangler's whole process group (wrangler and its workerd); false if it is gone. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-child.pid!, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function freePort(): Promise<number> {

@@ -1,0 +1,60 @@
+/**
+ * `npm start`: the local edge for a person to try. Generates an ADMIN_TOKEN
+ * into .dev.vars on first run (git-ignored), migrates and seeds the local D1,
+ * serves the Worker on http://127.0.0.1:8787 (PORT to change it), prints how
+ * to use it, and stops everything on Ctrl-C.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { REPO_ROOT, startLocalEdge } from "./local-edge.ts";
+
+const DEV_VARS = path.join(REPO_ROOT, ".dev.vars");
+
+function adminTokenFromDevVars(): { token: string; created: boolean } {
+  const existing = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+  const match = existing.match(/^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m);
+  if (match?.[1]) return { token: match[1], created: false };
+  const token = randomBytes(32).toString("base64url");
+  const prefix = existing && !existing.endsWith("\n") ? `${existing}\n` : existing;
+  writeFileSync(DEV_VARS, `${prefix}ADMIN_TOKEN="${token}"\n`, { mode: 0o600 });
+  return { token, created: true };
+}
+
+const { token, created } = adminTokenFromDevVars();
+const port = Number(process.env.PORT ?? 8787);
+console.log(created ? "Generated a new ADMIN_TOKEN into .dev.vars." : "Using the ADMIN_TOKEN in .dev.vars.");
+console.log("Migrating the local D1 and starting the edge…");
+
+const edge = await startLocalEdge({
+  port,
+  persistDir: path.join(REPO_ROOT, ".wrangler", "state"),
+  adminToken: token,
+  inheritOutput: true,
+});
+
+console.log(`
+Buhdi fleet edge is running.
+
+  URL          ${edge.url}
+  ADMIN_TOKEN  ${token}
+
+Try it:
+  curl -s -X POST ${edge.url}/api/admin/owners -H "authorization: Bearer ${token}" \\
+       -H "content-type: application/json" -d '{"email":"nana@example.com","name":"Nana"}'
+  curl -s -X POST ${edge.url}/api/admin/enrollments -H "authorization: Bearer ${token}" \\
+       -H "content-type: application/json" -d '{"owner_id":"<owner_id>","node_name":"Kitchen Laptop"}'
+  npm run agent -- enroll <code> --server ${edge.url} && npm run agent -- run
+
+Ctrl-C stops the edge.
+`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await edge.stop();
+    process.exit(0);
+  });
+}

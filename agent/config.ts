@@ -5,6 +5,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-file.ts";
+import { isMissing } from "./fs-errors.ts";
 import type { HomePaths } from "./paths.ts";
 
 export type Enrollment = { server: string; node_id: string; key: string };
@@ -54,8 +55,4 @@ export async function loadEnrollment(paths: HomePaths): Promise<Enrollment> {
   const key = keyText.trim();
   if (!config.success || key === "") throw new NotEnrolledError(`${paths.config} or ${paths.key} is damaged. ${notEnrolled}`);
   return { server: normalizeServer(config.data.server), node_id: config.data.node_id, key };
-}
-
-export function isMissing(error: unknown): boolean {
-  return error instanceof Error && "code" in error && error.code === "ENOENT";
 }

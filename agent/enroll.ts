@@ -23,9 +23,10 @@ export type EnrollOptions = {
   timeoutMs?: number;
 };
 
+/** Only for answers that are not the API's own (a proxy's page): the API's messages say what to do. */
 const HINT_BY_STATUS: Record<number, string> = {
-  404: "Check the code for typing mistakes, or ask for a new code.",
-  410: "This code was already used or has expired. Ask for a new code.",
+  404: "Check the server address.",
+  410: "Ask for a new code.",
 };
 
 export async function enroll(options: EnrollOptions): Promise<Enrollment> {
@@ -63,7 +64,7 @@ export async function enroll(options: EnrollOptions): Promise<Enrollment> {
 
   if (response.status !== 201 && !response.ok) {
     const info = await readApiError(response);
-    const hint = HINT_BY_STATUS[info.status];
+    const hint = info.code === null ? HINT_BY_STATUS[info.status] : undefined;
     const message = info.message.replace(/[.\s]+$/, "");
     throw new EnrollError(`Enrollment failed: ${message}.${hint ? ` ${hint}` : ""}`);
   }

@@ -2,3 +2,4 @@ export * from "./telemetry.ts";
 export * from "./enrollment.ts";
 export * from "./errors.ts";
 export * from "./headers.ts";
+export * from "./messages.ts";

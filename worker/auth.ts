@@ -6,26 +6,37 @@
 import { createMiddleware } from "hono/factory";
 import { NODE_KEY_HEADER } from "../protocol/headers.ts";
 import { DASHBOARD_TOKEN_PREFIX, NODE_KEY_PREFIX, parseCredential } from "./credentials.ts";
-import { matchesHash, secretsEqual } from "./crypto.ts";
+import { matchesHash, secretsEqual, sha256Hex } from "./crypto.ts";
 import { database } from "./db/client.ts";
 import { findNode } from "./db/nodes.ts";
 import { findOwner } from "./db/owners.ts";
 import type { AppEnv, Env, Viewer } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
+import { cachedNode, rememberNode } from "./node-key-cache.ts";
 
 export const requireNode = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header(NODE_KEY_HEADER);
   if (!key) throw new ApiError(401, "node_key_missing", `Send the node key in the ${NODE_KEY_HEADER} header.`);
-  const credential = parseCredential(NODE_KEY_PREFIX, key);
-  const node = credential ? await findNode(database(c.env.DB), credential.id) : undefined;
+  const node = await verifyNodeKey(c.env, key);
   // Same answer for "no such node" and "wrong secret", so keys can't be probed.
-  if (!credential || !node || !(await matchesHash(credential.secret, node.keyHash))) {
-    throw new ApiError(401, "node_key_invalid", "The node key is not valid; enroll this node again.");
-  }
-  c.set("nodeId", node.id);
+  if (!node) throw new ApiError(401, "node_key_invalid", "The node key is not valid; enroll this node again.");
+  c.set("nodeId", node.nodeId);
   c.set("ownerId", node.ownerId);
   await next();
 });
+
+async function verifyNodeKey(env: Env, key: string): Promise<{ nodeId: string; ownerId: string } | null> {
+  const credential = parseCredential(NODE_KEY_PREFIX, key);
+  if (!credential) return null;
+  const secretHash = await sha256Hex(credential.secret);
+  const now = Date.now();
+  const cached = cachedNode(credential.id, secretHash, now);
+  if (cached) return cached;
+  const node = await findNode(database(env.DB), credential.id);
+  if (!node || !(await secretsEqual(secretHash, node.keyHash))) return null;
+  rememberNode(node.id, node.ownerId, secretHash, now);
+  return { nodeId: node.id, ownerId: node.ownerId };
+}
 
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (!(await isAdmin(c.env, bearerToken(c.req.header("authorization"))))) {

@@ -2,6 +2,7 @@
  * The Worker's bindings, as declared in wrangler.toml (plus secrets from
  * `.dev.vars` locally / `wrangler secret put` in production).
  */
+import type { NodeSession } from "./node-session/node-session.ts";
 import type { TriageMessage } from "./triage/message.ts";
 
 export interface Env {
@@ -12,6 +13,8 @@ export interface Env {
   TRIAGE_QUEUE: Queue<TriageMessage>;
   /** Per-node request budget (keyed on node id). */
   NODE_RATE_LIMIT: RateLimit;
+  /** One NodeSession per node (by name = node id): socket, liveness, commands. */
+  NODE_SESSION: DurableObjectNamespace<NodeSession>;
 
   // ── Secrets ──
   /** Bearer token for the admin API and IT Support; generated into .dev.vars by `npm start`. */
@@ -20,6 +23,12 @@ export interface Env {
   // ── Variables ──
   /** Lifetime of an enrollment code in seconds (default 7 days). */
   ENROLLMENT_TTL_SECONDS?: string;
+  /** How often nodes heartbeat (told to them on connect); default 30. */
+  HEARTBEAT_INTERVAL_SECONDS?: string;
+  /** Silence after which a node is offline; default 3 intervals + 5 s. */
+  OFFLINE_GRACE_SECONDS?: string;
+  /** At most one node_offline event per node per this window; default 600. */
+  FLAP_WINDOW_SECONDS?: string;
 }
 
 /** What middleware leaves for handlers and the request log. */

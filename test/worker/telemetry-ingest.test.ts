@@ -56,14 +56,6 @@ describe("POST /api/node/telemetry", () => {
     expect((await postTelemetry(b.node_key, report)).status).toBe(202);
   });
 
-  it("an accepted report marks the node as seen", async () => {
-    const node = await enrollNode();
-    const before = Date.now();
-    await postTelemetry(node.node_key, crashReport({ type: "health", entries: [] }));
-    const row = await env.DB.prepare("SELECT last_seen_at FROM nodes WHERE id = ?").bind(node.node_id).first<{ last_seen_at: number }>();
-    expect(row!.last_seen_at).toBeGreaterThanOrEqual(before - 1000);
-  });
-
   it("malformed JSON is refused with 400 invalid_json and nothing is stored", async () => {
     const node = await enrollNode();
     const before = await telemetryRowCount();
@@ -110,8 +102,9 @@ describe("POST /api/node/telemetry", () => {
     expect((await res.json<ErrorBody>()).error.code).toBe("node_key_missing");
   });
 
-  it("a wrong, forged or malformed node key is refused with the same 401", async () => {
+  it("a wrong, forged or malformed node key is refused with the same 401, even right after the real key was used", async () => {
     const node = await enrollNode();
+    expect((await postTelemetry(node.node_key, crashReport())).status).toBe(202);
     const [prefix, id] = node.node_key.split(".");
     const forged = `${prefix}.${id}.${"A".repeat(43)}`;
     const unknownNode = `${prefix}.${crypto.randomUUID()}.${node.node_key.split(".")[2]}`;

@@ -4,9 +4,9 @@
  * if this very request claimed the code, so two racing enrollments with the
  * same code produce exactly one node.
  */
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { enrollmentCodes, nodes } from "./schema.ts";
+import { enrollmentCodes } from "./schema.ts";
 
 export async function insertEnrollmentCode(
   db: Database,
@@ -19,33 +19,32 @@ export type NewNode = { id: string; keyHash: string; os: string; arch: string; v
 
 export type RedeemResult = { ok: true } | { ok: false; reason: "unknown" | "used" | "expired" };
 
-export async function redeemEnrollmentCode(db: Database, codeHash: string, node: NewNode, now: Date): Promise<RedeemResult> {
-  const claim = db
-    .update(enrollmentCodes)
-    .set({ usedAt: now, nodeId: node.id })
-    .where(
-      and(eq(enrollmentCodes.codeHash, codeHash), isNull(enrollmentCodes.usedAt), gt(enrollmentCodes.expiresAt, now)),
-    )
-    .returning({ codeHash: enrollmentCodes.codeHash });
-  // INSERT … SELECT: the owner and name come from the code row, and only if the claim above was ours.
-  const create = db.insert(nodes).select(
-    db
-      .select({
-        id: sql<string>`${node.id}`.as("id"),
-        ownerId: enrollmentCodes.ownerId,
-        name: enrollmentCodes.nodeName,
-        keyHash: sql<string>`${node.keyHash}`.as("key_hash"),
-        os: sql<string>`${node.os}`.as("os"),
-        arch: sql<string>`${node.arch}`.as("arch"),
-        version: sql<string>`${node.version}`.as("version"),
-        createdAt: sql<number>`${now.getTime()}`.as("created_at"),
-        lastSeenAt: sql<null>`NULL`.as("last_seen_at"),
-      })
-      .from(enrollmentCodes)
-      .where(and(eq(enrollmentCodes.codeHash, codeHash), eq(enrollmentCodes.nodeId, node.id))),
-  );
-  const [claimed] = await db.batch([claim, create]);
-  if (claimed.length === 1) return { ok: true };
+export async function redeemEnrollmentCode(
+  db: Database,
+  d1: D1Database,
+  codeHash: string,
+  node: NewNode,
+  now: Date,
+): Promise<RedeemResult> {
+  const at = now.getTime();
+  // Plain D1 statements: Drizzle's INSERT … SELECT insists on listing every column of the table.
+  const [claimed] = await d1.batch([
+    d1
+      .prepare(
+        `UPDATE enrollment_codes SET used_at = ?1, node_id = ?2
+         WHERE code_hash = ?3 AND used_at IS NULL AND expires_at > ?1`,
+      )
+      .bind(at, node.id, codeHash),
+    // The owner and name come from the code row, and only if the claim above was ours.
+    d1
+      .prepare(
+        `INSERT INTO nodes (id, owner_id, name, key_hash, os, arch, version, created_at)
+         SELECT ?1, owner_id, node_name, ?2, ?3, ?4, ?5, ?6 FROM enrollment_codes
+         WHERE code_hash = ?7 AND node_id = ?1`,
+      )
+      .bind(node.id, node.keyHash, node.os, node.arch, node.version, at, codeHash),
+  ]);
+  if (claimed!.meta.changes === 1) return { ok: true };
 
   const code = await db.query.enrollmentCodes.findFirst({ where: eq(enrollmentCodes.codeHash, codeHash) });
   if (!code) return { ok: false, reason: "unknown" };

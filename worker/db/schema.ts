@@ -38,7 +38,13 @@ export const nodes = sqliteTable(
     arch: text("arch").notNull(),
     version: text("version").notNull(),
     createdAt: createdAt(),
+    /** Refreshed on status changes and at the hourly rollup, not per heartbeat (the DO has the live value). */
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
+    /** As the node's Durable Object last reported it; see protocol NODE_STATUSES. */
+    status: text("status", { enum: ["online", "offline", "asleep", "degraded"] })
+      .notNull()
+      .default("offline"),
+    statusChangedAt: integer("status_changed_at", { mode: "timestamp_ms" }),
   },
   (t) => [index("idx_nodes_owner").on(t.ownerId)],
 );
@@ -71,7 +77,10 @@ export const nodeTelemetry = sqliteTable(
       .references(() => owners.id),
     /** The node's own id for this report; a retry carries the same one. */
     eventId: text("event_id").notNull(),
-    type: text("type", { enum: ["crash_report", "connection_degraded", "error", "health"] }).notNull(),
+    /** What nodes send, plus what the cloud records about them (node_offline, node_back_online). */
+    type: text("type", {
+      enum: ["crash_report", "connection_degraded", "error", "health", "node_offline", "node_back_online"],
+    }).notNull(),
     payload: text("payload").notNull(),
     nodeVersion: text("node_version"),
     severity: text("severity", { enum: ["info", "warning", "critical"] })

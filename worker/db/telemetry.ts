@@ -1,14 +1,16 @@
 /** node_telemetry: idempotent inserts and the dashboard's paged, newest-first reads. */
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, type SQL } from "drizzle-orm";
 import type { Severity, TelemetryEvent } from "../../protocol/telemetry.ts";
 import type { Database } from "./client.ts";
-import { nodes, nodeTelemetry } from "./schema.ts";
+import { afterCursor, type PageCursor, pageOf } from "./page.ts";
+import { nodeTelemetry } from "./schema.ts";
 
 export type StoredTelemetry = { id: string; created: boolean };
 
 /**
- * Stores the event once per (node, event_id) and marks the node as seen, in
- * one batch. A retried report returns the first report's id with created=false.
+ * Stores the event once per (node, event_id): a retried report returns the
+ * first report's id with created=false. (Liveness — nodes.last_seen_at — is
+ * the node's Durable Object's business, not one more write per report.)
  */
 export async function insertTelemetry(
   db: Database,
@@ -29,8 +31,7 @@ export async function insertTelemetry(
     })
     .onConflictDoNothing({ target: [nodeTelemetry.nodeId, nodeTelemetry.eventId] })
     .returning({ id: nodeTelemetry.id });
-  const touch = db.update(nodes).set({ lastSeenAt: row.now }).where(eq(nodes.id, row.nodeId));
-  const [inserted] = await db.batch([insert, touch]);
+  const inserted = await insert;
   if (inserted.length === 1) return { id: row.id, created: true };
 
   const existing = await db
@@ -41,14 +42,12 @@ export async function insertTelemetry(
   return { id: existing[0]!.id, created: false };
 }
 
-export type TelemetryCursor = { createdAt: number; id: string };
-
 export type TelemetryQuery = {
   /** Exactly one scope: a node, an owner's nodes, or (admin) everything. */
   scope: { nodeId: string } | { ownerId: string } | "all";
   unresolvedOnly: boolean;
   limit: number;
-  after?: TelemetryCursor;
+  after?: PageCursor;
 };
 
 export async function listTelemetry(db: Database, query: TelemetryQuery) {
@@ -61,22 +60,12 @@ export async function listTelemetry(db: Database, query: TelemetryQuery) {
     );
   }
   if (query.unresolvedOnly) conditions.push(eq(nodeTelemetry.resolved, false));
-  if (query.after) {
-    const at = new Date(query.after.createdAt);
-    conditions.push(
-      or(lt(nodeTelemetry.createdAt, at), and(eq(nodeTelemetry.createdAt, at), lt(nodeTelemetry.id, query.after.id)))!,
-    );
-  }
-  // One extra row tells whether there is a next page without a COUNT.
+  if (query.after) conditions.push(afterCursor(nodeTelemetry.createdAt, nodeTelemetry.id, query.after));
   const rows = await db
     .select()
     .from(nodeTelemetry)
     .where(and(...conditions))
     .orderBy(desc(nodeTelemetry.createdAt), desc(nodeTelemetry.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  const next: TelemetryCursor | null =
-    rows.length > query.limit && last ? { createdAt: last.createdAt.getTime(), id: last.id } : null;
-  return { rows: page, next };
+  return pageOf(rows, query.limit);
 }

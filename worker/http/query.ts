@@ -1,4 +1,4 @@
-/** Validates a request's query string against a schema (400 with each bad parameter named). */
+/** Validates a request's query string or path parameters against a schema (400 naming each bad one). */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { invalid } from "./errors.ts";
@@ -6,5 +6,11 @@ import { invalid } from "./errors.ts";
 export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw invalid("query", parsed.error);
+  return parsed.data;
+}
+
+export function readParams<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const parsed = schema.safeParse(c.req.param());
+  if (!parsed.success) throw invalid("path", parsed.error);
   return parsed.data;
 }

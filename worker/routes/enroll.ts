@@ -25,6 +25,7 @@ export const enrollRoutes = new Hono<AppEnv>().post("/", async (c) => {
   const key = makeCredential(NODE_KEY_PREFIX, crypto.randomUUID());
   const result = await redeemEnrollmentCode(
     database(c.env.DB),
+    c.env.DB,
     await sha256Hex(body.code),
     { id: key.id, keyHash: await sha256Hex(key.secret), os: body.os, arch: body.arch, version: body.version },
     new Date(),

@@ -15,20 +15,18 @@ import {
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
-import { findNode } from "../db/nodes.ts";
-import { insertTelemetry, listTelemetry, type TelemetryCursor } from "../db/telemetry.ts";
+import { insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
+import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { visibleNode } from "../visible-node.ts";
 
-const ListQuery = z.object({
+const ListQuery = PageQuery.extend({
   node_id: z.uuid().optional(),
   unresolved: z.enum(["true", "false"]).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
 });
 
 export const telemetryRoutes = new Hono<AppEnv>()
@@ -53,19 +51,12 @@ export const telemetryRoutes = new Hono<AppEnv>()
   .get("/", requireViewer, async (c) => {
     const query = readQuery(c, ListQuery);
     const viewer = c.get("viewer")!;
-    const db = database(c.env.DB);
-    if (query.node_id) {
-      const node = await findNode(db, query.node_id);
-      // Another owner's node gets the same answer as a node that doesn't exist.
-      if (!node || (viewer.kind === "owner" && node.ownerId !== viewer.ownerId)) {
-        throw new ApiError(404, "node_not_found", `No node ${query.node_id} is visible to you.`);
-      }
-    }
-    const page = await listTelemetry(db, {
+    if (query.node_id) await visibleNode(c.env, viewer, query.node_id);
+    const page = await listTelemetry(database(c.env.DB), {
       scope: query.node_id ? { nodeId: query.node_id } : viewer.kind === "owner" ? { ownerId: viewer.ownerId } : "all",
       unresolvedOnly: query.unresolved === "true",
       limit: query.limit,
-      after: query.cursor === undefined ? undefined : cursorOrThrow(query.cursor),
+      after: decodeCursor(query.cursor),
     });
     return c.json({
       items: page.rows.map((row) => ({
@@ -81,16 +72,6 @@ export const telemetryRoutes = new Hono<AppEnv>()
       next_cursor: page.next ? encodeCursor(page.next) : null,
     });
   });
-
-function cursorOrThrow(raw: string): TelemetryCursor {
-  const cursor = decodeCursor(raw);
-  if (!cursor) {
-    throw new ApiError(400, "invalid_query", "The request query is not valid: cursor: not a cursor from a previous page.", {
-      issues: [{ path: "cursor", message: "not a cursor from a previous page" }],
-    });
-  }
-  return cursor;
-}
 
 async function enqueueForTriage(env: Env, message: { telemetry_id: string; node_id: string; type: string }) {
   try {

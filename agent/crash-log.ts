@@ -1,0 +1,65 @@
+/**
+ * The crash.log file: the record format the crash capture appends, and the rotation that runs
+ * only after the cloud has accepted a report. Rotation is written so that a kill at any instant
+ * loses no crash line: it checks that crash.log still starts with the exact bytes that were
+ * reported (by length + sha256) before moving them to crash.log.prev, and it keeps whatever was
+ * appended after them.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { inspect } from "node:util";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { isMissing } from "./fs-errors.ts";
+
+export type CrashKind = "UNCAUGHT" | "UNHANDLED_REJECTION";
+
+/** Which bytes of crash.log a report was made from, so rotation moves exactly those. */
+export type CrashLogCoverage = { covers_bytes: number; sha256: string };
+
+export function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return typeof thrown.stack === "string" && thrown.stack !== "" ? thrown.stack : String(thrown);
+  // A rejected plain object would print as "[object Object]"; inspect keeps what it held.
+  if (typeof thrown === "object" && thrown !== null) return inspect(thrown, { depth: 3, breakLength: Infinity });
+  return String(thrown);
+}
+
+export function formatCrashRecord(kind: CrashKind, thrown: unknown, at: Date, exitCode: number): string {
+  return `[${at.toISOString()}] ${kind}: ${describeThrown(thrown)}\nEXIT code=${exitCode}\n`;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** crash.log's bytes, or an empty buffer when there is none yet. */
+export async function readCrashLog(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if (isMissing(error)) return Buffer.alloc(0);
+    throw error;
+  }
+}
+
+export function coverageOf(bytes: Buffer): CrashLogCoverage {
+  return { covers_bytes: bytes.length, sha256: sha256Hex(bytes) };
+}
+
+export type RotationResult = "rotated" | "already-rotated";
+
+/**
+ * Moves the reported bytes to crash.log.prev (replacing it) and leaves the rest in crash.log.
+ * "already-rotated" means crash.log no longer starts with those bytes (a previous run rotated and
+ * was killed before it could delete the spool entry): nothing is touched then.
+ */
+export async function rotateCrashLog(crashLog: string, crashLogPrev: string, coverage: CrashLogCoverage): Promise<RotationResult> {
+  const current = await readCrashLog(crashLog);
+  if (current.length < coverage.covers_bytes) return "already-rotated";
+  const reported = current.subarray(0, coverage.covers_bytes);
+  if (sha256Hex(reported) !== coverage.sha256) return "already-rotated";
+  // .prev first: if we die between the two writes, crash.log still holds the bytes and the
+  // retried report (answered 200, same event_id) rotates again with the same result.
+  await writeFileAtomic(crashLogPrev, reported, 0o600);
+  await writeFileAtomic(crashLog, current.subarray(coverage.covers_bytes), 0o600);
+  return "rotated";
+}

@@ -1,0 +1,39 @@
+/**
+ * Wires the real world (clock, randomness, the OS user for scrubbing, HTTP) into the crash
+ * reporter, once, for both `run` and `report`. Everything below takes these as parameters so
+ * tests can pin them.
+ */
+import os from "node:os";
+import type { Enrollment } from "./config.ts";
+import { crashReporter } from "./crash-reporter.ts";
+import type { CrashReporter } from "./crash-reporter.ts";
+import type { HomePaths } from "./paths.ts";
+import { makeScrubber } from "./scrub.ts";
+import { telemetrySender } from "./telemetry-client.ts";
+
+export function log(message: string): void {
+  process.stderr.write(`buhdi-node: ${message}\n`);
+}
+
+function currentUsername(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    // userInfo() throws for a uid with no passwd entry (some containers): nothing to scrub then.
+    return "";
+  }
+}
+
+export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, version: string): CrashReporter {
+  return crashReporter({
+    paths,
+    send: telemetrySender({ server: enrollment.server, key: enrollment.key }),
+    scrub: makeScrubber({ homedir: os.homedir(), username: currentUsername() }),
+    version,
+    platform: process.platform,
+    arch: process.arch,
+    now: Date.now,
+    random: Math.random,
+    log,
+  });
+}

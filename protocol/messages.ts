@@ -1,0 +1,68 @@
+/**
+ * The live channel between a node and its Durable Object: WebSocket frames
+ * (JSON text) both ways, and the heartbeat that also travels over HTTP
+ * (`POST /api/node/heartbeat`) when the socket cannot connect.
+ */
+import { z } from "zod";
+import { VersionSchema } from "./telemetry.ts";
+
+/** A frame bigger than this is not one of ours: the socket is closed with 1009. */
+export const MAX_FRAME_BYTES = 16 * 1024;
+export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 30;
+/** Consecutive failed connects before the node sends its one-shot connection_degraded report. */
+export const WS_FAILURE_THRESHOLD = 5;
+
+export const CONNECTION_STATES = ["connecting", "connected", "degraded", "disconnected"] as const;
+
+/** The spec's extended heartbeat payload. */
+export const HeartbeatSchema = z.object({
+  node_id: z.uuid(),
+  version: VersionSchema,
+  /** Milliseconds since the node program started. */
+  uptime: z.number().int().nonnegative().max(10 * 365 * 24 * 3600 * 1000),
+  connection_state: z.enum(CONNECTION_STATES),
+  ws_failure_count: z.number().int().nonnegative().max(1_000_000),
+  last_task_at: z.iso.datetime({ offset: true }).nullable(),
+  memory_mb: z.number().nonnegative().max(1_000_000),
+  error_count: z.number().int().nonnegative().max(1_000_000_000),
+});
+export type Heartbeat = z.output<typeof HeartbeatSchema>;
+
+/** Any JSON value (command payloads cross the RPC boundary, which needs serializable types). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export const COMMAND_TYPES = ["SOFTWARE_UPDATE", "CONFIG_CHANGE"] as const;
+export type CommandType = (typeof COMMAND_TYPES)[number];
+
+/** Node → cloud. */
+export const NodeFrameSchema = z.discriminatedUnion("type", [
+  HeartbeatSchema.extend({ type: z.literal("heartbeat") }),
+  /** Said before a clean shutdown or the computer going to sleep: not an outage. */
+  z.object({ type: z.literal("going_away"), reason: z.enum(["sleep", "shutdown"]) }),
+  z.object({
+    type: z.literal("command_ack"),
+    id: z.uuid(),
+    /** done: carried out; failed: tried and could not; rejected: this node version can't do it. */
+    status: z.enum(["done", "failed", "rejected"]),
+    detail: z.string().max(1000).optional(),
+  }),
+]);
+export type NodeFrame = z.output<typeof NodeFrameSchema>;
+
+export type CommandFrame = {
+  type: "command";
+  id: string;
+  command: CommandType;
+  payload: Record<string, Json>;
+  expires_at: string;
+};
+
+/** Cloud → node. */
+export type CloudFrame =
+  | { type: "welcome"; node_id: string; heartbeat_interval_s: number }
+  | { type: "heartbeat_ack"; at: string }
+  | CommandFrame
+  | { type: "error"; code: string; message: string };
+
+export const NODE_STATUSES = ["online", "offline", "asleep", "degraded"] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];

@@ -1,0 +1,48 @@
+/**
+ * What a node's Durable Object tells D1: the node row's status/version/last
+ * seen, and the events the cloud records about the node, in one batch.
+ */
+import { eq } from "drizzle-orm";
+import type { NodeStatus } from "../../protocol/messages.ts";
+import type { NodeEvent } from "../node-session/live-state.ts";
+import type { Database } from "./client.ts";
+import { nodes, nodeTelemetry } from "./schema.ts";
+
+export type NodeStatusSync = {
+  nodeId: string;
+  ownerId: string;
+  status: NodeStatus;
+  statusChanged: boolean;
+  version: string | null;
+  lastSeenAt: number | null;
+  events: NodeEvent[];
+};
+
+export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: number): Promise<void> {
+  const update = db
+    .update(nodes)
+    .set({
+      status: sync.status,
+      ...(sync.statusChanged ? { statusChangedAt: new Date(now) } : {}),
+      ...(sync.version ? { version: sync.version } : {}),
+      ...(sync.lastSeenAt ? { lastSeenAt: new Date(sync.lastSeenAt) } : {}),
+    })
+    .where(eq(nodes.id, sync.nodeId));
+  const inserts = sync.events.map((event) =>
+    db
+      .insert(nodeTelemetry)
+      .values({
+        id: crypto.randomUUID(),
+        nodeId: sync.nodeId,
+        ownerId: sync.ownerId,
+        eventId: event.eventId,
+        type: event.type,
+        payload: JSON.stringify({ type: event.type, details: event.details }),
+        nodeVersion: sync.version,
+        severity: event.severity,
+        createdAt: new Date(event.at),
+      })
+      .onConflictDoNothing({ target: [nodeTelemetry.nodeId, nodeTelemetry.eventId] }),
+  );
+  await db.batch([update, ...inserts]);
+}

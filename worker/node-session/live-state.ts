@@ -1,0 +1,146 @@
+/**
+ * A node's live state and how it changes: pure functions of (state, event,
+ * now), so the rules — when a node counts as offline, when that is worth an
+ * event, when D1 must hear about it — are tested without a runtime.
+ */
+import type { Heartbeat, NodeStatus } from "../../protocol/messages.ts";
+
+export type Presence = "online" | "offline" | "asleep";
+
+/** A telemetry row the cloud writes about a node (not one the node sent). */
+export type NodeEvent = {
+  /** Deterministic, so a retried alarm stores the event once. */
+  eventId: string;
+  type: "node_offline" | "node_back_online";
+  severity: "warning" | "info";
+  at: number;
+  details: Record<string, number | string | null>;
+};
+
+export type LiveState = {
+  nodeId: string;
+  ownerId: string;
+  presence: Presence;
+  /** Last heartbeat or connect, ms. */
+  lastSeenAt: number | null;
+  heartbeat: Heartbeat | null;
+  /** How the last heartbeat came: a node on the HTTP fallback is degraded. */
+  via: "ws" | "http" | null;
+  /** Set while an outage that produced a node_offline event is open. */
+  outageSince: number | null;
+  lastOfflineEventAt: number | null;
+  /** Outages not reported because they came too soon after the last one (flapping). */
+  suppressedOutages: number;
+  /** Events not yet in D1 (kept until a write succeeds). */
+  pendingEvents: NodeEvent[];
+  /** What D1's node row says, to know when it must change. */
+  synced: { status: NodeStatus | null; version: string | null; at: number };
+};
+
+export type Timing = {
+  heartbeatIntervalMs: number;
+  /** Silence longer than this is an outage (about 3 intervals). */
+  offlineGraceMs: number;
+  /** At most one node_offline event per node in this window; more outages are counted into the next. */
+  flapWindowMs: number;
+  /** Steady state: D1's last_seen_at is refreshed at most this often. */
+  rollupMs: number;
+};
+
+export function initialState(nodeId: string, ownerId: string): LiveState {
+  return {
+    nodeId,
+    ownerId,
+    presence: "offline",
+    lastSeenAt: null,
+    heartbeat: null,
+    via: null,
+    outageSince: null,
+    lastOfflineEventAt: null,
+    suppressedOutages: 0,
+    pendingEvents: [],
+    synced: { status: null, version: null, at: 0 },
+  };
+}
+
+export function isDegraded(state: LiveState): boolean {
+  return state.presence === "online" && (state.via === "http" || state.heartbeat?.connection_state === "degraded");
+}
+
+export function displayStatus(state: LiveState): NodeStatus {
+  return isDegraded(state) ? "degraded" : state.presence;
+}
+
+/** The node showed signs of life (socket opened or heartbeat). */
+export function seen(state: LiveState, now: number, heartbeat?: { beat: Heartbeat; via: "ws" | "http" }): LiveState {
+  const next: LiveState = { ...state, presence: "online", lastSeenAt: now };
+  if (heartbeat) {
+    next.heartbeat = heartbeat.beat;
+    next.via = heartbeat.via;
+  }
+  if (state.outageSince !== null) {
+    next.outageSince = null;
+    next.pendingEvents = [
+      ...state.pendingEvents,
+      {
+        eventId: `node_back_online:${state.outageSince}`,
+        type: "node_back_online",
+        severity: "info",
+        at: now,
+        details: { offline_since: new Date(state.outageSince).toISOString(), downtime_s: Math.round((now - state.outageSince) / 1000) },
+      },
+    ];
+  }
+  return next;
+}
+
+/** The node said it is going to sleep or shutting down: silence from now on is expected. */
+export function goingAway(state: LiveState): LiveState {
+  return { ...state, presence: "asleep" };
+}
+
+/** The dead man's switch, run by the alarm: an online node silent past the grace is offline. */
+export function checkSilence(state: LiveState, now: number, timing: Timing): LiveState {
+  if (state.presence !== "online" || state.lastSeenAt === null) return state;
+  if (now - state.lastSeenAt <= timing.offlineGraceMs) return state;
+
+  const next: LiveState = { ...state, presence: "offline" };
+  const flapping = state.lastOfflineEventAt !== null && now - state.lastOfflineEventAt < timing.flapWindowMs;
+  if (flapping) {
+    // No event now (and so none when it returns): counted into the next report instead.
+    next.suppressedOutages = state.suppressedOutages + 1;
+    return next;
+  }
+  next.outageSince = state.lastSeenAt;
+  next.lastOfflineEventAt = now;
+  next.suppressedOutages = 0;
+  next.pendingEvents = [
+    ...state.pendingEvents,
+    {
+      eventId: `node_offline:${state.lastSeenAt}`,
+      type: "node_offline",
+      severity: "warning",
+      at: now,
+      details: {
+        last_seen_at: new Date(state.lastSeenAt).toISOString(),
+        silent_s: Math.round((now - state.lastSeenAt) / 1000),
+        outages_not_reported_since_last: state.suppressedOutages,
+      },
+    },
+  ];
+  return next;
+}
+
+/** When the alarm should next look at this node, or null if nothing to watch. */
+export function nextCheckAt(state: LiveState, timing: Timing): number | null {
+  if (state.presence !== "online" || state.lastSeenAt === null) return null;
+  return state.lastSeenAt + timing.offlineGraceMs + 1;
+}
+
+/** D1 hears about a node only when what it shows changes, or at the coarse rollup. */
+export function needsD1Sync(state: LiveState, now: number, timing: Timing): boolean {
+  if (state.pendingEvents.length > 0) return true;
+  if (displayStatus(state) !== state.synced.status) return true;
+  if ((state.heartbeat?.version ?? state.synced.version) !== state.synced.version) return true;
+  return state.lastSeenAt !== null && state.lastSeenAt > state.synced.at && now - state.synced.at >= timing.rollupMs;
+}

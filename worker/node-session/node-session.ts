@@ -1,0 +1,300 @@
+/**
+ * NodeSession: one Durable Object per node. It holds the node's WebSocket
+ * (hibernatable, so an idle node costs nothing between heartbeats), its live
+ * state, its dead man's switch (the alarm) and its pending commands.
+ *
+ * D1 hears from here only when something that matters changes (status,
+ * version, an outage) or at the hourly rollup — never once per heartbeat.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  type CloudFrame,
+  type CommandType,
+  type Heartbeat,
+  type Json,
+  MAX_FRAME_BYTES,
+  type NodeFrame,
+  NodeFrameSchema,
+  type NodeStatus,
+} from "../../protocol/messages.ts";
+import { database } from "../db/client.ts";
+import { syncNodeStatus } from "../db/node-status.ts";
+import type { Env } from "../env.ts";
+import { issuesFrom } from "../http/errors.ts";
+import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
+import {
+  checkSilence,
+  displayStatus,
+  goingAway,
+  initialState,
+  type LiveState,
+  needsD1Sync,
+  nextCheckAt,
+  seen,
+  type Timing,
+} from "./live-state.ts";
+import { timingFrom } from "./timing.ts";
+
+export type NodeIdentity = { nodeId: string; ownerId: string };
+
+/** Headers the Worker sets when it forwards an authenticated upgrade (the DO is not public). */
+export const IDENTITY_HEADERS = { nodeId: "x-buhdi-node-id", ownerId: "x-buhdi-owner-id" } as const;
+
+export type LiveStatus = {
+  status: NodeStatus;
+  connected: boolean;
+  last_seen: string | null;
+  version: string | null;
+  uptime_s: number | null;
+  memory_mb: number | null;
+  error_count: number | null;
+  ws_failure_count: number | null;
+};
+
+export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean };
+
+const STATE_KEY = "live";
+/** A failed D1 write is retried this soon by the alarm. */
+const D1_RETRY_MS = 30_000;
+
+export class NodeSession extends DurableObject<Env> {
+  #state: LiveState | null = null;
+  readonly #commands: CommandStore;
+  readonly #timing: Timing;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#commands = new CommandStore(ctx.storage);
+    this.#timing = timingFrom(env);
+    // Runs on every wake from hibernation: one storage read.
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#state = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;
+    });
+  }
+
+  // ── The socket ──
+
+  override async fetch(request: Request): Promise<Response> {
+    const identity = {
+      nodeId: request.headers.get(IDENTITY_HEADERS.nodeId) ?? "",
+      ownerId: request.headers.get(IDENTITY_HEADERS.ownerId) ?? "",
+    };
+    if (!identity.nodeId || !identity.ownerId) return new Response("missing node identity", { status: 400 });
+
+    // One live socket per node: a reconnect replaces a socket the node has given up on.
+    for (const old of this.ctx.getWebSockets()) closeQuietly(old, 4000, "replaced by a newer connection");
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+
+    const now = Date.now();
+    await this.#update(identity, (state) => seen(state, now), now);
+    send(server, { type: "welcome", node_id: identity.nodeId, heartbeat_interval_s: this.#timing.heartbeatIntervalMs / 1000 });
+    await this.#deliverCommands(now);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      const frame = parseFrame(ws, message);
+      if (frame) await this.#handleFrame(ws, frame);
+    } catch (error) {
+      // A bad frame or a failed write must never take the object (and its socket) down.
+      console.error(JSON.stringify({ msg: "node frame failed", node_id: this.#state?.nodeId, error: String(error) }));
+      send(ws, { type: "error", code: "internal_error", message: "The frame could not be handled; it was not stored." });
+    }
+  }
+
+  override async webSocketClose(): Promise<void> {
+    // Nothing to do at once: silence is judged by the alarm, so a bounce is not an outage.
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.warn(JSON.stringify({ msg: "node socket error", node_id: this.#state?.nodeId, error: String(error) }));
+  }
+
+  async #handleFrame(ws: WebSocket, frame: NodeFrame): Promise<void> {
+    const now = Date.now();
+    switch (frame.type) {
+      case "heartbeat": {
+        const { type: _type, ...beat } = frame;
+        if (this.#state && beat.node_id !== this.#state.nodeId) {
+          ws.close(1008, "heartbeat names another node");
+          return;
+        }
+        await this.#update(null, (state) => seen(state, now, { beat, via: "ws" }), now);
+        send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
+        return;
+      }
+      case "going_away":
+        await this.#update(null, goingAway, now);
+        return;
+      case "command_ack": {
+        const known = await this.#commands.acknowledge(frame.id, { status: frame.status, detail: frame.detail, at: now });
+        if (!known) send(ws, { type: "error", code: "unknown_command", message: `No command ${frame.id} is pending for this node.` });
+        return;
+      }
+    }
+  }
+
+  // ── RPC for the rest of the Worker ──
+
+  /** The HTTP fallback for a node whose socket can't connect (it is degraded while on it). */
+  async heartbeat(identity: NodeIdentity, beat: Heartbeat): Promise<LiveStatus> {
+    const now = Date.now();
+    await this.#update(identity, (state) => seen(state, now, { beat, via: "http" }), now);
+    return this.status();
+  }
+
+  /** Queue a command; it goes out now if the node is connected, else on its next connect. */
+  async enqueueCommand(
+    identity: NodeIdentity,
+    command: { type: CommandType; payload: Record<string, Json>; ttlSeconds: number },
+  ): Promise<EnqueuedCommand> {
+    const now = Date.now();
+    if (!this.#state) await this.#update(identity, (state) => state, now);
+    const stored: StoredCommand = {
+      id: crypto.randomUUID(),
+      type: command.type,
+      payloadJson: JSON.stringify(command.payload),
+      createdAt: now,
+      expiresAt: now + command.ttlSeconds * 1000,
+      sendCount: 0,
+      lastSentAt: null,
+      ack: null,
+    };
+    await this.#commands.add(stored);
+    const sent = await this.#deliverCommands(now);
+    return { id: stored.id, expires_at: new Date(stored.expiresAt).toISOString(), sent: sent.includes(stored.id) };
+  }
+
+  async commands(): Promise<StoredCommand[]> {
+    return this.#commands.all();
+  }
+
+  async status(): Promise<LiveStatus> {
+    const state = this.#state;
+    const beat = state?.heartbeat ?? null;
+    return {
+      status: state ? displayStatus(state) : "offline",
+      connected: this.ctx.getWebSockets().length > 0,
+      last_seen: state?.lastSeenAt ? new Date(state.lastSeenAt).toISOString() : null,
+      version: beat?.version ?? null,
+      uptime_s: beat ? Math.round(beat.uptime / 1000) : null,
+      memory_mb: beat?.memory_mb ?? null,
+      error_count: beat?.error_count ?? null,
+      ws_failure_count: beat?.ws_failure_count ?? null,
+    };
+  }
+
+  // ── The dead man's switch ──
+
+  override async alarm(): Promise<void> {
+    if (!this.#state) return;
+    const now = Date.now();
+    await this.#update(null, (state) => checkSilence(state, now, this.#timing), now);
+  }
+
+  // ── Internals ──
+
+  /** Apply a change, tell D1 if it matters, persist, and keep the alarm armed while watching. */
+  async #update(identity: NodeIdentity | null, change: (state: LiveState) => LiveState, now: number): Promise<void> {
+    const current = this.#state ?? (identity ? initialState(identity.nodeId, identity.ownerId) : null);
+    if (!current) throw new Error("node session used before it knew its node");
+    let next = change(current);
+    if (needsD1Sync(next, now, this.#timing)) next = await this.#syncD1(next, now);
+    this.#state = next;
+    await this.ctx.storage.put(STATE_KEY, next);
+    await this.#armAlarm(next, now);
+  }
+
+  async #syncD1(state: LiveState, now: number): Promise<LiveState> {
+    const status = displayStatus(state);
+    const version = state.heartbeat?.version ?? state.synced.version;
+    try {
+      await syncNodeStatus(
+        database(this.env.DB),
+        {
+          nodeId: state.nodeId,
+          ownerId: state.ownerId,
+          status,
+          statusChanged: status !== state.synced.status,
+          version,
+          lastSeenAt: state.lastSeenAt,
+          events: state.pendingEvents,
+        },
+        now,
+      );
+      return { ...state, pendingEvents: [], synced: { status, version, at: now } };
+    } catch (error) {
+      // Kept pending: the next heartbeat or the alarm (armed below) tries again.
+      console.error(JSON.stringify({ msg: "node status sync failed", node_id: state.nodeId, error: String(error) }));
+      return state;
+    }
+  }
+
+  async #armAlarm(state: LiveState, now: number): Promise<void> {
+    const retry = needsD1Sync(state, now, this.#timing) ? now + D1_RETRY_MS : null;
+    const check = nextCheckAt(state, this.#timing);
+    const wanted = [retry, check].filter((t): t is number => t !== null);
+    if (wanted.length === 0) return;
+    const current = await this.ctx.storage.getAlarm();
+    // Set only when there is none (or it would fire too late): one write per grace period, not per beat.
+    const at = Math.min(...wanted);
+    if (current === null || (retry !== null && current > retry)) await this.ctx.storage.setAlarm(at);
+  }
+
+  async #deliverCommands(now: number): Promise<string[]> {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return [];
+    const commands = await this.#commands.deliverable(now);
+    for (const command of commands) for (const ws of sockets) send(ws, commandFrame(command));
+    await this.#commands.markSent(commands, now);
+    return commands.map((c) => c.id);
+  }
+}
+
+/** A frame to act on, or null after answering a bad one (error frame or close with a reason). */
+function parseFrame(ws: WebSocket, message: string | ArrayBuffer): NodeFrame | null {
+  if (typeof message !== "string") {
+    ws.close(1003, "binary frames are not supported; send JSON text");
+    return null;
+  }
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: encode only when the length alone can't tell.
+  const tooLarge =
+    message.length > MAX_FRAME_BYTES ||
+    (message.length * 3 > MAX_FRAME_BYTES && new TextEncoder().encode(message).byteLength > MAX_FRAME_BYTES);
+  if (tooLarge) {
+    ws.close(1009, `frame larger than ${MAX_FRAME_BYTES} bytes`);
+    return null;
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(message);
+  } catch {
+    send(ws, { type: "error", code: "invalid_json", message: "The frame is not valid JSON; nothing was stored." });
+    return null;
+  }
+  const parsed = NodeFrameSchema.safeParse(data);
+  if (!parsed.success) {
+    const issues = issuesFrom(parsed.error).map((i) => `${i.path}: ${i.message}`).join("; ");
+    send(ws, { type: "error", code: "invalid_frame", message: `The frame is not valid (${issues}); nothing was stored.` });
+    return null;
+  }
+  return parsed.data;
+}
+
+function send(ws: WebSocket, frame: CloudFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // The socket is closing; the node will reconnect and get what it needs then.
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed
+  }
+}

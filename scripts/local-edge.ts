@@ -12,7 +12,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = path.join(REPO_ROOT, "node_modules", ".bin", "wrangler");
+// Wrangler needs Node 22: run its script on the node_modules Node, whatever Node runs this file.
+const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
+const WRANGLER = [path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js")];
 
 export type LocalEdge = { url: string; adminToken: string; persistDir: string; stop(): Promise<void> };
 
@@ -41,8 +43,9 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
 
   const vars = { ADMIN_TOKEN: adminToken, ...options.vars };
   const child = spawn(
-    WRANGLER,
+    NODE22,
     [
+      ...WRANGLER,
       "dev",
       "--config", config,
       "--ip", "127.0.0.1",
@@ -88,7 +91,7 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
 
 /** Applies migrations/ to the local D1 in persistDir (the same command `npm start` documents). */
 export async function migrateLocalD1(persistDir: string, inheritOutput: boolean): Promise<void> {
-  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], inheritOutput);
+  await run(NODE22, [...WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], inheritOutput);
 }
 
 function run(command: string, args: string[], inheritOutput: boolean): Promise<void> {
@@ -103,7 +106,7 @@ function run(command: string, args: string[], inheritOutput: boolean): Promise<v
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
     child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${path.basename(command)} ${args.join(" ")} exited ${code}\n${output}`)),
+      code === 0 ? resolve() : reject(new Error(`wrangler ${args.slice(1).join(" ")} exited ${code}\n${output}`)),
     );
   });
 }

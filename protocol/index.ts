@@ -3,3 +3,4 @@ export * from "./enrollment.ts";
 export * from "./errors.ts";
 export * from "./headers.ts";
 export * from "./messages.ts";
+export * from "./version.ts";

@@ -9,19 +9,23 @@ import { requestLog } from "./request-log.ts";
 import { adminCommandRoutes } from "./routes/admin-commands.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
+import { knownIssueRoutes } from "./routes/known-issues.ts";
 import { nodeLiveRoutes } from "./routes/node-live.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
+import { supportRoutes } from "./routes/support.ts";
 import { telemetryRoutes } from "./routes/telemetry.ts";
 
 export const app = new Hono<AppEnv>()
   .use(requestLog)
   .get("/api/health", (c) => c.json({ ok: true }))
   .route("/api/admin/nodes", adminCommandRoutes)
+  .route("/api/admin/known-issues", knownIssueRoutes)
   .route("/api/admin", adminRoutes)
   .route("/api/enroll", enrollRoutes)
   .route("/api/node/telemetry", telemetryRoutes)
   .route("/api/node", nodeLiveRoutes)
   .route("/api/nodes", nodeRoutes)
+  .route("/api/support", supportRoutes)
   .notFound((c) => c.json(new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404))
   .onError((error, c) => {
     if (error instanceof ApiError) {

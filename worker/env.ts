@@ -29,6 +29,14 @@ export interface Env {
   OFFLINE_GRACE_SECONDS?: string;
   /** At most one node_offline event per node per this window; default 600. */
   FLAP_WINDOW_SECONDS?: string;
+  /** At most one escalation per crash group per this period; default 3600. */
+  ESCALATION_PERIOD_SECONDS?: string;
+  /** Where escalations are POSTed (unset: they stay pending in the support API). */
+  ESCALATION_WEBHOOK_URL?: string;
+  /** HMAC-SHA256 key for the escalation webhook's signature header (a secret). */
+  ESCALATION_WEBHOOK_SECRET?: string;
+  /** A fix is verified once the node runs it healthy this long; default 60. */
+  VERIFY_HEALTHY_SECONDS?: string;
 }
 
 /** What middleware leaves for handlers and the request log. */

@@ -6,7 +6,7 @@
  * telemetry cursor relies on, and cost 8 bytes.
  */
 import { desc, sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () =>
   integer("created_at", { mode: "timestamp_ms" })
@@ -111,5 +111,163 @@ export const nodeKnownIssues = sqliteTable("node_known_issues", {
   /** JSON text: what to change, for config_change fixes. */
   fixInstructions: text("fix_instructions"),
   autoResolve: integer("auto_resolve", { mode: "boolean" }).notNull().default(false),
+  /** Disabled issues are kept (history, hit counts) but no longer matched. */
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  hitCount: integer("hit_count").notNull().default(0),
+  lastHitAt: integer("last_hit_at", { mode: "timestamp_ms" }),
   createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
 });
+
+export const CRASH_GROUP_STATES = ["open", "waiting_for_release", "fixing", "resolved", "regressed", "ticketed", "recorded"] as const;
+
+/** Crash reports with the same fingerprint (error type, message and top frames, variable parts removed). */
+export const crashGroups = sqliteTable(
+  "crash_groups",
+  {
+    id: text("id").primaryKey(),
+    fingerprint: text("fingerprint").notNull().unique(),
+    title: text("title").notNull(),
+    firstSeenAt: integer("first_seen_at", { mode: "timestamp_ms" }).notNull(),
+    lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }).notNull(),
+    reportCount: integer("report_count").notNull().default(0),
+    nodeCount: integer("node_count").notNull().default(0),
+    /** JSON array of the versions seen crashing this way, sorted. */
+    versions: text("versions").notNull().default("[]"),
+    latestTelemetryId: text("latest_telemetry_id"),
+    /** JSON array: the latest report's lines. */
+    latestSample: text("latest_sample").notNull().default("[]"),
+    knownIssueId: text("known_issue_id").references(() => nodeKnownIssues.id),
+    state: text("state", { enum: CRASH_GROUP_STATES }).notNull().default("open"),
+    lastEscalatedAt: integer("last_escalated_at", { mode: "timestamp_ms" }),
+    /** report_count when the last escalation went out: the next one carries the difference. */
+    reportsAtLastEscalation: integer("reports_at_last_escalation").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_crash_groups_last_seen").on(desc(t.lastSeenAt))],
+);
+
+/** Which nodes crashed in a group (for the affected-node count), and on which version last. */
+export const crashGroupNodes = sqliteTable(
+  "crash_group_nodes",
+  {
+    groupId: text("group_id")
+      .notNull()
+      .references(() => crashGroups.id),
+    nodeId: text("node_id")
+      .notNull()
+      .references(() => nodes.id),
+    version: text("version"),
+    lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.nodeId] })],
+);
+
+/** One per telemetry event triaged: the consumer's idempotency record (written with its effects). */
+export const triageReceipts = sqliteTable("triage_receipts", {
+  telemetryId: text("telemetry_id")
+    .primaryKey()
+    .references(() => nodeTelemetry.id),
+  groupId: text("group_id"),
+  processedAt: integer("processed_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export const RESOLUTION_ACTIONS = ["software_update", "config_change", "self_healing", "ticket", "waiting_for_release", "regression"] as const;
+export const RESOLUTION_STATES = ["pending", "verified", "regressed", "recorded", "waiting_for_release", "open"] as const;
+
+/** Every triage decision, for the record and for verification of fixes. */
+export const resolutions = sqliteTable(
+  "resolutions",
+  {
+    id: text("id").primaryKey(),
+    telemetryId: text("telemetry_id")
+      .notNull()
+      .references(() => nodeTelemetry.id),
+    groupId: text("group_id")
+      .notNull()
+      .references(() => crashGroups.id),
+    nodeId: text("node_id")
+      .notNull()
+      .references(() => nodes.id),
+    knownIssueId: text("known_issue_id").references(() => nodeKnownIssues.id),
+    action: text("action", { enum: RESOLUTION_ACTIONS }).notNull(),
+    fromVersion: text("from_version"),
+    fixVersion: text("fix_version"),
+    state: text("state", { enum: RESOLUTION_STATES }).notNull(),
+    /** Mark the telemetry resolved once verified (the known issue's auto_resolve). */
+    autoResolve: integer("auto_resolve", { mode: "boolean" }).notNull().default(false),
+    /** The command sent to the node (its id in the node's Durable Object), if any. */
+    commandId: text("command_id"),
+    /** JSON text of what the node's Durable Object must be told (a command, a fix to verify); null once told. */
+    nodeOutbox: text("node_outbox"),
+    createdAt: createdAt(),
+    verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    index("idx_resolutions_node").on(t.nodeId, desc(t.createdAt)),
+    index("idx_resolutions_created").on(desc(t.createdAt)),
+    index("idx_resolutions_outbox").on(t.nodeOutbox).where(sql`${t.nodeOutbox} IS NOT NULL`),
+  ],
+);
+
+/** One support ticket per crash group; later reports add to it. */
+export const tickets = sqliteTable(
+  "tickets",
+  {
+    id: text("id").primaryKey(),
+    groupId: text("group_id")
+      .notNull()
+      .unique()
+      .references(() => crashGroups.id),
+    title: text("title").notNull(),
+    /** JSON array, e.g. ["engineering-review"]. */
+    tags: text("tags").notNull().default("[]"),
+    status: text("status", { enum: ["open", "closed"] }).notNull().default("open"),
+    reportCount: integer("report_count").notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("idx_tickets_created").on(desc(t.createdAt))],
+);
+
+/** Messages for IT Support Buhdi, pending until acknowledged (the spec's bridge_comms). */
+export const bridgeComms = sqliteTable(
+  "bridge_comms",
+  {
+    id: text("id").primaryKey(),
+    telemetryId: text("telemetry_id")
+      .notNull()
+      .unique()
+      .references(() => nodeTelemetry.id),
+    from: text("from_name").notNull(),
+    class: text("class").notNull(),
+    msg: text("msg").notNull(),
+    status: text("status", { enum: ["pending", "acked"] }).notNull().default("pending"),
+    createdAt: createdAt(),
+    ackedAt: integer("acked_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("idx_bridge_status").on(t.status, desc(t.createdAt))],
+);
+
+/** Escalations to a human through the outbound webhook; delivered with retries. */
+export const escalations = sqliteTable(
+  "escalations",
+  {
+    id: text("id").primaryKey(),
+    groupId: text("group_id")
+      .notNull()
+      .references(() => crashGroups.id),
+    /** The triage message that raised it (its telemetry id): delivery is retried through it. */
+    telemetryId: text("telemetry_id").notNull(),
+    reason: text("reason", { enum: ["unknown_crash", "regression", "waiting_for_release"] }).notNull(),
+    reportsSinceLast: integer("reports_since_last").notNull(),
+    /** The exact JSON body that is signed and sent. */
+    body: text("body").notNull(),
+    status: text("status", { enum: ["pending", "delivered"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    deliveredAt: integer("delivered_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("idx_escalations_telemetry").on(t.telemetryId), index("idx_escalations_created").on(desc(t.createdAt))],
+);

@@ -34,6 +34,10 @@ export class CommandStore {
     await this.#storage.put(PREFIX + command.id, command);
   }
 
+  async get(id: string): Promise<StoredCommand | null> {
+    return (await this.#storage.get<StoredCommand>(PREFIX + id)) ?? null;
+  }
+
   async all(): Promise<StoredCommand[]> {
     const map = await this.#storage.list<StoredCommand>({ prefix: PREFIX });
     return [...map.values()].sort((a, b) => a.createdAt - b.createdAt);

@@ -11,14 +11,15 @@ import {
   type CloudFrame,
   type CommandType,
   type Heartbeat,
-  type Json,
   MAX_FRAME_BYTES,
   type NodeFrame,
   NodeFrameSchema,
   type NodeStatus,
 } from "../../protocol/messages.ts";
+import { isOlder } from "../../protocol/version.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
+import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { issuesFrom } from "../http/errors.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
@@ -33,6 +34,7 @@ import {
   seen,
   type Timing,
 } from "./live-state.ts";
+import { triageSettings } from "../triage/settings.ts";
 import { timingFrom } from "./timing.ts";
 
 export type NodeIdentity = { nodeId: string; ownerId: string };
@@ -57,8 +59,14 @@ const STATE_KEY = "live";
 /** A failed D1 write is retried this soon by the alarm. */
 const D1_RETRY_MS = 30_000;
 
+export type HealthExpectation = { resolutionId: string; fixVersion: string | null; since: number };
+
+const EXPECT_PREFIX = "expect:";
+
 export class NodeSession extends DurableObject<Env> {
   #state: LiveState | null = null;
+  /** Fixes waiting to be seen healthy; loaded on first use after a wake. */
+  #expectations: HealthExpectation[] | null = null;
   readonly #commands: CommandStore;
   readonly #timing: Timing;
 
@@ -122,6 +130,7 @@ export class NodeSession extends DurableObject<Env> {
           return;
         }
         await this.#update(null, (state) => seen(state, now, { beat, via: "ws" }), now);
+        await this.#checkExpectations(beat, now);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
         return;
       }
@@ -142,20 +151,26 @@ export class NodeSession extends DurableObject<Env> {
   async heartbeat(identity: NodeIdentity, beat: Heartbeat): Promise<LiveStatus> {
     const now = Date.now();
     await this.#update(identity, (state) => seen(state, now, { beat, via: "http" }), now);
+    await this.#checkExpectations(beat, now);
     return this.status();
   }
 
-  /** Queue a command; it goes out now if the node is connected, else on its next connect. */
+  /**
+   * Queue a command; it goes out now if the node is connected, else on its next connect.
+   * With an `id`, queuing the same command again is a no-op (triage retries rely on it).
+   */
   async enqueueCommand(
     identity: NodeIdentity,
-    command: { type: CommandType; payload: Record<string, Json>; ttlSeconds: number },
+    command: { id?: string; type: CommandType; payloadJson: string; ttlSeconds: number },
   ): Promise<EnqueuedCommand> {
     const now = Date.now();
     if (!this.#state) await this.#update(identity, (state) => state, now);
+    const existing = command.id ? await this.#commands.get(command.id) : null;
+    if (existing) return { id: existing.id, expires_at: new Date(existing.expiresAt).toISOString(), sent: existing.sendCount > 0 };
     const stored: StoredCommand = {
-      id: crypto.randomUUID(),
+      id: command.id ?? crypto.randomUUID(),
       type: command.type,
-      payloadJson: JSON.stringify(command.payload),
+      payloadJson: command.payloadJson,
       createdAt: now,
       expiresAt: now + command.ttlSeconds * 1000,
       sendCount: 0,
@@ -165,6 +180,16 @@ export class NodeSession extends DurableObject<Env> {
     await this.#commands.add(stored);
     const sent = await this.#deliverCommands(now);
     return { id: stored.id, expires_at: new Date(stored.expiresAt).toISOString(), sent: sent.includes(stored.id) };
+  }
+
+  /**
+   * Triage asks to hear when this node runs a fix healthy: on `fixVersion` (if set) with
+   * uptime of at least the healthy window, in a heartbeat at least that long after `since`.
+   */
+  async expectHealthy(identity: NodeIdentity, expectation: HealthExpectation): Promise<void> {
+    const now = Date.now();
+    if (!this.#state) await this.#update(identity, (state) => state, now);
+    await this.ctx.storage.put(EXPECT_PREFIX + expectation.resolutionId, expectation);
   }
 
   async commands(): Promise<StoredCommand[]> {
@@ -241,6 +266,22 @@ export class NodeSession extends DurableObject<Env> {
     // Set only when there is none (or it would fire too late): one write per grace period, not per beat.
     const at = Math.min(...wanted);
     if (current === null || (retry !== null && current > retry)) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Verified fixes are reported to D1 once; until then the expectation stays (kept in storage). */
+  async #checkExpectations(beat: Heartbeat, now: number): Promise<void> {
+    if (this.#expectations === null) {
+      this.#expectations = [...(await this.ctx.storage.list<HealthExpectation>({ prefix: EXPECT_PREFIX })).values()];
+    }
+    if (this.#expectations.length === 0) return;
+    const window = triageSettings(this.env).healthyWindowMs;
+    const met = this.#expectations.filter(
+      (e) => beat.uptime >= window && now - e.since >= window && (e.fixVersion === null || !isOlder(beat.version, e.fixVersion)),
+    );
+    if (met.length === 0) return;
+    await verifyResolutions(this.env.DB, met.map((e) => e.resolutionId), now);
+    await this.ctx.storage.delete(met.map((e) => EXPECT_PREFIX + e.resolutionId));
+    this.#expectations = this.#expectations.filter((e) => !met.includes(e));
   }
 
   async #deliverCommands(now: number): Promise<string[]> {

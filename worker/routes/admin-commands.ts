@@ -29,7 +29,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
     const node = await visibleNode(c.env, c.get("viewer")!, id);
     const queued = await nodeSession(c.env, id).enqueueCommand(
       { nodeId: node.id, ownerId: node.ownerId },
-      { type: body.type, payload: body.payload, ttlSeconds: body.ttl_seconds },
+      { type: body.type, payloadJson: JSON.stringify(body.payload), ttlSeconds: body.ttl_seconds },
     );
     return c.json(queued, 202);
   })

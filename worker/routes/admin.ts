@@ -1,7 +1,7 @@
 /**
- * The admin API (ADMIN_TOKEN): create owners, issue enrollment codes, read the
- * known issues. Secrets it makes (dashboard tokens, codes) are returned once
- * and stored only as SHA-256 digests.
+ * The admin API (ADMIN_TOKEN): create owners and issue enrollment codes (known
+ * issues live in routes/known-issues.ts). Secrets it makes (dashboard tokens,
+ * codes) are returned once and stored only as SHA-256 digests.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -10,7 +10,6 @@ import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
 import { insertEnrollmentCode } from "../db/enrollments.ts";
-import { listKnownIssues } from "../db/known-issues.ts";
 import { findOwner, insertOwner } from "../db/owners.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -61,19 +60,4 @@ export const adminRoutes = new Hono<AppEnv>()
       expiresAt,
     });
     return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
-  })
-  .get("/known-issues", async (c) => {
-    const issues = await listKnownIssues(database(c.env.DB));
-    return c.json({
-      items: issues.map((issue) => ({
-        id: issue.id,
-        pattern: issue.pattern,
-        description: issue.description,
-        fix_type: issue.fixType,
-        fix_version: issue.fixVersion,
-        fix_instructions: issue.fixInstructions === null ? null : JSON.parse(issue.fixInstructions),
-        auto_resolve: issue.autoResolve,
-        created_at: issue.createdAt.toISOString(),
-      })),
-    });
   });

@@ -1,16 +1,34 @@
 /**
- * Triage Queue consumer.
- *
- * NOT FINISHED: known-issue matching, crash grouping, tickets and escalation
- * are the triage issue's work. Until then this consumer only acknowledges each
- * message, so the queue does not back up; the events themselves are safe in
- * node_telemetry (stored before they were enqueued).
+ * Triage Queue consumer. Each message is one critical telemetry event; it is
+ * acknowledged once triaged (or found already triaged: delivery is
+ * at-least-once), retried with growing delays when something failed, and after
+ * max_retries (wrangler.toml) ends in the dead-letter queue. A failing message
+ * never holds up the rest of its batch.
  */
+import { enabledKnownIssues, type KnownIssueRow } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import type { TriageMessage } from "./message.ts";
+import { triageTelemetry } from "./triage.ts";
 
-export async function handleTriageBatch(batch: MessageBatch<TriageMessage>, _env: Env): Promise<void> {
+/** 30 s, 60 s, 2 min, … capped at an hour: room for a webhook receiver or D1 to come back. */
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(3600, 30 * 2 ** Math.max(0, attempts - 1));
+}
+
+export async function handleTriageBatch(batch: MessageBatch<TriageMessage>, env: Env): Promise<void> {
+  // One read of the known issues per batch, not per message.
+  let issues: Promise<KnownIssueRow[]> | null = null;
+  const knownIssues = () => (issues ??= enabledKnownIssues(env.DB));
   for (const message of batch.messages) {
-    message.ack();
+    try {
+      const outcome = await triageTelemetry(env, message.body.telemetry_id, Date.now(), knownIssues);
+      console.log(JSON.stringify({ msg: "triage", telemetry_id: message.body.telemetry_id, node_id: message.body.node_id, outcome }));
+      message.ack();
+    } catch (error) {
+      console.error(
+        JSON.stringify({ msg: "triage failed", telemetry_id: message.body.telemetry_id, attempts: message.attempts, error: String(error) }),
+      );
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
   }
 }

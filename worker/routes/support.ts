@@ -1,0 +1,109 @@
+/**
+ * The support API (ADMIN_TOKEN) for IT Support and the dashboard: crash
+ * groups, tickets, resolutions and the bridge_comms inbox, newest first with
+ * cursor pagination. Bridge messages stay pending until acknowledged: that is
+ * how "if IT Support is offline, queue for next heartbeat" holds.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { bridgeText } from "../triage/bridge-message.ts";
+import { requireAdmin } from "../auth.ts";
+import { database } from "../db/client.ts";
+import { ackBridgeMessage, listBridgeMessages, listCrashGroups, listResolutions, listTickets } from "../db/support.ts";
+import type { bridgeComms } from "../db/schema.ts";
+import type { AppEnv } from "../env.ts";
+import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
+import { ApiError } from "../http/errors.ts";
+import { readParams, readQuery } from "../http/query.ts";
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const next = (page: { next: { createdAt: number; id: string } | null }) => (page.next ? encodeCursor(page.next) : null);
+
+function bridgeView(row: typeof bridgeComms.$inferSelect) {
+  return {
+    id: row.id,
+    telemetry_id: row.telemetryId,
+    from: row.from,
+    class: row.class,
+    msg: row.msg,
+    text: bridgeText(row.msg),
+    status: row.status,
+    created_at: iso(row.createdAt),
+    acked_at: iso(row.ackedAt),
+  };
+}
+
+export const supportRoutes = new Hono<AppEnv>()
+  .use(requireAdmin)
+  .get("/crash-groups", async (c) => {
+    const query = readQuery(c, PageQuery);
+    const page = await listCrashGroups(database(c.env.DB), { limit: query.limit, after: decodeCursor(query.cursor) });
+    return c.json({
+      items: page.rows.map((g) => ({
+        id: g.id,
+        fingerprint: g.fingerprint,
+        title: g.title,
+        state: g.state,
+        report_count: g.reportCount,
+        node_count: g.nodeCount,
+        versions: (JSON.parse(g.versions) as string[]).sort(),
+        known_issue_id: g.knownIssueId,
+        first_seen_at: iso(g.firstSeenAt),
+        last_seen_at: iso(g.lastSeenAt),
+        latest_telemetry_id: g.latestTelemetryId,
+        latest_sample: JSON.parse(g.latestSample) as string[],
+        last_escalated_at: iso(g.lastEscalatedAt),
+      })),
+      next_cursor: next(page),
+    });
+  })
+  .get("/tickets", async (c) => {
+    const query = readQuery(c, PageQuery);
+    const page = await listTickets(database(c.env.DB), { limit: query.limit, after: decodeCursor(query.cursor) });
+    return c.json({
+      items: page.rows.map((t) => ({
+        id: t.id,
+        crash_group_id: t.groupId,
+        title: t.title,
+        tags: JSON.parse(t.tags) as string[],
+        status: t.status,
+        report_count: t.reportCount,
+        created_at: iso(t.createdAt),
+        updated_at: iso(t.updatedAt),
+      })),
+      next_cursor: next(page),
+    });
+  })
+  .get("/resolutions", async (c) => {
+    const query = readQuery(c, PageQuery.extend({ node_id: z.uuid().optional() }));
+    const page = await listResolutions(database(c.env.DB), { nodeId: query.node_id, limit: query.limit, after: decodeCursor(query.cursor) });
+    return c.json({
+      items: page.rows.map((r) => ({
+        id: r.id,
+        telemetry_id: r.telemetryId,
+        crash_group_id: r.groupId,
+        node_id: r.nodeId,
+        known_issue_id: r.knownIssueId,
+        action: r.action,
+        from_version: r.fromVersion,
+        fix_version: r.fixVersion,
+        state: r.state,
+        auto_resolve: r.autoResolve,
+        command_id: r.commandId,
+        created_at: iso(r.createdAt),
+        verified_at: iso(r.verifiedAt),
+      })),
+      next_cursor: next(page),
+    });
+  })
+  .get("/bridge", async (c) => {
+    const query = readQuery(c, PageQuery.extend({ status: z.enum(["pending", "acked"]).optional() }));
+    const page = await listBridgeMessages(database(c.env.DB), { status: query.status, limit: query.limit, after: decodeCursor(query.cursor) });
+    return c.json({ items: page.rows.map(bridgeView), next_cursor: next(page) });
+  })
+  .post("/bridge/:id/ack", async (c) => {
+    const { id } = readParams(c, z.object({ id: z.uuid() }));
+    const row = await ackBridgeMessage(database(c.env.DB), id, new Date());
+    if (!row) throw new ApiError(404, "bridge_message_not_found", `No bridge message ${id}.`);
+    return c.json(bridgeView(row));
+  });

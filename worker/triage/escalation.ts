@@ -1,0 +1,40 @@
+/** The escalation webhook's JSON body: what a person needs to act without opening the dashboard. */
+import type { EscalationReason } from "./decide.ts";
+
+export function escalationBody(input: {
+  id: string;
+  reason: EscalationReason;
+  now: number;
+  group: { id: string; title: string; fingerprint: string; reportCount: number; reportsSinceLast: number };
+  knownIssueId: string | null;
+  fixVersion: string | null;
+  node: { id: string; name: string; owner: string; version: string | null; os: string };
+  telemetryId: string;
+  sample: string[];
+}): string {
+  return JSON.stringify({
+    type: "escalation",
+    id: input.id,
+    reason: input.reason,
+    created_at: new Date(input.now).toISOString(),
+    summary: SUMMARY[input.reason](input.group.title, input.node.name, input.fixVersion),
+    crash_group: {
+      id: input.group.id,
+      title: input.group.title,
+      fingerprint: input.group.fingerprint,
+      report_count: input.group.reportCount,
+      reports_since_last_escalation: input.group.reportsSinceLast,
+    },
+    known_issue_id: input.knownIssueId,
+    fix_version: input.fixVersion,
+    node: input.node,
+    telemetry_id: input.telemetryId,
+    sample: input.sample.slice(-20),
+  });
+}
+
+const SUMMARY: Record<EscalationReason, (title: string, node: string, fix: string | null) => string> = {
+  unknown_crash: (title, node) => `Unknown crash on "${node}": ${title}. A ticket is open for engineering review.`,
+  regression: (title, node, fix) => `Regression on "${node}": ${title} happens on ${fix} or later, which was meant to fix it.`,
+  waiting_for_release: (title, node, fix) => `"${node}" needs ${fix} to fix ${title}, and no signed release can be pushed yet.`,
+};

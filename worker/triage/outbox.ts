@@ -1,0 +1,57 @@
+/**
+ * What a triage decision must tell the world after its D1 batch committed:
+ * the node's Durable Object (a command, a fix to verify) and the escalation
+ * webhook. Each step is idempotent and marked done in D1, so a redelivered
+ * message finishes what a failed attempt left, and never does anything twice.
+ */
+import type { CommandType } from "../../protocol/messages.ts";
+import { clearNodeOutbox, pendingEscalations, pendingNodeOutbox, recordDelivery } from "../db/triage.ts";
+import type { Env } from "../env.ts";
+import { nodeSession } from "../node-session/stub.ts";
+import { triageSettings } from "./settings.ts";
+import { deliverWebhook } from "./webhook.ts";
+
+/** Commands from triage stay deliverable this long (a laptop may be off for a week). */
+const COMMAND_TTL_SECONDS = 14 * 24 * 3600;
+
+export class DeliveryFailed extends Error {}
+
+type NodeOutbox = {
+  command: { type: CommandType; payload: Record<string, unknown> } | null;
+  verify: { fixVersion: string | null } | null;
+};
+
+export async function flushOutbox(env: Env, telemetryId: string, now: number): Promise<void> {
+  for (const row of await pendingNodeOutbox(env.DB, telemetryId)) {
+    const outbox = JSON.parse(row.nodeOutbox) as NodeOutbox;
+    const session = nodeSession(env, row.nodeId);
+    const identity = { nodeId: row.nodeId, ownerId: row.ownerId };
+    let commandId: string | null = null;
+    if (outbox.command) {
+      // The resolution id is the command id: enqueuing it again is a no-op in the Durable Object.
+      const queued = await session.enqueueCommand(identity, {
+        id: row.id,
+        type: outbox.command.type,
+        payloadJson: JSON.stringify(outbox.command.payload),
+        ttlSeconds: COMMAND_TTL_SECONDS,
+      });
+      commandId = queued.id;
+    }
+    if (outbox.verify) await session.expectHealthy(identity, { resolutionId: row.id, fixVersion: outbox.verify.fixVersion, since: now });
+    await clearNodeOutbox(env.DB, row.id, commandId);
+  }
+
+  const settings = triageSettings(env);
+  const escalations = await pendingEscalations(env.DB, telemetryId);
+  if (escalations.length === 0) return;
+  if (!settings.webhookUrl || !settings.webhookSecret) {
+    // Not configured: the escalation stays pending and visible; nothing to retry.
+    console.warn(JSON.stringify({ msg: "escalation webhook not configured", telemetry_id: telemetryId }));
+    return;
+  }
+  for (const escalation of escalations) {
+    const result = await deliverWebhook(settings.webhookUrl, settings.webhookSecret, escalation.body, now);
+    await recordDelivery(env.DB, escalation.id, now, result.ok ? null : result.error);
+    if (!result.ok) throw new DeliveryFailed(result.error);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Triage of one critical telemetry event, the way the spec's IT Support Buhdi
+ * would: fingerprint → crash group → known issue → decision, then every D1
+ * write in one batch (with the receipt that makes redelivery a no-op), then
+ * what must leave the database: the node's command or fix to verify, and the
+ * escalation webhook. Those are retried on redelivery until done.
+ */
+import { TelemetryEventSchema } from "../../protocol/telemetry.ts";
+import {
+  enabledKnownIssues,
+  findGroup,
+  type KnownIssueRow,
+  loadTriageContext,
+  receiptExists,
+  triageStatements,
+} from "../db/triage.ts";
+import type { Env } from "../env.ts";
+import { BRIDGE_CLASS, BRIDGE_FROM, bridgeMessage } from "./bridge-message.ts";
+import { decide } from "./decide.ts";
+import { escalationBody } from "./escalation.ts";
+import { fingerprint } from "./fingerprint.ts";
+import { matchKnownIssue } from "./known-issue-matcher.ts";
+import { flushOutbox } from "./outbox.ts";
+import { triageSettings } from "./settings.ts";
+
+export type TriageOutcome = "triaged" | "already_triaged" | "not_a_crash" | "unknown_telemetry";
+
+export async function triageTelemetry(
+  env: Env,
+  telemetryId: string,
+  now: number,
+  knownIssues: () => Promise<KnownIssueRow[]> = () => enabledKnownIssues(env.DB),
+): Promise<TriageOutcome> {
+  if (await receiptExists(env.DB, telemetryId)) {
+    await flushOutbox(env, telemetryId, now);
+    return "already_triaged";
+  }
+  const context = await loadTriageContext(env.DB, telemetryId);
+  if (!context) return "unknown_telemetry";
+  if (context.type !== "crash_report") return "not_a_crash";
+
+  const event = TelemetryEventSchema.parse(JSON.parse(context.payload));
+  const print = await fingerprint(event.entries);
+  const previous = await findGroup(env.DB, print.fingerprint);
+  const match = matchKnownIssue(await knownIssues(), event.entries);
+  const settings = triageSettings(env);
+  const decision = decide(
+    match && {
+      id: match.id,
+      fixType: match.fixType,
+      fixVersion: match.fixVersion,
+      fixInstructions: match.fixInstructions,
+      autoResolve: match.autoResolve === 1,
+    },
+    context.nodeVersion,
+    { state: previous?.state ?? null, lastEscalatedAt: previous?.lastEscalatedAt ?? null },
+    now,
+    settings.escalationPeriodMs,
+  );
+
+  const groupId = previous?.id ?? crypto.randomUUID();
+  const resolutionId = crypto.randomUUID();
+  const reportCount = (previous?.reportCount ?? 0) + 1;
+  const reportsSinceLast = reportCount - (previous?.reportsAtLastEscalation ?? 0);
+  const escalationId = crypto.randomUUID();
+  const nodeOutbox =
+    decision.command || decision.verify
+      ? JSON.stringify({
+          command: decision.command,
+          verify: decision.verify ? { fixVersion: decision.fixVersion } : null,
+        })
+      : null;
+
+  const statements = triageStatements(env.DB, {
+    context,
+    now,
+    group: { id: groupId, isNew: !previous, fingerprint: print.fingerprint, title: print.title, sample: event.entries, previous },
+    knownIssueId: match?.id ?? null,
+    autoResolve: match?.autoResolve === 1,
+    decision,
+    resolutionId,
+    nodeOutbox,
+    bridge: {
+      id: crypto.randomUUID(),
+      from: BRIDGE_FROM,
+      class: BRIDGE_CLASS,
+      msg: bridgeMessage({ nodeName: context.nodeName, ownerName: context.ownerName, entries: event.entries, version: context.nodeVersion, os: context.os }),
+    },
+    escalation: decision.escalate && {
+      id: escalationId,
+      reason: decision.escalate,
+      reportsSinceLast,
+      body: escalationBody({
+        id: escalationId,
+        reason: decision.escalate,
+        now,
+        group: { id: groupId, title: print.title, fingerprint: print.fingerprint, reportCount, reportsSinceLast },
+        knownIssueId: match?.id ?? null,
+        fixVersion: decision.fixVersion,
+        node: { id: context.nodeId, name: context.nodeName, owner: context.ownerName, version: context.nodeVersion, os: context.os },
+        telemetryId,
+        sample: event.entries,
+      }),
+    },
+  });
+  try {
+    await env.DB.batch(statements);
+  } catch (error) {
+    // A concurrent delivery of the same message won the race: its batch holds the effects.
+    if (await receiptExists(env.DB, telemetryId)) return "already_triaged";
+    throw error;
+  }
+  await flushOutbox(env, telemetryId, now);
+  return "triaged";
+}

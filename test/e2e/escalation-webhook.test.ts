@@ -1,0 +1,116 @@
+/**
+ * The escalation webhook end to end: the real Worker under wrangler dev, its
+ * real triage queue, and a real HTTP receiver here that checks the signature
+ * the way a receiver must (HMAC-SHA256 over "<t>.<body>", constant-time).
+ */
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
+import { TYPE_ERROR_CRASH } from "../fixtures/crashes.ts";
+
+const SECRET = "webhook-secret-for-the-e2e-test";
+
+type Received = { headers: Record<string, string | string[] | undefined>; body: string };
+
+function verify(secret: string, header: string, body: string): boolean {
+  const parts = Object.fromEntries(header.split(",").map((kv) => kv.split("=") as [string, string]));
+  const expected = createHmac("sha256", secret).update(`${parts.t}.${body}`).digest();
+  const given = Buffer.from(parts.v1 ?? "", "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+describe("escalation webhook", () => {
+  let edge: LocalEdge;
+  let receiver: Server;
+  const received: Received[] = [];
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const { port } = receiver.address() as AddressInfo;
+    edge = await startLocalEdge({
+      vars: { ESCALATION_WEBHOOK_URL: `http://127.0.0.1:${port}/escalations`, ESCALATION_WEBHOOK_SECRET: SECRET },
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    receiver?.close();
+  });
+
+  async function admin(path: string, body?: unknown) {
+    const res = await fetch(`${edge.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return res.json() as Promise<Record<string, unknown>>;
+  }
+
+  it("an unknown crash reported several times reaches the receiver once, signed, with the count", async () => {
+    const owner = await admin("/api/admin/owners", { email: `e2e-${randomUUID()}@example.com`, name: "Nana" });
+    const { code } = await admin("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "Kitchen Laptop" });
+    const enrolled = (await (
+      await fetch(`${edge.url}/api/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code, os: "win32", arch: "x64", version: "0.3.0" }),
+      })
+    ).json()) as { node_id: string; node_key: string };
+
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${edge.url}/api/node/telemetry`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-node-key": enrolled.node_key },
+        body: JSON.stringify({
+          event_id: randomUUID(),
+          type: "crash_report",
+          entries: TYPE_ERROR_CRASH,
+          node_version: "0.3.0",
+          os: "win32",
+          arch: "x64",
+          uptime_before_crash: null,
+          timestamp: new Date().toISOString(),
+        }),
+      });
+      expect(res.status).toBe(202);
+    }
+
+    // The local queue delivers batches every few seconds.
+    const deadline = Date.now() + 45_000;
+    let groups: { report_count: number }[] = [];
+    while (Date.now() < deadline) {
+      groups = ((await admin("/api/support/crash-groups")).items as { report_count: number }[]) ?? [];
+      if (received.length >= 1 && groups[0]?.report_count === 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(groups[0]?.report_count).toBe(3);
+    // Give a second (flooding) webhook the time of one more queue batch to show up.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(received).toHaveLength(1);
+
+    const [hook] = received;
+    const signature = hook!.headers["x-buhdi-signature"] as string;
+    expect(verify(SECRET, signature, hook!.body)).toBe(true);
+    expect(verify("another-secret", signature, hook!.body)).toBe(false);
+    const body = JSON.parse(hook!.body) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      type: "escalation",
+      reason: "unknown_crash",
+      node: expect.objectContaining({ id: enrolled.node_id, name: "Kitchen Laptop", owner: "Nana" }),
+      crash_group: expect.objectContaining({ title: expect.stringContaining("TypeError") }),
+    });
+    const tickets = (await admin("/api/support/tickets")).items as { report_count: number }[];
+    expect(tickets).toHaveLength(1);
+    expect(tickets[0]!.report_count).toBe(3);
+  });
+});

@@ -9,12 +9,14 @@ import { EnrollError, enroll } from "./enroll.ts";
 import { realCrashReporter } from "./node-context.ts";
 import { homePaths, nodeHome } from "./paths.ts";
 import { runNode } from "./run.ts";
+import { runSupervisor } from "./supervisor.ts";
 import { agentVersion } from "./version.ts";
 
 const USAGE = `Usage:
   buhdi-node enroll <code> --server <url>   connect this computer to your Buhdi account
-  buhdi-node run                            start the node (reports earlier crashes first)
+  buhdi-node run                            start the node and keep it running (restarted if it stops)
   buhdi-node report                         send pending crash reports now, then exit
+  buhdi-node node                           the node program alone, without the supervisor (debugging)
   buhdi-node --version
 
 Environment: BUHDI_NODE_HOME (default ~/.buhdi-node), BUHDI_NODE_PORT (default 9847).
@@ -57,6 +59,10 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
     case "run":
       if (rest.length > 0) throw new UsageError("run takes no arguments");
+      await runSupervisor();
+      return undefined; // the supervisor keeps the process alive until a signal
+    case "node":
+      if (rest.length > 0) throw new UsageError("node takes no arguments");
       await runNode();
       return undefined; // the node program keeps the process alive until a signal
     case "report": {

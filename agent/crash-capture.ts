@@ -3,6 +3,7 @@
  * rejection) is appended to crash.log before the process exits with code 1. Synchronous on
  * purpose: after an uncaught exception the event loop may never turn again, so an async write
  * could be lost. The supervisor restarts the node and the next start reports the record.
+ * Under the supervisor the record has no EXIT line: the supervisor writes that one.
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -12,6 +13,8 @@ import type { CrashKind } from "./crash-log.ts";
 export const CRASH_EXIT_CODE = 1;
 
 export type CrashCaptureDeps = {
+  /** Under the supervisor: leave the EXIT line to it (crash-log.ts formatExitRecord). */
+  supervised?: boolean;
   now?: () => Date;
   exit?: (code: number) => void;
   stderr?: { write(text: string): unknown };
@@ -28,7 +31,7 @@ export function installCrashCapture(crashLog: string, deps: CrashCaptureDeps = {
     // A second error thrown while we record the first must not write a second, half record.
     if (dying) return;
     dying = true;
-    const record = formatCrashRecord(kind, thrown, now(), CRASH_EXIT_CODE);
+    const record = formatCrashRecord(kind, thrown, now(), deps.supervised ? null : CRASH_EXIT_CODE);
     try {
       appendFileSync(crashLog, record, { mode: 0o600 });
     } catch (error) {

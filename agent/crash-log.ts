@@ -23,8 +23,21 @@ export function describeThrown(thrown: unknown): string {
   return String(thrown);
 }
 
-export function formatCrashRecord(kind: CrashKind, thrown: unknown, at: Date, exitCode: number): string {
-  return `[${at.toISOString()}] ${kind}: ${describeThrown(thrown)}\nEXIT code=${exitCode}\n`;
+/**
+ * exitCode null: the program runs under the supervisor, which appends the EXIT line itself (with
+ * the real code or signal and the time), so each death has exactly one EXIT line.
+ */
+export function formatCrashRecord(kind: CrashKind, thrown: unknown, at: Date, exitCode: number | null): string {
+  const record = `[${at.toISOString()}] ${kind}: ${describeThrown(thrown)}\n`;
+  return exitCode === null ? record : `${record}EXIT code=${exitCode}\n`;
+}
+
+/**
+ * The supervisor's line for a node program that died: always written, also when the program
+ * could not write anything itself (SIGKILL, out of memory, a native crash, a broken install).
+ */
+export function formatExitRecord(at: Date, exit: { code: number | null; signal: string | null }, ranMs: number): string {
+  return `[${at.toISOString()}] EXIT code=${exit.code} signal=${exit.signal} after ${(ranMs / 1000).toFixed(1)} s\n`;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -9,7 +9,7 @@ import {
   MAX_TELEMETRY_BODY_BYTES,
   TelemetryEventSchema,
 } from "../protocol/index.ts";
-import type { TelemetryEvent } from "../protocol/index.ts";
+import type { Json, TelemetryEvent } from "../protocol/index.ts";
 import type { Scrubber } from "./scrub.ts";
 
 export type CrashReportContext = {
@@ -19,6 +19,8 @@ export type CrashReportContext = {
   arch: string;
   now: Date;
   eventId: string;
+  /** E.g. a crash loop's count and time span (crash-loop.ts). */
+  details?: Record<string, Json>;
 };
 
 export type CrashReportBuild =
@@ -51,6 +53,7 @@ export function buildCrashReport(bytes: Uint8Array, context: CrashReportContext)
     arch: context.arch,
     uptime_before_crash: null,
     timestamp: context.now.toISOString(),
+    ...(context.details ? { details: context.details } : {}),
   };
   // 50 lines of 4096 characters would be ~200 KB; the newest lines matter most, so drop from the top.
   while (candidate.entries.length > 1 && Buffer.byteLength(JSON.stringify(candidate)) > MAX_TELEMETRY_BODY_BYTES) {

@@ -9,12 +9,15 @@
  *   4. if crash.log grew meanwhile, repeat. On failure everything stays for the next try.
  * At most one crash report is pending at a time, so a long outage yields one report, not one per
  * restart, and it covers every crash line written up to its snapshot.
+ * A pass may be told not to snapshot (a crash loop holds its report, crash-loop.ts) or to attach
+ * details to the report it makes; the spool is flushed either way.
  */
 import { randomUUID } from "node:crypto";
 import { buildCrashReport } from "./crash-report.ts";
 import { coverageOf, readCrashLog, rotateCrashLog } from "./crash-log.ts";
 import { deliverEntry, flushSpool } from "./delivery.ts";
 import type { DeliveryDeps } from "./delivery.ts";
+import type { Json } from "../protocol/index.ts";
 import type { RandomSource } from "./backoff.ts";
 import type { HomePaths } from "./paths.ts";
 import type { Scrubber } from "./scrub.ts";
@@ -39,9 +42,17 @@ export type CrashReporterOptions = {
 
 export type ReportSummary = { delivered: number; rejected: number; pending: SpoolEntry[] };
 
+export type ReportOptions = {
+  /** Try pending entries now (a manual `report`, the cloud just came back), still honouring Retry-After. */
+  ignoreBackoff?: boolean;
+  /** false: only flush what the spool holds, leave crash.log alone for now. Default true. */
+  snapshot?: boolean;
+  /** Attached to a crash report made in this pass. */
+  details?: Record<string, Json>;
+};
+
 export type CrashReporter = {
-  /** ignoreBackoff: try pending entries now (a manual `report`), still honouring Retry-After. */
-  report(options?: { ignoreBackoff?: boolean }): Promise<ReportSummary>;
+  report(options?: ReportOptions): Promise<ReportSummary>;
 };
 
 export function crashReporter(options: CrashReporterOptions): CrashReporter {
@@ -63,7 +74,7 @@ export function crashReporter(options: CrashReporterOptions): CrashReporter {
     afterRejected: finishCrashReport,
   };
 
-  async function snapshotCrashLog(): Promise<SpoolEntry | null> {
+  async function snapshotCrashLog(details: Record<string, Json> | undefined): Promise<SpoolEntry | null> {
     const pending = await listEntries(spool);
     if (pending.some((entry) => entry.crash_log !== null)) return null;
     const bytes = await readCrashLog(paths.crashLog);
@@ -75,6 +86,7 @@ export function crashReporter(options: CrashReporterOptions): CrashReporter {
       arch: options.arch,
       now: new Date(options.now()),
       eventId: randomUUID(),
+      details,
     });
     if (!built.ok) {
       if (built.reason === "invalid") log(`crash.log was not reported, the report would be refused: ${built.message}`);
@@ -84,11 +96,11 @@ export function crashReporter(options: CrashReporterOptions): CrashReporter {
   }
 
   return {
-    async report({ ignoreBackoff = false } = {}) {
+    async report({ ignoreBackoff = false, snapshot = true, details } = {}) {
       const flushed = await flushSpool(delivery, ignoreBackoff);
       let { delivered, rejected } = flushed;
-      for (let pass = 0; pass < MAX_NEW_REPORTS_PER_PASS; pass += 1) {
-        const entry = await snapshotCrashLog();
+      for (let pass = 0; snapshot && pass < MAX_NEW_REPORTS_PER_PASS; pass += 1) {
+        const entry = await snapshotCrashLog(details);
         if (entry === null) break;
         // Written to the spool either way; with the cloud unreachable the next pass sends it.
         if (flushed.unreachable) break;

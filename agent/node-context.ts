@@ -10,6 +10,7 @@ import type { CrashReporter } from "./crash-reporter.ts";
 import type { HomePaths } from "./paths.ts";
 import { makeScrubber } from "./scrub.ts";
 import { telemetrySender } from "./telemetry-client.ts";
+import type { SendTelemetry } from "./telemetry-client.ts";
 
 export function log(message: string): void {
   process.stderr.write(`buhdi-node: ${message}\n`);
@@ -24,10 +25,17 @@ function currentUsername(): string {
   }
 }
 
-export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, version: string): CrashReporter {
+/** onUploadFailed: every upload the cloud did not take (the node program counts them as errors). */
+export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, version: string, onUploadFailed?: () => void): CrashReporter {
+  const send = telemetrySender({ server: enrollment.server, key: enrollment.key });
+  const counted: SendTelemetry = async (event) => {
+    const outcome = await send(event);
+    if (outcome.kind !== "delivered") onUploadFailed?.();
+    return outcome;
+  };
   return crashReporter({
     paths,
-    send: telemetrySender({ server: enrollment.server, key: enrollment.key }),
+    send: counted,
     scrub: makeScrubber({ homedir: os.homedir(), username: currentUsername() }),
     version,
     platform: process.platform,

@@ -1,9 +1,17 @@
 /**
- * The node program proper (for now: its local health endpoint). It deliberately has no 'error'
+ * The node program's local HTTP endpoint on 127.0.0.1: GET /health (who, which version, since
+ * when, which process, how the cloud connection is) and POST /sleep. It deliberately has no 'error'
  * listener on the server: a listen failure such as EADDRINUSE (a zombie node still holding the
  * port, the spec's real bug) must surface as an uncaught exception, so crash capture records it,
  * the process dies with code 1 and the supervisor's restart reports it. Swallowing it here would
  * leave a live process that serves nothing and tells no one.
+ *
+ * POST /sleep is for the OS power hook the installer will register (a later issue): Node is not
+ * told when the computer is about to sleep, so the hook tells the node, which says going_away
+ * "sleep" to the cloud; the node then shows as asleep instead of raising an offline warning.
+ * Only processes on this computer can reach it (loopback). A web page could still make the
+ * browser POST to 127.0.0.1, so a request that carries an Origin header (every cross-site
+ * browser request does; the hook's curl/PowerShell does not) is refused.
  */
 import { createServer } from "node:http";
 import type { Server, ServerResponse } from "node:http";
@@ -11,32 +19,56 @@ import type { Server, ServerResponse } from "node:http";
 export const DEFAULT_PORT = 9847;
 export const HOST = "127.0.0.1";
 
+export type ConnectionHealth = { state: string; connected: boolean; ws_failure_count: number };
+
 export type NodeProgramOptions = {
   port: number;
   nodeId: string;
   version: string;
   startedAt: number;
   onListening?: (url: string) => void;
+  /** The cloud connection as /health reports it; absent before the link exists. */
+  connection?: () => ConnectionHealth;
+  /** Says going_away "sleep"; false when there is no connection to say it on. */
+  onSleep?: () => boolean;
 };
 
-export type Health = { node_id: string; version: string; uptime_s: number };
+export type Health = { node_id: string; version: string; uptime_s: number; pid: number; connection: ConnectionHealth | null };
+
+const ROUTES: Record<string, string> = { "/health": "GET, HEAD", "/sleep": "POST" };
 
 export function startNodeProgram(options: NodeProgramOptions): Server {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", `http://${HOST}`);
-    if (url.pathname !== "/health") {
+    const allowed = ROUTES[url.pathname];
+    if (allowed === undefined) {
       sendJson(response, 404, { error: { code: "not_found", message: `no route ${url.pathname}` } });
       return;
     }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      response.setHeader("allow", "GET, HEAD");
-      sendJson(response, 405, { error: { code: "method_not_allowed", message: "use GET /health" } });
+    if (!allowed.split(", ").includes(request.method ?? "")) {
+      response.setHeader("allow", allowed);
+      sendJson(response, 405, { error: { code: "method_not_allowed", message: `use ${allowed.split(", ")[0]} ${url.pathname}` } });
+      return;
+    }
+    // The body (if any) is not needed; drain it so the connection can be reused.
+    request.resume();
+    if (url.pathname === "/sleep") {
+      if (request.headers.origin !== undefined) {
+        sendJson(response, 403, { error: { code: "forbidden", message: "not from a web page" } });
+        return;
+      }
+      const sent = options.onSleep?.() ?? false;
+      sendJson(response, sent ? 202 : 503, sent
+        ? { going_away: "sleep", sent: true }
+        : { error: { code: "not_connected", message: "not connected to the cloud; nothing to tell it" } });
       return;
     }
     const health: Health = {
       node_id: options.nodeId,
       version: options.version,
       uptime_s: Math.floor((Date.now() - options.startedAt) / 1000),
+      pid: process.pid,
+      connection: options.connection?.() ?? null,
     };
     sendJson(response, 200, health);
   });

@@ -17,6 +17,10 @@ export type HomePaths = {
   spool: string;
   /** Events the cloud said it will never accept, kept for a human to look at. */
   rejected: string;
+  /** Settings the cloud changed with CONFIG_CHANGE commands (a JSON object). */
+  configOverrides: string;
+  /** The cloud commands this node has carried out, with their results (each runs once). */
+  handledCommands: string;
 };
 
 export function nodeHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -34,5 +38,7 @@ export function homePaths(home: string): HomePaths {
     crashLogPrev: path.join(home, "crash.log.prev"),
     spool,
     rejected: path.join(spool, "rejected"),
+    configOverrides: path.join(home, "config-overrides.json"),
+    handledCommands: path.join(home, "commands-handled.json"),
   };
 }

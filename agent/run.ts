@@ -1,51 +1,135 @@
 /**
- * `buhdi-node run`, in the order that makes crash reporting work:
+ * The node program (`buhdi-node node`, started and restarted by the supervisor that
+ * `buhdi-node run` is), in the order that makes crash reporting work:
  *   (a) crash capture first, so even a failure while starting is recorded;
- *   (b) report earlier crashes before the program starts: if the program dies again at once
- *       (a crash loop), the report from the previous crash has already gone out;
- *   (c) start the node program;
- *   (d) keep retrying the spool on a timer until SIGTERM/SIGINT, which exit 0.
- * BUHDI_NODE_PORT moves the program's port; BUHDI_NODE_RETRY_TICK_MS the timer (tests).
+ *   (b) report earlier crashes before the program starts, as the crash-loop plan allows
+ *       (crash-loop.ts): if the program dies again at once, the report has already gone out;
+ *   (c) start the local endpoint (127.0.0.1), then the live link to the cloud (live-link.ts)
+ *       and the wake detector;
+ *   (d) keep flushing the spool on a timer until SIGTERM/SIGINT, or until the supervisor is
+ *       gone, which say going_away to the cloud and exit 0.
+ * Everything here is wiring; each rule lives in the module named next to it.
  */
 import type { Server } from "node:http";
+import { NODE_KEY_HEADER } from "../protocol/index.ts";
+import { commandHandler } from "./commands.ts";
+import { openCommandStore } from "./command-store.ts";
 import { loadEnrollment } from "./config.ts";
 import { installCrashCapture } from "./crash-capture.ts";
-import type { CrashReporter } from "./crash-reporter.ts";
+import { crashReportPlan, parseCrashLoop } from "./crash-loop.ts";
+import { buildDegradedReport } from "./degraded-report.ts";
+import { buildHeartbeat, newStats } from "./heartbeat.ts";
+import { heartbeatPoster } from "./heartbeat-client.ts";
+import { LiveLink } from "./live-link.ts";
 import { log, realCrashReporter } from "./node-context.ts";
 import { parsePort, startNodeProgram } from "./node-program.ts";
+import { createOutbox } from "./outbox.ts";
 import { homePaths, nodeHome } from "./paths.ts";
+import { linkTiming, retryTickMs } from "./tuning.ts";
 import { agentVersion } from "./version.ts";
+import { startWakeDetector } from "./wake-detector.ts";
+import type { WakeDetector } from "./wake-detector.ts";
+import { connectWebSocket } from "./ws-client.ts";
 
-/** Matches the backoff base: an entry never waits much longer than its schedule says. */
-const DEFAULT_RETRY_TICK_MS = 5_000;
+/** Set by the supervisor for the programs it starts. */
+export const SUPERVISED_ENV = "BUHDI_NODE_SUPERVISED";
+/** A stop that hangs (a cloud that never answers the close) must still end the process. */
+const STOP_TIMEOUT_MS = 3_000;
 
 export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const startedAt = Date.now();
   const paths = homePaths(nodeHome(env));
-  installCrashCapture(paths.crashLog);
+  installCrashCapture(paths.crashLog, { supervised: env[SUPERVISED_ENV] === "1" });
 
   let server: Server | null = null;
+  let link: LiveLink | null = null;
+  let wake: WakeDetector | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let stopping = false;
   // Installed before the first upload so a stop during a slow startup report is clean too.
   // Spool and crash.log writes are atomic, so leaving mid-upload loses nothing.
-  const stop = (signal: NodeJS.Signals): void => {
-    log(`${signal} received, stopping`);
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${why}, stopping`);
     if (timer) clearInterval(timer);
-    if (!server) process.exit(0);
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-    setTimeout(() => process.exit(0), 2_000).unref();
+    wake?.stop();
+    const exit = (): never => process.exit(0);
+    setTimeout(exit, STOP_TIMEOUT_MS).unref();
+    void (async () => {
+      await link?.stop().catch(() => undefined);
+      if (!server) return exit();
+      server.close(exit);
+      server.closeAllConnections();
+    })();
   };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  // `on`, not `once`: Ctrl-C reaches the supervisor and us, and the supervisor forwards it
+  // again; a second signal must not fall through to Node's default and kill us mid-goodbye.
+  process.on("SIGTERM", () => stop("SIGTERM received"));
+  process.on("SIGINT", () => stop("SIGINT received"));
+  // Started by the supervisor with an IPC channel: when the supervisor dies, so do we. A node
+  // program outliving it would hold the port, and every restart would then die of EADDRINUSE.
+  if (process.channel) {
+    process.once("disconnect", () => stop("the supervisor is gone"));
+    process.channel.unref();
+  }
 
   const enrollment = await loadEnrollment(paths);
   const version = agentVersion(env);
   const port = parsePort(env.BUHDI_NODE_PORT);
-  const tickMs = parseTick(env.BUHDI_NODE_RETRY_TICK_MS);
-  const reporter = realCrashReporter(paths, enrollment, version);
+  const stats = newStats(startedAt);
+  const countError = (): void => {
+    stats.errorCount += 1;
+  };
+  const reporter = realCrashReporter(paths, enrollment, version, countError);
+  const crashLoop = parseCrashLoop(env);
+  if (crashLoop) log(`crash loop: ${crashLoop.crash_count} crashes since ${crashLoop.first_crash_at} (${crashLoop.mode === "report" ? "reporting it now" : "holding the report"})`);
+  const outbox = createOutbox({
+    reporter,
+    spool: { dir: paths.spool, rejectedDir: paths.rejected, log },
+    plan: () => crashReportPlan(crashLoop, Date.now() - startedAt),
+    now: Date.now,
+    log,
+  });
 
-  await reportQuietly(reporter);
+  await outbox.pass();
+  if (stopping) return;
+
+  const commands = commandHandler({
+    store: await openCommandStore(paths.handledCommands, log),
+    overridesFile: paths.configOverrides,
+    version,
+    now: Date.now,
+    log,
+    countError,
+  });
+  const liveLink = new LiveLink({
+    connect: () => connectWebSocket(`${enrollment.server}/api/node/connect`, {
+      headers: { [NODE_KEY_HEADER]: enrollment.key },
+      timeoutMs: 15_000,
+    }),
+    postHeartbeat: heartbeatPoster({ server: enrollment.server, key: enrollment.key }),
+    heartbeat: (state, wsFailureCount) => buildHeartbeat({
+      nodeId: enrollment.node_id,
+      version,
+      stats,
+      now: Date.now(),
+      state,
+      wsFailureCount,
+      rssBytes: process.memoryUsage.rss(),
+    }),
+    onCommand: commands,
+    onDegraded: (details) => {
+      const event = buildDegradedReport(details, { version, platform: process.platform, arch: process.arch, now: new Date() });
+      void outbox.add(event);
+    },
+    onConnected: () => void outbox.pass({ ignoreBackoff: true }),
+    countError,
+    log,
+    random: Math.random,
+    timing: linkTiming(env),
+  });
+  link = liveLink;
 
   server = startNodeProgram({
     port,
@@ -53,30 +137,19 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     version,
     startedAt,
     onListening: (url) => process.stdout.write(`buhdi-node ${version} (node ${enrollment.node_id}) listening on ${url}\n`),
+    connection: () => {
+      const status = liveLink.status;
+      return { state: status.state, connected: status.connected, ws_failure_count: status.ws_failure_count };
+    },
+    onSleep: () => liveLink.sleep(),
+  });
+  liveLink.start();
+  wake = startWakeDetector((sleptMs) => {
+    log(`this computer was asleep for about ${Math.round(sleptMs / 1000)} s; reconnecting`);
+    liveLink.wake();
   });
 
-  let reporting = false;
-  timer = setInterval(() => {
-    if (reporting) return; // a slow upload must not overlap the next tick and send twice
-    reporting = true;
-    void reportQuietly(reporter).finally(() => {
-      reporting = false;
-    });
-  }, tickMs);
+  timer = setInterval(() => void outbox.pass(), retryTickMs(env));
   // The server keeps the process alive; the timer alone must not.
   timer.unref();
-}
-
-/** Reporting trouble (the cloud is down, a disk hiccup) must never stop the node from running. */
-async function reportQuietly(reporter: CrashReporter): Promise<void> {
-  try {
-    await reporter.report();
-  } catch (error) {
-    log(`crash reporting failed, will try again: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-function parseTick(value: string | undefined): number {
-  const tick = Number(value);
-  return value !== undefined && Number.isInteger(tick) && tick >= 100 ? tick : DEFAULT_RETRY_TICK_MS;
 }

@@ -1,7 +1,8 @@
 /**
  * Crash capture on the real agent process: a port held by another process makes the node
  * program's listen fail (the spec's EADDRINUSE), which must kill the process with code 1 and
- * leave a readable record in crash.log.
+ * leave a readable record in crash.log. These run the node program alone (`buhdi-node node`);
+ * under the supervisor (`run`) it is restarted instead, see supervisor.test.ts.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -18,12 +19,12 @@ afterEach(async () => {
 const RECORD_START = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] /;
 
 describe("crash capture", () => {
-  it("a port already in use kills `run` with code 1 and records UNCAUGHT EADDRINUSE and the exit line", async () => {
+  it("a port already in use kills the node program with code 1 and records UNCAUGHT EADDRINUSE and the exit line", async () => {
     const held = await holdPort();
     closers.push(held.close);
     const home = await fakeEnrolledHome(await closedPortUrl());
 
-    const result = await runCli(["run"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(held.port) });
+    const result = await runCli(["node"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(held.port) });
 
     expect(result.code).toBe(1);
     const crashLog = await readFile(path.join(home, "crash.log"), "utf8");
@@ -41,8 +42,8 @@ describe("crash capture", () => {
     const home = await fakeEnrolledHome(await closedPortUrl());
     const env = { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(held.port) };
 
-    await runCli(["run"], env);
-    await runCli(["run"], env);
+    await runCli(["node"], env);
+    await runCli(["node"], env);
 
     const crashLog = await readFile(path.join(home, "crash.log"), "utf8");
     expect(crashLog.match(/UNCAUGHT: Error: listen EADDRINUSE/g)).toHaveLength(2);

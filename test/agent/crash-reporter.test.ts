@@ -188,3 +188,24 @@ describe("`buhdi-node report` when the cloud is unreachable", () => {
     expect((await readdir(path.join(home, "spool"))).filter((n) => n.endsWith(".json"))).toHaveLength(1);
   });
 });
+
+describe("a pass the crash-loop plan restricts", () => {
+  it("snapshot: false flushes nothing new: crash.log stays, nothing is sent", async () => {
+    const { paths, reporter, receiver } = await setup(() => ({ status: 202, body: { id: "x", severity: "critical" } }));
+    const summary = await reporter.report({ snapshot: false });
+    expect(receiver.requests).toEqual([]);
+    expect(summary.pending).toEqual([]);
+    expect(await readFile(paths.crashLog, "utf8")).toBe(RECORD);
+  });
+
+  it("details go into the report the pass makes, and it is rotated after the 2xx like any other", async () => {
+    const { paths, reporter, receiver } = await setup(() => ({ status: 202, body: { id: "x", severity: "critical" } }));
+    const details = { crash_count: 4, first_crash_at: "2026-11-28T13:00:00.000Z", last_crash_at: "2026-11-28T13:00:09.000Z" };
+    await reporter.report({ details });
+    const sent = JSON.parse(receiver.requests[0]!.body) as { details?: unknown; entries: string[] };
+    expect(sent.details).toEqual(details);
+    expect(sent.entries.at(-1)).toBe("EXIT code=1");
+    expect(await readFile(paths.crashLog, "utf8")).toBe("");
+    expect(await readFile(paths.crashLogPrev, "utf8")).toBe(RECORD);
+  });
+});

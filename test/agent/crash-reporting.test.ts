@@ -35,11 +35,11 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Makes the node crash the way the spec's zombie did: its port is taken. */
+/** Makes the node program (alone, no supervisor to restart it) crash the way the spec's zombie did: its port is taken. */
 async function crashOnce(home: string, env: Record<string, string> = {}): Promise<string> {
   const held = await holdPort();
   try {
-    const result = await runCli(["run"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(held.port), ...env });
+    const result = await runCli(["node"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(held.port), ...env });
     expect(result.code).toBe(1);
   } finally {
     await held.close();

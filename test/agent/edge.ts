@@ -1,7 +1,8 @@
 /**
  * The real cloud for agent tests: one local edge (wrangler dev, fresh migrated D1) per test
  * file, and the admin calls a support person would make: create an owner, issue a code, read a
- * node's telemetry.
+ * node's telemetry, its live status and its commands. `down()`/`up()` take the edge away and
+ * bring it back on the same address with the same state (an outage, as a node sees one).
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -17,24 +18,52 @@ export type TelemetryRow = {
   resolved: boolean;
   node_version: string | null;
   created_at: string;
-  payload: { event_id?: string; entries?: string[]; [key: string]: unknown };
+  payload: { event_id?: string; entries?: string[]; details?: Record<string, unknown>; [key: string]: unknown };
+};
+
+/** GET /api/nodes/:id: the registry row plus the node's live status. */
+export type NodeView = {
+  id: string;
+  status: "online" | "offline" | "asleep" | "degraded";
+  connected: boolean;
+  last_seen: string | null;
+  version: string | null;
+  uptime_s: number | null;
+  memory_mb: number | null;
+  error_count: number | null;
+  ws_failure_count: number | null;
+};
+
+export type CommandView = {
+  id: string;
+  type: string;
+  payload: unknown;
+  send_count: number;
+  ack: { status: string; detail: string | null; at: string } | null;
 };
 
 export type Edge = LocalEdge & {
   admin(pathname: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   newCode(): Promise<string>;
   telemetryOf(nodeId: string): Promise<TelemetryRow[]>;
+  nodeView(nodeId: string): Promise<NodeView>;
+  commandsOf(nodeId: string): Promise<CommandView[]>;
   enrolledHome(env?: Record<string, string>): Promise<{ home: string; nodeId: string }>;
+  /** The edge goes away (its port is closed); state is kept for up(). */
+  down(): Promise<void>;
+  /** The same edge again: same address, admin token, vars and stored state. */
+  up(): Promise<void>;
 };
 
 let owners = 0;
 
-export async function startEdge(): Promise<Edge> {
-  const edge = await startLocalEdge();
+export async function startEdge(options: { vars?: Record<string, string> } = {}): Promise<Edge> {
+  let current = await startLocalEdge({ vars: options.vars });
+  const { url, adminToken, persistDir } = current;
   const admin = async (pathname: string, body?: unknown) => {
-    const response = await fetch(`${edge.url}${pathname}`, {
+    const response = await fetch(`${url}${pathname}`, {
       method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: response.status, body: (await response.json()) as unknown };
@@ -56,15 +85,38 @@ export async function startEdge(): Promise<Edge> {
     if (page.status !== 200) throw new Error(`list telemetry: ${page.status} ${JSON.stringify(page.body)}`);
     return (page.body as { items: TelemetryRow[] }).items;
   };
+  const nodeView = async (nodeId: string) => {
+    const view = await admin(`/api/nodes/${nodeId}`);
+    if (view.status !== 200) throw new Error(`node status: ${view.status} ${JSON.stringify(view.body)}`);
+    return view.body as NodeView;
+  };
+  const commandsOf = async (nodeId: string) => {
+    const list = await admin(`/api/admin/nodes/${nodeId}/commands`);
+    if (list.status !== 200) throw new Error(`list commands: ${list.status} ${JSON.stringify(list.body)}`);
+    return (list.body as { items: CommandView[] }).items;
+  };
   /** A home enrolled through the real CLI, as an owner would do it. */
   const enrolledHome = async (env: Record<string, string> = {}) => {
     const home = await tempHome();
-    const result = await runCli(["enroll", await newCode(), "--server", edge.url], { BUHDI_NODE_HOME: home, ...env });
+    const result = await runCli(["enroll", await newCode(), "--server", url], { BUHDI_NODE_HOME: home, ...env });
     if (result.code !== 0) throw new Error(`enroll failed: ${result.stderr}`);
     const config = JSON.parse(await readFile(path.join(home, "config.json"), "utf8")) as { node_id: string };
     return { home, nodeId: config.node_id };
   };
-  return Object.assign(edge, { admin, newCode, telemetryOf, enrolledHome });
+  let running = true;
+  const down = async () => {
+    running = false;
+    await current.stop();
+  };
+  const up = async () => {
+    current = await startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars });
+    running = true;
+  };
+  const stop = async () => {
+    if (running) await current.stop();
+    running = false;
+  };
+  return { url, adminToken, persistDir, stop, admin, newCode, telemetryOf, nodeView, commandsOf, enrolledHome, down, up };
 }
 
 /** Points an enrolled home at another server (an outage), returning a function that undoes it. */

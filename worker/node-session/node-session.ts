@@ -112,8 +112,11 @@ export class NodeSession extends DurableObject<Env> {
     }
   }
 
-  override async webSocketClose(): Promise<void> {
-    // Nothing to do at once: silence is judged by the alarm, so a bounce is not an outage.
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Complete the close handshake (hibernated sockets don't get the runtime's automatic reply),
+    // echoing the node's code; 1005/1006/1015 are reserved and may not be sent.
+    closeQuietly(ws, [1005, 1006, 1015].includes(code) ? 1000 : code, reason);
+    // Nothing else at once: silence is judged by the alarm, so a bounce is not an outage.
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {

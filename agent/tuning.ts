@@ -1,0 +1,50 @@
+/**
+ * The node's clocks, with the environment overrides tests use to run them fast. Production
+ * values live here and nowhere else; an override that is not a sane number is ignored (the
+ * default applies) rather than letting a typo make a node hammer the cloud.
+ *   BUHDI_NODE_RETRY_TICK_MS        spool retry timer (default 5 s)
+ *   BUHDI_NODE_HEARTBEAT_MS         heartbeat interval, wins over the cloud's welcome frame
+ *   BUHDI_NODE_RECONNECT_BASE_MS    socket reconnect backoff base (1 s) ...
+ *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
+ *   BUHDI_NODE_RESTART_BASE_MS      supervisor restart delay base (1 s; cap 60 s)
+ *   BUHDI_NODE_CRASH_LOOP_WINDOW_MS crash-loop window (10 min)
+ */
+import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../protocol/index.ts";
+import type { LinkTiming } from "./live-link.ts";
+import { DEFAULT_RESTART_TUNING } from "./restart-policy.ts";
+import type { RestartTuning } from "./restart-policy.ts";
+
+/** Matches the upload backoff base: an entry never waits much longer than its schedule says. */
+const DEFAULT_RETRY_TICK_MS = 5_000;
+
+function msFrom(env: NodeJS.ProcessEnv, name: string, min: number): number | null {
+  const value = env[name];
+  if (value === undefined || value.trim() === "") return null;
+  const ms = Number(value);
+  return Number.isInteger(ms) && ms >= min ? ms : null;
+}
+
+export function retryTickMs(env: NodeJS.ProcessEnv): number {
+  return msFrom(env, "BUHDI_NODE_RETRY_TICK_MS", 100) ?? DEFAULT_RETRY_TICK_MS;
+}
+
+export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
+  const reconnectBaseMs = msFrom(env, "BUHDI_NODE_RECONNECT_BASE_MS", 10) ?? 1_000;
+  const reconnectCapMs = Math.max(reconnectBaseMs, msFrom(env, "BUHDI_NODE_RECONNECT_CAP_MS", 10) ?? 60_000);
+  return {
+    reconnectBaseMs,
+    reconnectCapMs,
+    defaultIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000,
+    intervalOverrideMs: msFrom(env, "BUHDI_NODE_HEARTBEAT_MS", 100),
+    stableSocketMs: 30_000,
+    failureThreshold: WS_FAILURE_THRESHOLD,
+  };
+}
+
+export function restartTuning(env: NodeJS.ProcessEnv): RestartTuning {
+  return {
+    ...DEFAULT_RESTART_TUNING,
+    restartBaseMs: msFrom(env, "BUHDI_NODE_RESTART_BASE_MS", 10) ?? DEFAULT_RESTART_TUNING.restartBaseMs,
+    loopWindowMs: msFrom(env, "BUHDI_NODE_CRASH_LOOP_WINDOW_MS", 100) ?? DEFAULT_RESTART_TUNING.loopWindowMs,
+  };
+}

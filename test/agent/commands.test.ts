@@ -1,0 +1,145 @@
+/**
+ * Cloud commands on a real home directory: what each command does, that an id is carried out
+ * once however often it arrives (also after a restart), and that the settings file is merged,
+ * not replaced.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import type { CommandFrame } from "../../protocol/index.ts";
+import { commandHandler } from "../../agent/commands.ts";
+import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
+import { mergePatch } from "../../agent/config-overrides.ts";
+import { homePaths } from "../../agent/paths.ts";
+import { tempHome } from "./helpers.ts";
+
+const NOW = Date.parse("2026-11-28T13:00:00.000Z");
+
+function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
+  return {
+    type: "command",
+    id: crypto.randomUUID(),
+    command: "CONFIG_CHANGE",
+    payload: { log_level: "debug" },
+    expires_at: new Date(NOW + 3_600_000).toISOString(),
+    ...overrides,
+  };
+}
+
+async function setup() {
+  const paths = homePaths(await tempHome());
+  const logs: string[] = [];
+  let errors = 0;
+  const open = async () =>
+    commandHandler({
+      store: await openCommandStore(paths.handledCommands, (m) => logs.push(m)),
+      overridesFile: paths.configOverrides,
+      version: "0.3.0",
+      now: () => NOW,
+      log: (m) => logs.push(m),
+      countError: () => (errors += 1),
+    });
+  const overrides = async () => JSON.parse(await readFile(paths.configOverrides, "utf8")) as unknown;
+  return { paths, logs, open, overrides, errors: () => errors };
+}
+
+describe("CONFIG_CHANGE", () => {
+  it("merges the payload into config-overrides.json and acks done", async () => {
+    const { open, overrides, paths } = await setup();
+    await writeFile(paths.configOverrides, JSON.stringify({ keep: 1, log_level: "info" }));
+    const handle = await open();
+    expect(await handle(command())).toMatchObject({ status: "done" });
+    expect(await overrides()).toEqual({ keep: 1, log_level: "debug" });
+  });
+
+  it("a damaged settings file fails the command (with why) instead of being overwritten", async () => {
+    const { open, paths, errors } = await setup();
+    await writeFile(paths.configOverrides, "{not json");
+    const ack = await (await open())(command());
+    expect(ack.status).toBe("failed");
+    expect(ack.detail).toMatch(/could not save the settings/);
+    expect(await readFile(paths.configOverrides, "utf8")).toBe("{not json");
+    expect(errors()).toBe(1);
+  });
+});
+
+describe("each command id runs once", () => {
+  it("a redelivered id is answered with the stored result and not run again", async () => {
+    const { open, overrides, paths } = await setup();
+    const handle = await open();
+    const frame = command({ payload: { log_level: "debug" } });
+    const first = await handle(frame);
+    // Someone changes the setting afterwards; a re-run of the old command would undo that.
+    await writeFile(paths.configOverrides, JSON.stringify({ log_level: "warn" }));
+    const second = await handle(frame);
+    expect(second).toEqual(first);
+    expect(await overrides()).toEqual({ log_level: "warn" });
+  });
+
+  it("the handled ids survive a restart of the node program", async () => {
+    const { open, overrides, paths } = await setup();
+    const frame = command();
+    const first = await (await open())(frame);
+    await writeFile(paths.configOverrides, JSON.stringify({ log_level: "warn" }));
+    const afterRestart = await (await open())(frame);
+    expect(afterRestart).toEqual(first);
+    expect(await overrides()).toEqual({ log_level: "warn" });
+  });
+
+  it("two copies arriving at the same time are handled once: the second waits for the first and gets its result", async () => {
+    const { open, paths, logs } = await setup();
+    const handle = await open();
+    const frame = command({ payload: { n: 1 } });
+    const [a, b] = await Promise.all([handle(frame), handle(frame)]);
+    expect(a).toEqual(b);
+    expect(logs.filter((line) => line.includes(`${frame.id} (CONFIG_CHANGE): done`))).toHaveLength(1);
+    expect(logs.filter((line) => line.includes(`${frame.id} (CONFIG_CHANGE) was already handled`))).toHaveLength(1);
+    const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string }> };
+    expect(handled.handled.filter((r) => r.id === frame.id)).toHaveLength(1);
+  });
+
+  it(`keeps only the newest ${MAX_HANDLED} results`, async () => {
+    const { paths } = await setup();
+    const store = await openCommandStore(paths.handledCommands, () => undefined, 3);
+    for (const id of ["a", "b", "c", "d"]) await store.record({ id, status: "done", at: new Date(NOW).toISOString() });
+    const reopened = await openCommandStore(paths.handledCommands, () => undefined, 3);
+    expect(["a", "b", "c", "d"].map((id) => reopened.get(id)?.id ?? null)).toEqual([null, "b", "c", "d"]);
+  });
+
+  it("a damaged list of handled ids is started afresh, with a log line", async () => {
+    const { paths, logs } = await setup();
+    await writeFile(paths.handledCommands, "[1,2");
+    const store = await openCommandStore(paths.handledCommands, (m) => logs.push(m));
+    expect(store.get("a")).toBeUndefined();
+    expect(logs.join("\n")).toMatch(/commands-handled\.json/);
+  });
+});
+
+describe("other commands", () => {
+  it("SOFTWARE_UPDATE is rejected honestly: this version cannot install updates", async () => {
+    const { open } = await setup();
+    const ack = await (await open())(command({ command: "SOFTWARE_UPDATE", payload: { version: "0.3.1" } }));
+    expect(ack.status).toBe("rejected");
+    expect(ack.detail).toMatch(/0\.3\.0.*cannot install updates/);
+  });
+
+  it("an expired command is not run and acks failed with detail expired", async () => {
+    const { open, paths } = await setup();
+    const ack = await (await open())(command({ expires_at: new Date(NOW - 1).toISOString() }));
+    expect(ack).toEqual({ status: "failed", detail: "expired" });
+    await expect(readFile(paths.configOverrides)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("mergePatch (RFC 7396)", () => {
+  it.each([
+    [{ a: 1 }, { b: 2 }, { a: 1, b: 2 }],
+    [{ a: 1 }, { a: null }, {}],
+    [{ a: { b: 1, c: 2 } }, { a: { c: null, d: 3 } }, { a: { b: 1, d: 3 } }],
+    [{ a: [1, 2] }, { a: [3] }, { a: [3] }],
+    [{ a: 1 }, { a: { b: 1 } }, { a: { b: 1 } }],
+  ])("%j + %j = %j", (target, patch, expected) => {
+    expect(mergePatch(target, patch)).toEqual(expected);
+    // Applying it again changes nothing: a replayed command is harmless.
+    expect(mergePatch(mergePatch(target, patch), patch)).toEqual(expected);
+  });
+});

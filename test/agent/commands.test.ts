@@ -10,7 +10,7 @@ import { commandHandler } from "../../agent/commands.ts";
 import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
 import { mergePatch } from "../../agent/config-overrides.ts";
 import { homePaths } from "../../agent/paths.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome } from "../support/helpers.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
 

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { NODE_BIN, REPO_ROOT, closedPortUrl, collect, fakeEnrolledHome, holdPort, runCli, tempHome } from "./helpers.ts";
+import { NODE_BIN, REPO_ROOT, closedPortUrl, collect, fakeEnrolledHome, holdPort, runCli, tempHome } from "../support/helpers.ts";
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
 

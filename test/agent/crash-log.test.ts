@@ -2,7 +2,7 @@ import { readFile, writeFile, appendFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { coverageOf, formatCrashRecord, readCrashLog, rotateCrashLog } from "../../agent/crash-log.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome } from "../support/helpers.ts";
 
 const AT = new Date("2026-11-28T13:00:00.000Z");
 

@@ -13,8 +13,8 @@ import type { HomePaths } from "../../agent/paths.ts";
 import { makeScrubber } from "../../agent/scrub.ts";
 import { addEntry, listEntries } from "../../agent/spool.ts";
 import { telemetrySender } from "../../agent/telemetry-client.ts";
-import { apiError, closedPortUrl, fakeEnrolledHome, runCli, startReceiver, tempHome } from "./helpers.ts";
-import type { Reply } from "./helpers.ts";
+import { apiError, closedPortUrl, fakeEnrolledHome, runCli, startReceiver, tempHome } from "../support/helpers.ts";
+import type { Reply } from "../support/helpers.ts";
 
 const RECORD = "[2026-11-28T13:00:00.000Z] UNCAUGHT: Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n" +
   "    at Server.setupListenHandle [as _listen2] (node:net:1908:16)\nEXIT code=1\n";

@@ -11,9 +11,9 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TelemetryEvent } from "../../protocol/index.ts";
 import { telemetrySender } from "../../agent/telemetry-client.ts";
-import { pointAt, startEdge } from "./edge.ts";
-import type { Edge } from "./edge.ts";
-import { closedPortUrl, collect, holdPort, runCli, spawnCli, tempHome, waitForOutput } from "./helpers.ts";
+import { pointAt, startEdge } from "../support/edge.ts";
+import type { Edge } from "../support/edge.ts";
+import { closedPortUrl, collect, holdPort, runCli, spawnCli, tempHome, waitForOutput } from "../support/helpers.ts";
 
 let edge: Edge;
 beforeAll(async () => {

@@ -6,8 +6,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { apiError, closedPortUrl, runCli, startReceiver, tempHome } from "./helpers.ts";
-import type { Reply } from "./helpers.ts";
+import { apiError, closedPortUrl, runCli, startReceiver, tempHome } from "../support/helpers.ts";
+import type { Reply } from "../support/helpers.ts";
 
 const CODE = "ABCD-EFGH-JKMN-PQRS";
 const closers: Array<() => Promise<void>> = [];

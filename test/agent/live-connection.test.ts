@@ -14,10 +14,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WS_FAILURE_THRESHOLD } from "../../protocol/index.ts";
 import { openCommandStore } from "../../agent/command-store.ts";
-import { pointAt, startEdge } from "./edge.ts";
-import type { Edge } from "./edge.ts";
-import { holdPort } from "./helpers.ts";
-import { FAST_EDGE_VARS, eventually, liveNodes, sleep } from "./live-node.ts";
+import { pointAt, startEdge } from "../support/edge.ts";
+import type { Edge } from "../support/edge.ts";
+import { holdPort } from "../support/helpers.ts";
+import { FAST_EDGE_VARS, eventually, liveNodes, sleep } from "../support/live-node.ts";
 
 let edge: Edge;
 const nodes = liveNodes();

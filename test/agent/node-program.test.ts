@@ -1,7 +1,7 @@
 /** The node program as a real process: its health endpoint and a clean stop on a signal. */
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChildProcess } from "node:child_process";
-import { closedPortUrl, collect, fakeEnrolledHome, spawnCli, waitForOutput } from "./helpers.ts";
+import { closedPortUrl, collect, fakeEnrolledHome, spawnCli, waitForOutput } from "../support/helpers.ts";
 
 const children: ChildProcess[] = [];
 afterEach(() => {

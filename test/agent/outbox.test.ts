@@ -8,7 +8,7 @@ import { createOutbox } from "../../agent/outbox.ts";
 import { listEntries } from "../../agent/spool.ts";
 import { buildDegradedReport } from "../../agent/degraded-report.ts";
 import { homePaths } from "../../agent/paths.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome } from "../support/helpers.ts";
 
 function slowReporter() {
   const calls: ReportOptions[] = [];

@@ -7,7 +7,7 @@ import type { DeliveryDeps } from "../../agent/delivery.ts";
 import { addEntry, listEntries } from "../../agent/spool.ts";
 import type { Spool } from "../../agent/spool.ts";
 import type { SendOutcome, SendTelemetry } from "../../agent/telemetry-client.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome } from "../support/helpers.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
 

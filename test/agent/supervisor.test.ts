@@ -10,8 +10,8 @@ import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI, NODE_BIN, REPO_ROOT, closedPortUrl, collect, fakeEnrolledHome, holdPort, spawnCli, tempHome, waitForOutput } from "./helpers.ts";
-import { startWsServer } from "./ws-server.ts";
+import { CLI, NODE_BIN, REPO_ROOT, closedPortUrl, collect, fakeEnrolledHome, holdPort, spawnCli, tempHome, waitForOutput } from "../support/helpers.ts";
+import { startWsServer } from "../support/ws-server.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

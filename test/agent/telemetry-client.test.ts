@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { TelemetryEvent } from "../../protocol/index.ts";
 import { telemetrySender } from "../../agent/telemetry-client.ts";
-import { apiError, closedPortUrl, startReceiver } from "./helpers.ts";
-import type { Reply } from "./helpers.ts";
+import { apiError, closedPortUrl, startReceiver } from "../support/helpers.ts";
+import type { Reply } from "../support/helpers.ts";
 
 const event: TelemetryEvent = {
   event_id: "6f1c1f5e-8d0a-4d6e-9b1e-2a3c4d5e6f70",

@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connectWebSocket } from "../../agent/ws-client.ts";
 import type { CloseInfo, ConnectOutcome, WsConnection } from "../../agent/ws-client.ts";
 import { decodeClose, OPCODES } from "../../agent/ws-frames.ts";
-import { closedPortUrl } from "./helpers.ts";
-import { frame, startWsServer } from "./ws-server.ts";
+import { closedPortUrl } from "../support/helpers.ts";
+import { frame, startWsServer } from "../support/ws-server.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -4,3 +4,4 @@ export * from "./errors.ts";
 export * from "./headers.ts";
 export * from "./messages.ts";
 export * from "./version.ts";
+export * from "./release.ts";

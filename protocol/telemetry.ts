@@ -14,7 +14,18 @@ export const MAX_ENTRY_CHARS = 4096;
 /** The whole request body; bigger bodies get 413 before they are parsed. */
 export const MAX_TELEMETRY_BODY_BYTES = 64 * 1024;
 
-export const TELEMETRY_TYPES = ["crash_report", "connection_degraded", "error", "health"] as const;
+export const TELEMETRY_TYPES = [
+  "crash_report",
+  "connection_degraded",
+  "error",
+  "health",
+  /** An update moved on: details.stage is downloaded, installed or healthy. */
+  "update_progress",
+  /** An update was refused or could not be installed (details.reason); the old version runs. */
+  "update_failed",
+  /** A new version died within the rollback window; the node is back on the previous one. */
+  "update_rolled_back",
+] as const;
 export type TelemetryType = (typeof TELEMETRY_TYPES)[number];
 
 export const SEVERITIES = ["info", "warning", "critical"] as const;
@@ -25,6 +36,9 @@ const SEVERITY_BY_TYPE: Record<TelemetryType, Severity> = {
   connection_degraded: "warning",
   error: "warning",
   health: "info",
+  update_progress: "info",
+  update_failed: "warning",
+  update_rolled_back: "critical",
 };
 
 /** Severity is decided by the cloud from the type, never taken from the node. */
@@ -58,8 +72,8 @@ export const TelemetryEventSchema = z
     details: DetailsSchema.optional(),
   })
   .superRefine((event, ctx) => {
-    if (event.type === "crash_report" && event.entries.length === 0) {
-      ctx.addIssue({ code: "custom", path: ["entries"], message: "a crash_report needs at least one line" });
+    if ((event.type === "crash_report" || event.type === "update_rolled_back") && event.entries.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["entries"], message: `a ${event.type} needs at least one line` });
     }
   });
 

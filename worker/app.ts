@@ -7,10 +7,12 @@ import type { AppEnv } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
 import { requestLog } from "./request-log.ts";
 import { adminCommandRoutes } from "./routes/admin-commands.ts";
+import { adminReleaseRoutes } from "./routes/admin-releases.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
 import { knownIssueRoutes } from "./routes/known-issues.ts";
 import { nodeLiveRoutes } from "./routes/node-live.ts";
+import { nodeReleaseRoutes } from "./routes/node-releases.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { supportRoutes } from "./routes/support.ts";
 import { telemetryRoutes } from "./routes/telemetry.ts";
@@ -20,10 +22,12 @@ export const app = new Hono<AppEnv>()
   .get("/api/health", (c) => c.json({ ok: true }))
   .route("/api/admin/nodes", adminCommandRoutes)
   .route("/api/admin/known-issues", knownIssueRoutes)
+  .route("/api/admin/releases", adminReleaseRoutes)
   .route("/api/admin", adminRoutes)
   .route("/api/enroll", enrollRoutes)
   .route("/api/node/telemetry", telemetryRoutes)
   .route("/api/node", nodeLiveRoutes)
+  .route("/api/node", nodeReleaseRoutes)
   .route("/api/nodes", nodeRoutes)
   .route("/api/support", supportRoutes)
   .notFound((c) => c.json(new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404))

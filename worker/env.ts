@@ -13,6 +13,8 @@ export interface Env {
   TRIAGE_QUEUE: Queue<TriageMessage>;
   /** Per-node request budget (keyed on node id). */
   NODE_RATE_LIMIT: RateLimit;
+  /** Release bundles (`bundles/<version>/buhdi-node.mjs`). */
+  RELEASES: R2Bucket;
   /** One NodeSession per node (by name = node id): socket, liveness, commands. */
   NODE_SESSION: DurableObjectNamespace<NodeSession>;
 
@@ -35,6 +37,12 @@ export interface Env {
   ESCALATION_WEBHOOK_URL?: string;
   /** HMAC-SHA256 key for the escalation webhook's signature header (a secret). */
   ESCALATION_WEBHOOK_SECRET?: string;
+  /** JSON array of {key_id, public_key}: the release signing keys the edge accepts (agents pin the same). */
+  RELEASE_PUBLIC_KEYS?: string;
+  /** A release is halted for everyone after this many rollbacks (default 2)… */
+  ROLLBACK_HALT_COUNT?: string;
+  /** …or when rollbacks reach this percentage of its installs (default 5). */
+  ROLLBACK_HALT_PERCENT?: string;
   /** A fix is verified once the node runs it healthy this long; default 60. */
   VERIFY_HEALTHY_SECONDS?: string;
 }

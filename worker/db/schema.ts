@@ -6,6 +6,7 @@
  * telemetry cursor relies on, and cost 8 bytes.
  */
 import { desc, sql } from "drizzle-orm";
+import { TELEMETRY_TYPES } from "../../protocol/telemetry.ts";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () =>
@@ -79,7 +80,7 @@ export const nodeTelemetry = sqliteTable(
     eventId: text("event_id").notNull(),
     /** What nodes send, plus what the cloud records about them (node_offline, node_back_online). */
     type: text("type", {
-      enum: ["crash_report", "connection_degraded", "error", "health", "node_offline", "node_back_online"],
+      enum: [...TELEMETRY_TYPES, "node_offline", "node_back_online"],
     }).notNull(),
     payload: text("payload").notNull(),
     nodeVersion: text("node_version"),
@@ -259,7 +260,7 @@ export const escalations = sqliteTable(
       .references(() => crashGroups.id),
     /** The triage message that raised it (its telemetry id): delivery is retried through it. */
     telemetryId: text("telemetry_id").notNull(),
-    reason: text("reason", { enum: ["unknown_crash", "regression", "waiting_for_release"] }).notNull(),
+    reason: text("reason", { enum: ["unknown_crash", "regression", "waiting_for_release", "release_halted"] }).notNull(),
     reportsSinceLast: integer("reports_since_last").notNull(),
     /** The exact JSON body that is signed and sent. */
     body: text("body").notNull(),
@@ -270,4 +271,29 @@ export const escalations = sqliteTable(
     deliveredAt: integer("delivered_at", { mode: "timestamp_ms" }),
   },
   (t) => [index("idx_escalations_telemetry").on(t.telemetryId), index("idx_escalations_created").on(desc(t.createdAt))],
+);
+
+/** Signed releases of the agent; bundles live in R2 under `r2Key`. */
+export const releases = sqliteTable(
+  "releases",
+  {
+    version: text("version").primaryKey(),
+    channel: text("channel", { enum: ["stable", "beta"] }).notNull(),
+    /** The manifest's exact JSON text, as signed. */
+    manifest: text("manifest").notNull(),
+    signature: text("signature").notNull(),
+    keyId: text("key_id").notNull(),
+    sha256: text("sha256").notNull(),
+    size: integer("size").notNull(),
+    r2Key: text("r2_key").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    /** Nodes whose stable hash of (node id, version) falls under this get the release. */
+    rolloutPercent: integer("rollout_percent").notNull().default(100),
+    status: text("status", { enum: ["active", "halted", "yanked"] }).notNull().default("active"),
+    haltedReason: text("halted_reason"),
+    installs: integer("installs").notNull().default(0),
+    rollbacks: integer("rollbacks").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_releases_channel").on(t.channel, t.status)],
 );

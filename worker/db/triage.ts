@@ -86,6 +86,8 @@ export type TriagePlan = {
   nodeOutbox: string | null;
   bridge: { id: string; from: string; class: string; msg: string };
   escalation: { id: string; reason: EscalationReason; reportsSinceLast: number; body: string } | null;
+  /** An update_rolled_back report: counted against the release, which may be halted for everyone. */
+  rollback: { version: string; halt: string | null } | null;
 };
 
 export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedStatement[] {
@@ -141,6 +143,14 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
       .prepare("INSERT INTO bridge_comms (id, telemetry_id, from_name, class, msg, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)")
       .bind(plan.bridge.id, context.telemetryId, plan.bridge.from, plan.bridge.class, plan.bridge.msg, now),
   ];
+  if (plan.rollback) {
+    statements.push(d1.prepare("UPDATE releases SET rollbacks = rollbacks + 1 WHERE version = ?").bind(plan.rollback.version));
+    if (plan.rollback.halt) {
+      statements.push(
+        d1.prepare("UPDATE releases SET status = 'halted', halted_reason = ? WHERE version = ? AND status = 'active'").bind(plan.rollback.halt, plan.rollback.version),
+      );
+    }
+  }
   if (plan.knownIssueId) {
     statements.push(d1.prepare("UPDATE node_known_issues SET hit_count = hit_count + 1, last_hit_at = ? WHERE id = ?").bind(now, plan.knownIssueId));
   }
@@ -249,5 +259,28 @@ export async function verifyResolutions(d1: D1Database, resolutionIds: string[],
     d1
       .prepare(`UPDATE resolutions SET state = 'verified', verified_at = ?2 WHERE id IN (${pending}) AND state IN ('pending', 'waiting_for_release')`)
       .bind(ids, now),
+  ]);
+}
+
+/** Decisions still waiting for a release (oldest first, bounded per call). */
+export async function waitingForRelease(d1: D1Database, limit: number) {
+  const { results } = await d1
+    .prepare(
+      `SELECT r.id, r.node_id AS nodeId, n.owner_id AS ownerId, r.fix_version AS fixVersion, r.group_id AS groupId
+       FROM resolutions r JOIN nodes n ON n.id = r.node_id
+       WHERE r.state = 'waiting_for_release' ORDER BY r.created_at LIMIT ?`,
+    )
+    .bind(limit)
+    .all<{ id: string; nodeId: string; ownerId: string; fixVersion: string; groupId: string }>();
+  return results;
+}
+
+/** A waiting decision carried out: the update was sent, the fix is now pending verification. */
+export async function markUpdateSent(d1: D1Database, resolutionId: string, groupId: string, commandId: string): Promise<void> {
+  await d1.batch([
+    d1
+      .prepare("UPDATE resolutions SET action = 'software_update', state = 'pending', command_id = ? WHERE id = ? AND state = 'waiting_for_release'")
+      .bind(commandId, resolutionId),
+    d1.prepare("UPDATE crash_groups SET state = 'fixing' WHERE id = ? AND state = 'waiting_for_release'").bind(groupId),
   ]);
 }

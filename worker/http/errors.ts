@@ -7,7 +7,7 @@ import type { z } from "zod";
 import type { ApiErrorBody, ApiIssue } from "../../protocol/errors.ts";
 
 export class ApiError extends Error {
-  readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 426 | 429 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 416 | 422 | 426 | 429 | 503;
   readonly code: string;
   readonly issues: ApiIssue[] | undefined;
   readonly headers: Record<string, string>;

@@ -15,6 +15,7 @@ import {
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { countInstall } from "../db/releases.ts";
 import { insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
@@ -42,6 +43,9 @@ export const telemetryRoutes = new Hono<AppEnv>()
       event,
       now: new Date(),
     });
+    // Installs are what rollbacks are measured against (auto-halt): counted once per report.
+    const installed = event.type === "update_progress" && event.details?.stage === "installed" ? event.details.version : null;
+    if (stored.created && typeof installed === "string") await countInstall(database(c.env.DB), installed);
     // Also on a retry: the first attempt may have been stored but never enqueued
     // (the queue failed, the node saw a 503). Triage is idempotent per telemetry id.
     if (severity === "critical") await enqueueForTriage(c.env, { telemetry_id: stored.id, node_id: nodeId, type: event.type });

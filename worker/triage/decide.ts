@@ -22,15 +22,15 @@ export type GroupHistory = {
   lastEscalatedAt: number | null;
 };
 
-export type EscalationReason = "unknown_crash" | "regression" | "waiting_for_release";
+export type EscalationReason = "unknown_crash" | "regression" | "waiting_for_release" | "release_halted";
 
 export type Decision = {
   action: (typeof RESOLUTION_ACTIONS)[number];
   resolutionState: (typeof RESOLUTION_STATES)[number];
   groupState: (typeof CRASH_GROUP_STATES)[number];
   fixVersion: string | null;
-  /** A command for the node's Durable Object. */
-  command: { type: "CONFIG_CHANGE"; payload: Record<string, unknown> } | null;
+  /** A command for the node's Durable Object (an update carries the signed release as its payload). */
+  command: { type: "CONFIG_CHANGE" | "SOFTWARE_UPDATE"; payload: Record<string, unknown> } | null;
   /** Ask the node's Durable Object to tell us when the node runs healthy (on fixVersion, if set). */
   verify: boolean;
   ticket: boolean;
@@ -38,12 +38,16 @@ export type Decision = {
   escalate: EscalationReason | null;
 };
 
+/** A published release at least as new as the fix, whose rollout includes this node. */
+export type AvailableRelease = { version: string; signed: Record<string, unknown> };
+
 export function decide(
   match: KnownIssueMatch | null,
   nodeVersion: string | null,
   group: GroupHistory,
   now: number,
   escalationPeriodMs: number,
+  release: AvailableRelease | null = null,
 ): Decision {
   const due = group.lastEscalatedAt === null || now - group.lastEscalatedAt >= escalationPeriodMs;
   const base = { fixVersion: null, command: null, verify: false, ticket: false, escalate: null } as const;
@@ -84,9 +88,19 @@ export function decide(
           escalate: due ? "regression" : null,
         };
       }
-      // NOT FINISHED: signed releases (the release issue) turn this into a SOFTWARE_UPDATE
-      // command to exactly this node. Until then the decision waits for a release; the fix is
-      // still verified if the node reaches fixVersion some other way.
+      if (release) {
+        return {
+          ...base,
+          action: "software_update",
+          resolutionState: "pending",
+          groupState: "fixing",
+          fixVersion,
+          command: { type: "SOFTWARE_UPDATE", payload: release.signed },
+          verify: true,
+        };
+      }
+      // No release carries the fix yet: wait (publishing one carries this out, releases/carry-out.ts);
+      // the fix is still verified if the node reaches fixVersion some other way.
       const firstTime = group.state !== "waiting_for_release";
       return {
         ...base,

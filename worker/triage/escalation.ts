@@ -36,5 +36,7 @@ export function escalationBody(input: {
 const SUMMARY: Record<EscalationReason, (title: string, node: string, fix: string | null) => string> = {
   unknown_crash: (title, node) => `Unknown crash on "${node}": ${title}. A ticket is open for engineering review.`,
   regression: (title, node, fix) => `Regression on "${node}": ${title} happens on ${fix} or later, which was meant to fix it.`,
-  waiting_for_release: (title, node, fix) => `"${node}" needs ${fix} to fix ${title}, and no signed release can be pushed yet.`,
+  waiting_for_release: (title, node, fix) => `"${node}" needs ${fix} to fix ${title}, and no published release carries it yet.`,
+  release_halted: (title, node, version) =>
+    `Release ${version} was halted for every node: too many rollbacks (the latest on "${node}": ${title}).`,
 };

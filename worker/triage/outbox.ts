@@ -8,16 +8,18 @@ import type { CommandType } from "../../protocol/messages.ts";
 import { clearNodeOutbox, pendingEscalations, pendingNodeOutbox, recordDelivery } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { nodeSession } from "../node-session/stub.ts";
+import { UPDATE_COMMAND_TTL_SECONDS } from "../releases/push.ts";
 import { triageSettings } from "./settings.ts";
 import { deliverWebhook } from "./webhook.ts";
 
-/** Commands from triage stay deliverable this long (a laptop may be off for a week). */
-const COMMAND_TTL_SECONDS = 14 * 24 * 3600;
+/** Commands from triage stay deliverable as long as updates do (a laptop may be off for two weeks). */
+const COMMAND_TTL_SECONDS = UPDATE_COMMAND_TTL_SECONDS;
 
 export class DeliveryFailed extends Error {}
 
 type NodeOutbox = {
-  command: { type: CommandType; payload: Record<string, unknown> } | null;
+  /** `id`: set for updates (per node and version); otherwise the resolution's id is the command's. */
+  command: { id: string | null; type: CommandType; payload: Record<string, unknown> } | null;
   verify: { fixVersion: string | null } | null;
 };
 
@@ -28,9 +30,9 @@ export async function flushOutbox(env: Env, telemetryId: string, now: number): P
     const identity = { nodeId: row.nodeId, ownerId: row.ownerId };
     let commandId: string | null = null;
     if (outbox.command) {
-      // The resolution id is the command id: enqueuing it again is a no-op in the Durable Object.
+      // A fixed command id: enqueuing it again is a no-op in the Durable Object.
       const queued = await session.enqueueCommand(identity, {
-        id: row.id,
+        id: outbox.command.id ?? row.id,
         type: outbox.command.type,
         payloadJson: JSON.stringify(outbox.command.payload),
         ttlSeconds: COMMAND_TTL_SECONDS,

@@ -8,6 +8,10 @@ export type TriageSettings = {
   webhookSecret: string | null;
   /** A fix is verified when the node runs it healthy this long. */
   healthyWindowMs: number;
+  /** Halt a release after this many rollbacks… */
+  rollbackHaltCount: number;
+  /** …or when rollbacks reach this percentage of its installs. */
+  rollbackHaltPercent: number;
 };
 
 export function triageSettings(env: Env): TriageSettings {
@@ -16,6 +20,8 @@ export function triageSettings(env: Env): TriageSettings {
     webhookUrl: env.ESCALATION_WEBHOOK_URL || null,
     webhookSecret: env.ESCALATION_WEBHOOK_SECRET || null,
     healthyWindowMs: seconds(env.VERIFY_HEALTHY_SECONDS, 60) * 1000,
+    rollbackHaltCount: Math.max(1, seconds(env.ROLLBACK_HALT_COUNT, 2)),
+    rollbackHaltPercent: seconds(env.ROLLBACK_HALT_PERCENT, 5),
   };
 }
 

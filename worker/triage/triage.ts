@@ -6,6 +6,8 @@
  * escalation webhook. Those are retried on redelivery until done.
  */
 import { TelemetryEventSchema } from "../../protocol/telemetry.ts";
+import { isOlder } from "../../protocol/version.ts";
+import { database } from "../db/client.ts";
 import {
   enabledKnownIssues,
   findGroup,
@@ -15,8 +17,11 @@ import {
   triageStatements,
 } from "../db/triage.ts";
 import type { Env } from "../env.ts";
+import { findRelease } from "../db/releases.ts";
+import { releaseFor, signedRelease } from "../releases/offer.ts";
+import { updateCommandId } from "../releases/push.ts";
 import { BRIDGE_CLASS, BRIDGE_FROM, bridgeMessage } from "./bridge-message.ts";
-import { decide } from "./decide.ts";
+import { type Decision, decide } from "./decide.ts";
 import { escalationBody } from "./escalation.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { matchKnownIssue } from "./known-issue-matcher.ts";
@@ -37,14 +42,16 @@ export async function triageTelemetry(
   }
   const context = await loadTriageContext(env.DB, telemetryId);
   if (!context) return "unknown_telemetry";
-  if (context.type !== "crash_report") return "not_a_crash";
+  if (context.type !== "crash_report" && context.type !== "update_rolled_back") return "not_a_crash";
 
   const event = TelemetryEventSchema.parse(JSON.parse(context.payload));
   const print = await fingerprint(event.entries);
   const previous = await findGroup(env.DB, print.fingerprint);
   const match = matchKnownIssue(await knownIssues(), event.entries);
   const settings = triageSettings(env);
-  const decision = decide(
+  const needsUpdate = match?.fixType === "update" && match.fixVersion && context.nodeVersion && isOlder(context.nodeVersion, match.fixVersion);
+  const release = needsUpdate ? await releaseFor(database(env.DB), context.nodeId, { atLeast: match.fixVersion! }) : null;
+  const decision: Decision = decide(
     match && {
       id: match.id,
       fixType: match.fixType,
@@ -56,17 +63,23 @@ export async function triageTelemetry(
     { state: previous?.state ?? null, lastEscalatedAt: previous?.lastEscalatedAt ?? null },
     now,
     settings.escalationPeriodMs,
+    release && { version: release.version, signed: signedRelease(release) },
   );
+
+  const rollback = context.type === "update_rolled_back" ? await rollbackOf(env, event.details) : null;
+  if (rollback?.halt) decision.escalate = "release_halted";
 
   const groupId = previous?.id ?? crypto.randomUUID();
   const resolutionId = crypto.randomUUID();
   const reportCount = (previous?.reportCount ?? 0) + 1;
   const reportsSinceLast = reportCount - (previous?.reportsAtLastEscalation ?? 0);
   const escalationId = crypto.randomUUID();
+  // An update's command id is per (node, version): however many reports ask, the node gets it once.
+  const commandId = release ? await updateCommandId(context.nodeId, release.version) : null;
   const nodeOutbox =
     decision.command || decision.verify
       ? JSON.stringify({
-          command: decision.command,
+          command: decision.command && { ...decision.command, id: commandId },
           verify: decision.verify ? { fixVersion: decision.fixVersion } : null,
         })
       : null;
@@ -86,6 +99,7 @@ export async function triageTelemetry(
       class: BRIDGE_CLASS,
       msg: bridgeMessage({ nodeName: context.nodeName, ownerName: context.ownerName, entries: event.entries, version: context.nodeVersion, os: context.os }),
     },
+    rollback,
     escalation: decision.escalate && {
       id: escalationId,
       reason: decision.escalate,
@@ -96,7 +110,7 @@ export async function triageTelemetry(
         now,
         group: { id: groupId, title: print.title, fingerprint: print.fingerprint, reportCount, reportsSinceLast },
         knownIssueId: match?.id ?? null,
-        fixVersion: decision.fixVersion,
+        fixVersion: rollback?.version ?? decision.fixVersion,
         node: { id: context.nodeId, name: context.nodeName, owner: context.ownerName, version: context.nodeVersion, os: context.os },
         telemetryId,
         sample: event.entries,
@@ -112,4 +126,24 @@ export async function triageTelemetry(
   }
   await flushOutbox(env, telemetryId, now);
   return "triaged";
+}
+
+/**
+ * A rollback counts against the release; reaching ROLLBACK_HALT_COUNT rollbacks, or
+ * ROLLBACK_HALT_PERCENT of its installs, halts it for everyone (fleet safety).
+ */
+async function rollbackOf(env: Env, details: Record<string, unknown> | undefined): Promise<{ version: string; halt: string | null } | null> {
+  const version = typeof details?.version === "string" ? details.version : null;
+  if (!version) return null;
+  const release = await findRelease(database(env.DB), version);
+  if (!release) return { version, halt: null };
+  const rollbacks = release.rollbacks + 1;
+  const settings = triageSettings(env);
+  const byCount = rollbacks >= settings.rollbackHaltCount;
+  const byShare = release.installs > 0 && (rollbacks * 100) / release.installs >= settings.rollbackHaltPercent;
+  const halt =
+    release.status === "active" && (byCount || byShare)
+      ? `auto-halted: ${rollbacks} rollback(s) of ${release.installs} install(s) (limits: ${settings.rollbackHaltCount}, ${settings.rollbackHaltPercent} %)`
+      : null;
+  return { version, halt };
 }

@@ -1,0 +1,205 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { EADDRINUSE_CRASH_LOOP } from "../fixtures/crashes.ts";
+import { inRollout } from "../../worker/releases/rollout.ts";
+import { adminHeaders, call, crashReport, enrollNode, postTelemetry } from "./helpers.ts";
+import { bundleOf, callTrusting, publishBundle, type SigningKey, signedManifest, signingKey } from "./release-helpers.ts";
+import { count, deliver, ingestCrash, row } from "./triage-helpers.ts";
+
+let key: SigningKey;
+let other: SigningKey;
+
+beforeAll(async () => {
+  key = await signingKey();
+  other = await signingKey();
+});
+
+function register(body: unknown, keys: SigningKey[] = [key]) {
+  return callTrusting(keys, "/api/admin/releases", { method: "POST", headers: adminHeaders(), body: JSON.stringify(body) });
+}
+
+async function publish(version: string, text = `console.log("buhdi-node ${version}")`) {
+  const bytes = bundleOf(text);
+  await publishBundle(version, bytes);
+  const res = await register(await signedManifest(key, bytes, { version }));
+  expect(res.status).toBe(201);
+  return res.json<{ version: string; pushed_to_waiting_nodes: number }>();
+}
+
+type ErrorBody = { error: { code: string; issues: { path: string; message: string }[] } };
+
+describe("registering a release", () => {
+  it("a release signed by a trusted key whose bundle is in R2 is registered once", async () => {
+    const bytes = bundleOf("bundle 0.4.0");
+    await publishBundle("0.4.0", bytes);
+    const body = await signedManifest(key, bytes, { version: "0.4.0" });
+    const res = await register(body);
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ version: "0.4.0", channel: "stable", status: "active", rollout_percent: 100, size: bytes.byteLength });
+    expect((await register(body)).status).toBe(409);
+  });
+
+  it.each([
+    ["a signature by a key the edge does not trust", async (bytes: Uint8Array) => signedManifest(other, bytes, { version: "0.4.1" }), "signature", 422],
+    [
+      "a signature over another manifest",
+      async (bytes: Uint8Array) => ({ ...(await signedManifest(key, bytes, { version: "0.4.1" })), manifest: JSON.stringify({ version: "0.4.1" }) }),
+      "manifest.channel",
+      400,
+    ],
+    ["a manifest whose size is not the bundle's", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", size: bytes.byteLength + 1 }), "manifest.size", 422],
+    ["a manifest whose sha256 is not the bundle's", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", sha256: "0".repeat(64) }), "manifest.sha256", 422],
+    ["a manifest that has expired", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", expires_at: "2020-01-01T00:00:00Z" }), "manifest.expires_at", 400],
+    ["a release whose bundle was never uploaded", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.9.9" }), "manifest.version", 422],
+  ] as const)("%s is refused, naming the problem", async (_what, make, path, status) => {
+    const bytes = bundleOf("bundle 0.4.1");
+    await publishBundle("0.4.1", bytes);
+    const res = await register(await make(bytes));
+    expect(res.status).toBe(status);
+    expect((await res.json<ErrorBody>()).error.issues[0]!.path).toBe(path);
+  });
+
+  it("a tampered signature does not verify", async () => {
+    const bytes = bundleOf("bundle 0.4.2");
+    await publishBundle("0.4.2", bytes);
+    const body = await signedManifest(key, bytes, { version: "0.4.2" });
+    const flipped = body.signature.startsWith("A") ? `B${body.signature.slice(1)}` : `A${body.signature.slice(1)}`;
+    const res = await register({ ...body, signature: flipped });
+    expect(res.status).toBe(422);
+  });
+});
+
+describe("what nodes get", () => {
+  it("a node is offered the newest active release, signed, and can download it with resume", async () => {
+    const node = await enrollNode();
+    await publish("1.0.0", "0123456789abcdefghij");
+    const offer = await callTrusting([key], "/api/node/versions?channel=stable", { headers: { "x-node-key": node.node_key } });
+    const { latest } = await offer.json<{ latest: { version: string; manifest: string; signature: string; key_id: string; download_path: string } }>();
+    expect(latest).toMatchObject({ version: "1.0.0", key_id: key.keyId, download_path: "/api/node/releases/1.0.0/bundle" });
+    expect(JSON.parse(latest.manifest).version).toBe("1.0.0");
+
+    const full = await call(latest.download_path, { headers: { "x-node-key": node.node_key } });
+    expect(full.status).toBe(200);
+    const etag = full.headers.get("etag")!;
+    expect(await full.text()).toBe("0123456789abcdefghij");
+    const resumed = await call(latest.download_path, { headers: { "x-node-key": node.node_key, range: "bytes=10-" } });
+    expect(resumed.status).toBe(206);
+    expect(resumed.headers.get("content-range")).toBe("bytes 10-19/20");
+    expect(await resumed.text()).toBe("abcdefghij");
+    const unchanged = await call(latest.download_path, { headers: { "x-node-key": node.node_key, "if-none-match": etag } });
+    expect(unchanged.status).toBe(304);
+    expect((await call(latest.download_path)).status).toBe(401);
+  });
+
+  it("halted and yanked releases are not offered; a yanked bundle is gone", async () => {
+    const node = await enrollNode();
+    await publish("2.0.0");
+    const halted = await call("/api/admin/releases/2.0.0/halt", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "testing" }) });
+    expect(halted.status).toBe(200);
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{ latest: { version: string } | null }>();
+    expect(offer.latest?.version).not.toBe("2.0.0");
+    await call("/api/admin/releases/2.0.0/yank", { method: "POST", headers: adminHeaders() });
+    expect((await call("/api/node/releases/2.0.0/bundle", { headers: { "x-node-key": node.node_key } })).status).toBe(410);
+    expect((await call("/api/admin/releases/2.0.0/resume", { method: "POST", headers: adminHeaders() })).status).toBe(409);
+  });
+
+  it("rollout is a stable percentage of nodes: widening it keeps everyone already in", async () => {
+    const ids = Array.from({ length: 400 }, () => crypto.randomUUID());
+    const at = async (percent: number) => (await Promise.all(ids.map((id) => inRollout(id, "3.0.0", percent)))).map(Boolean);
+    const ten = await at(10);
+    const fifty = await at(50);
+    const share = (xs: boolean[]) => xs.filter(Boolean).length / xs.length;
+    expect(share(ten)).toBeGreaterThan(0.04);
+    expect(share(ten)).toBeLessThan(0.18);
+    expect(share(fifty)).toBeGreaterThan(0.4);
+    expect(share(fifty)).toBeLessThan(0.6);
+    expect(ten.every((inTen, i) => !inTen || fifty[i])).toBe(true);
+    expect((await at(0)).some(Boolean)).toBe(false);
+  });
+
+  it("a node outside the rollout is not offered the release", async () => {
+    await publish("4.0.0");
+    const res = await call("/api/admin/releases/4.0.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 0 }) });
+    expect(res.status).toBe(200);
+    const node = await enrollNode();
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{ latest: { version: string } | null }>();
+    expect(offer.latest?.version).not.toBe("4.0.0");
+  });
+});
+
+describe("releases and triage", () => {
+  it("publishing a release carries out decisions that were waiting for it: the node gets SOFTWARE_UPDATE once", async () => {
+    // Halt everything published so far so 0.3.5 is the release that matters.
+    for (const r of (await (await call("/api/admin/releases", { headers: adminHeaders() })).json<{ items: { version: string; status: string }[] }>()).items) {
+      if (r.status === "active") await call(`/api/admin/releases/${r.version}/halt`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "test" }) });
+    }
+    const node = await enrollNode();
+    const first = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    const second = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await deliver([first, second]);
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE telemetry_id = ?", first)).state).toBe("waiting_for_release");
+
+    const published = await publish("0.3.5");
+    expect(published.pushed_to_waiting_nodes).toBeGreaterThanOrEqual(2);
+    const commands = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{
+      items: { type: string; payload: { manifest: string; key_id: string } }[];
+    }>();
+    const updates = commands.items.filter((c) => c.type === "SOFTWARE_UPDATE");
+    expect(updates).toHaveLength(1);
+    expect(JSON.parse(updates[0]!.payload.manifest).version).toBe("0.3.5");
+    expect(await row("SELECT action, state FROM resolutions WHERE telemetry_id = ?", first)).toEqual({ action: "software_update", state: "pending" });
+
+    // A crash after the release exists is pushed at once, still as the same single command.
+    await deliver([await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0")]);
+    const again = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{ items: { type: string }[] }>();
+    expect(again.items.filter((c) => c.type === "SOFTWARE_UPDATE")).toHaveLength(1);
+  });
+
+  it("rollbacks past the threshold halt the release for everyone and escalate", async () => {
+    await publish("5.0.0");
+    const nodes = [await enrollNode(), await enrollNode(), await enrollNode()];
+    for (const node of nodes) {
+      const installed = await postTelemetry(
+        node.node_key,
+        crashReport({ type: "update_progress", entries: [], node_version: "5.0.0", details: { stage: "installed", version: "5.0.0" } }),
+      );
+      expect(installed.status).toBe(202);
+    }
+    const rolledBack = async (node: (typeof nodes)[number]) => {
+      const res = await postTelemetry(
+        node.node_key,
+        crashReport({
+          type: "update_rolled_back",
+          entries: ["[t] UNCAUGHT: Error: Cannot find module './missing.js'", "[t] EXIT code=1 signal=null after 0.2 s"],
+          node_version: "0.3.5",
+          details: { version: "5.0.0", rolled_back_to: "0.3.5" },
+        }),
+      );
+      expect(res.status).toBe(202);
+      return (await res.json<{ id: string; severity: string }>()).id;
+    };
+    // Only the count rule here (1 of 3 installs would already pass the default 5 % rule).
+    const countOnly = { ROLLBACK_HALT_PERCENT: "100" };
+    await deliver([await rolledBack(nodes[0]!)], countOnly);
+    expect(await row("SELECT status, rollbacks, installs FROM releases WHERE version = '5.0.0'")).toEqual({ status: "active", rollbacks: 1, installs: 3 });
+    const id = await rolledBack(nodes[1]!);
+    await deliver([id], countOnly);
+    const release = await row<{ status: string; halted_reason: string }>("SELECT status, halted_reason FROM releases WHERE version = '5.0.0'");
+    expect(release.status).toBe("halted");
+    expect(release.halted_reason).toContain("2 rollback(s)");
+    expect(await count("SELECT count(*) AS n FROM escalations WHERE telemetry_id = ? AND reason = 'release_halted'", id)).toBe(1);
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": nodes[2]!.node_key } })).json<{ latest: { version: string } | null }>();
+    expect(offer.latest?.version).not.toBe("5.0.0");
+  });
+
+  it("with few installs, one rollback is already over the percentage and halts the release", async () => {
+    await publish("6.0.0");
+    const node = await enrollNode();
+    await postTelemetry(node.node_key, crashReport({ type: "update_progress", entries: [], details: { stage: "installed", version: "6.0.0" } }));
+    const res = await postTelemetry(
+      node.node_key,
+      crashReport({ type: "update_rolled_back", entries: ["[t] UNCAUGHT: Error: boom"], details: { version: "6.0.0", rolled_back_to: "0.3.5" } }),
+    );
+    await deliver([(await res.json<{ id: string }>()).id]);
+    expect((await row<{ status: string }>("SELECT status FROM releases WHERE version = '6.0.0'")).status).toBe("halted");
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * Triage's "waiting for a release" decisions, carried out when a release at
+ * least as new as their fix is published (or resumed, or its rollout widened):
+ * each waiting node in the rollout gets the update, once.
+ */
+import { compareVersions } from "../../protocol/version.ts";
+import type { Release } from "../db/releases.ts";
+import { markUpdateSent, waitingForRelease } from "../db/triage.ts";
+import type { Env } from "../env.ts";
+import { inRollout } from "./rollout.ts";
+import { pushRelease } from "./push.ts";
+
+/** Per request; the rest is picked up by the next publish/resume/rollout call or by triage itself. */
+const BATCH = 500;
+
+export async function carryOutWaitingDecisions(env: Env, release: Release): Promise<number> {
+  if (release.status !== "active" || release.expiresAt.getTime() <= Date.now()) return 0;
+  let pushed = 0;
+  for (const waiting of await waitingForRelease(env.DB, BATCH)) {
+    if (compareVersions(release.version, waiting.fixVersion) < 0) continue;
+    if (!(await inRollout(waiting.nodeId, release.version, release.rolloutPercent))) continue;
+    const commandId = await pushRelease(env, waiting, release);
+    await markUpdateSent(env.DB, waiting.id, waiting.groupId, commandId);
+    pushed++;
+  }
+  return pushed;
+}

@@ -1,0 +1,138 @@
+/**
+ * Releases (ADMIN_TOKEN): register a signed release whose bundle is already in
+ * R2, list them, set the rollout percentage, halt, resume, yank. Registering
+ * checks everything a node will check (signature by a trusted key, manifest,
+ * bundle size and SHA-256 in R2), so a bad release never reaches a node.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { KeyIdSchema, ReleaseManifestSchema } from "../../protocol/release.ts";
+import { VersionSchema } from "../../protocol/telemetry.ts";
+import { requireAdmin } from "../auth.ts";
+import { database } from "../db/client.ts";
+import { findRelease, insertRelease, listReleases, type Release, updateRelease } from "../db/releases.ts";
+import type { AppEnv, Env } from "../env.ts";
+import { ApiError, issuesFrom } from "../http/errors.ts";
+import { readJsonBody } from "../http/json-body.ts";
+import { readParams } from "../http/query.ts";
+import { carryOutWaitingDecisions } from "../releases/carry-out.ts";
+import { trustedKeys, verifyManifestSignature } from "../releases/signature.ts";
+
+export function bundleKey(version: string): string {
+  return `bundles/${version}/buhdi-node.mjs`;
+}
+
+const Register = z.object({
+  manifest: z.string().min(2).max(4096),
+  signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, "must be a base64 Ed25519 signature"),
+  key_id: KeyIdSchema,
+});
+const Params = z.object({ version: VersionSchema });
+
+function refuse(path: string, message: string, status: 400 | 422 = 400): ApiError {
+  return new ApiError(status, status === 400 ? "invalid_body" : "release_refused", `The release is refused: ${path}: ${message}.`, {
+    issues: [{ path, message }],
+  });
+}
+
+function view(release: Release) {
+  return {
+    version: release.version,
+    channel: release.channel,
+    sha256: release.sha256,
+    size: release.size,
+    key_id: release.keyId,
+    expires_at: release.expiresAt.toISOString(),
+    rollout_percent: release.rolloutPercent,
+    status: release.status,
+    halted_reason: release.haltedReason,
+    installs: release.installs,
+    rollbacks: release.rollbacks,
+    created_at: release.createdAt.toISOString(),
+  };
+}
+
+async function sha256Of(object: R2ObjectBody): Promise<string> {
+  const digest = new crypto.DigestStream("SHA-256");
+  await object.body.pipeTo(digest);
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function existing(env: Env, version: string): Promise<Release> {
+  const release = await findRelease(database(env.DB), version);
+  if (!release) throw new ApiError(404, "release_not_found", `No release ${version}.`);
+  return release;
+}
+
+export const adminReleaseRoutes = new Hono<AppEnv>()
+  .use(requireAdmin)
+  .get("/", async (c) => c.json({ items: (await listReleases(database(c.env.DB))).map(view) }))
+  .post("/", async (c) => {
+    const body = await readJsonBody(c, Register, 16 * 1024);
+    let manifestJson: unknown;
+    try {
+      manifestJson = JSON.parse(body.manifest);
+    } catch {
+      throw refuse("manifest", "is not JSON text");
+    }
+    const parsed = ReleaseManifestSchema.safeParse(manifestJson);
+    if (!parsed.success) {
+      const issues = issuesFrom(parsed.error).map((i) => ({ path: `manifest.${i.path}`, message: i.message }));
+      throw new ApiError(400, "invalid_body", `The release is refused: ${issues[0]!.path}: ${issues[0]!.message}.`, { issues });
+    }
+    const manifest = parsed.data;
+    if (Date.parse(manifest.expires_at) <= Date.now()) throw refuse("manifest.expires_at", "has already passed");
+
+    const check = await verifyManifestSignature(trustedKeys(c.env.RELEASE_PUBLIC_KEYS), body.key_id, body.manifest, body.signature);
+    if (!check.ok) throw refuse("signature", check.reason, 422);
+
+    const object = await c.env.RELEASES.get(bundleKey(manifest.version));
+    if (!object) throw refuse("manifest.version", `no bundle at ${bundleKey(manifest.version)} in R2; upload it first`, 422);
+    if (object.size !== manifest.size) {
+      await object.body.cancel();
+      throw refuse("manifest.size", `the bundle in R2 is ${object.size} bytes, the manifest says ${manifest.size}`, 422);
+    }
+    if ((await sha256Of(object)) !== manifest.sha256) throw refuse("manifest.sha256", "does not match the bundle in R2", 422);
+
+    const release = await insertRelease(database(c.env.DB), {
+      version: manifest.version,
+      channel: manifest.channel,
+      manifest: body.manifest,
+      signature: body.signature,
+      keyId: body.key_id,
+      sha256: manifest.sha256,
+      size: manifest.size,
+      r2Key: bundleKey(manifest.version),
+      expiresAt: new Date(manifest.expires_at),
+      createdAt: new Date(),
+    });
+    if (!release) throw new ApiError(409, "release_exists", `Release ${manifest.version} is already registered; versions are immutable.`);
+    const pushed = await carryOutWaitingDecisions(c.env, release);
+    return c.json({ ...view(release), pushed_to_waiting_nodes: pushed }, 201);
+  })
+  .post("/:version/rollout", async (c) => {
+    const { version } = readParams(c, Params);
+    const { percent } = await readJsonBody(c, z.object({ percent: z.number().int().min(0).max(100) }), 1024);
+    await existing(c.env, version);
+    const release = (await updateRelease(database(c.env.DB), version, { rolloutPercent: percent }))!;
+    return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
+  })
+  .post("/:version/halt", async (c) => {
+    const { version } = readParams(c, Params);
+    const { reason } = await readJsonBody(c, z.object({ reason: z.string().trim().min(1).max(500) }), 2048);
+    const current = await existing(c.env, version);
+    if (current.status === "yanked") throw new ApiError(409, "release_yanked", `Release ${version} was yanked; it cannot be halted.`);
+    return c.json(view((await updateRelease(database(c.env.DB), version, { status: "halted", haltedReason: reason }))!));
+  })
+  .post("/:version/resume", async (c) => {
+    const { version } = readParams(c, Params);
+    const current = await existing(c.env, version);
+    if (current.status === "yanked") throw new ApiError(409, "release_yanked", `Release ${version} was yanked; publish a new version instead.`);
+    const release = (await updateRelease(database(c.env.DB), version, { status: "active", haltedReason: null }))!;
+    return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
+  })
+  .post("/:version/yank", async (c) => {
+    const { version } = readParams(c, Params);
+    await existing(c.env, version);
+    return c.json(view((await updateRelease(database(c.env.DB), version, { status: "yanked" }))!));
+  });

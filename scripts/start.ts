@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, startLocalEdge } from "./local-edge.ts";
+import { localReleaseKeys, trustedKeysVar } from "./release-key.ts";
 
 const DEV_VARS = path.join(REPO_ROOT, ".dev.vars");
 
@@ -26,11 +27,14 @@ const port = Number(process.env.PORT ?? 8787);
 console.log(created ? "Generated a new ADMIN_TOKEN into .dev.vars." : "Using the ADMIN_TOKEN in .dev.vars.");
 console.log("Migrating the local D1 and starting the edge…");
 
+// The local edge trusts the release keys in .keys/ (npm run release:keygen), so `npm run release` works locally.
+const releaseKeys = localReleaseKeys();
 const edge = await startLocalEdge({
   port,
   persistDir: path.join(REPO_ROOT, ".wrangler", "state"),
   adminToken: token,
   inheritOutput: true,
+  vars: releaseKeys.length > 0 ? { RELEASE_PUBLIC_KEYS: trustedKeysVar(releaseKeys) } : {},
 });
 
 console.log(`
@@ -45,6 +49,7 @@ Try it:
   curl -s -X POST ${edge.url}/api/admin/enrollments -H "authorization: Bearer ${token}" \\
        -H "content-type: application/json" -d '{"owner_id":"<owner_id>","node_name":"Kitchen Laptop"}'
   npm run agent -- enroll <code> --server ${edge.url} && npm run agent -- run
+  ${releaseKeys.length > 0 ? `npm run release -- <version>      (trusted release keys: ${releaseKeys.map((k) => k.keyId).join(", ")})` : "npm run release:keygen             (then restart, and npm run release -- <version>)"}
 
 Ctrl-C stops the edge.
 `);

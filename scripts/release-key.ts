@@ -1,0 +1,44 @@
+/**
+ * Release signing keys on disk: Ed25519 private keys as PKCS#8 PEM under
+ * .keys/ (git-ignored). A key's id is the first 8 bytes of SHA-256 over its raw
+ * 32-byte public key, in hex — the same id the edge and the agents use.
+ */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { REPO_ROOT } from "./local-edge.ts";
+
+export const KEYS_DIR = path.join(REPO_ROOT, ".keys");
+
+export type ReleaseKey = { keyId: string; publicKey: string; privateKey: KeyObject };
+
+export function rawPublicKey(key: KeyObject): Buffer {
+  const jwk = createPublicKey(key).export({ format: "jwk" });
+  return Buffer.from(jwk.x!, "base64url");
+}
+
+export function keyIdOf(raw: Buffer): string {
+  return createHash("sha256").update(raw).digest("hex").slice(0, 16);
+}
+
+export function loadReleaseKey(file: string): ReleaseKey {
+  const privateKey = createPrivateKey(readFileSync(file));
+  const raw = rawPublicKey(privateKey);
+  return { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
+}
+
+/** Every release key in .keys/ (for `npm start`, which tells the local edge to trust them). */
+export function localReleaseKeys(dir = KEYS_DIR): ReleaseKey[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".pem"));
+  } catch {
+    return [];
+  }
+  return files.map((f) => loadReleaseKey(path.join(dir, f)));
+}
+
+/** The RELEASE_PUBLIC_KEYS value for these keys. */
+export function trustedKeysVar(keys: ReleaseKey[]): string {
+  return JSON.stringify(keys.map((k) => ({ key_id: k.keyId, public_key: k.publicKey })));
+}

@@ -1,0 +1,128 @@
+/**
+ * `npm run release -- <version> [--channel stable] [--remote] [--key file.pem]`
+ *
+ * Builds the agent into one bundle, writes its manifest (version, channel,
+ * sha256, size, created_at, expires_at), signs the manifest text with Ed25519,
+ * uploads the bundle to R2 (local by default, the real bucket with --remote)
+ * and registers the release with the edge's admin API: by default the local
+ * edge `npm start` runs (token from .dev.vars); with --remote the deployed one
+ * (BUHDI_EDGE_URL, BUHDI_ADMIN_TOKEN).
+ */
+import { spawnSync } from "node:child_process";
+import { createHash, sign } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { type Channel, CHANNELS } from "../protocol/release.ts";
+import { VersionSchema } from "../protocol/telemetry.ts";
+import { REPO_ROOT } from "./local-edge.ts";
+import { KEYS_DIR, loadReleaseKey, localReleaseKeys, type ReleaseKey } from "./release-key.ts";
+
+const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
+const WRANGLER = path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+export type ReleaseOptions = {
+  version: string;
+  channel: Channel;
+  key: ReleaseKey;
+  server: string;
+  adminToken: string;
+  /** Upload to the real bucket instead of the local one. */
+  remote: boolean;
+  /** The local edge's state dir (where `wrangler dev` keeps R2), when not remote. */
+  persistDir: string;
+  expiresInDays: number;
+  /** A bundle built elsewhere (e.g. a test fixture); default: build agent/ at this version. */
+  bundle?: string;
+};
+
+export type Released = { version: string; manifest: string; signature: string; key_id: string; bundle: string; registered: unknown };
+
+export async function release(options: ReleaseOptions): Promise<Released> {
+  const bundle = options.bundle ?? build(options.version);
+  const bytes = readFileSync(bundle);
+  const now = new Date();
+  const manifest = JSON.stringify({
+    version: options.version,
+    channel: options.channel,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    size: bytes.byteLength,
+    created_at: now.toISOString(),
+    expires_at: new Date(now.getTime() + options.expiresInDays * 86_400_000).toISOString(),
+  });
+  const signature = sign(null, Buffer.from(manifest), options.key.privateKey).toString("base64");
+
+  wrangler([
+    "r2", "object", "put", `buhdi-releases/bundles/${options.version}/buhdi-node.mjs`,
+    "--file", bundle, "--content-type", "application/javascript",
+    ...(options.remote ? ["--remote"] : ["--local", "--persist-to", options.persistDir]),
+  ]);
+
+  const res = await fetch(`${options.server}/api/admin/releases`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${options.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ manifest, signature, key_id: options.key.keyId }),
+  });
+  const registered: unknown = await res.json();
+  if (res.status !== 201) throw new Error(`the edge refused release ${options.version} (${res.status}): ${JSON.stringify(registered)}`);
+  writeFileSync(path.join(path.dirname(bundle), "release.json"), JSON.stringify({ manifest, signature, key_id: options.key.keyId }, null, 2));
+  return { version: options.version, manifest, signature, key_id: options.key.keyId, bundle, registered };
+}
+
+function build(version: string): string {
+  const out = spawnSync(NODE22, [path.join(REPO_ROOT, "scripts", "build-agent.ts"), version], { cwd: REPO_ROOT, encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`building the agent failed:\n${out.stderr}`);
+  return path.join(REPO_ROOT, "dist", "agent", version, "buhdi-node.mjs");
+}
+
+function wrangler(args: string[]): void {
+  const out = spawnSync(NODE22, [WRANGLER, ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
+  if (out.status !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${out.stdout}\n${out.stderr}`);
+}
+
+function devVarsToken(): string {
+  const match = readFileSync(path.join(REPO_ROOT, ".dev.vars"), "utf8").match(/^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?/m);
+  if (!match?.[1]) throw new Error("no ADMIN_TOKEN in .dev.vars: run `npm start` once first");
+  return match[1];
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      channel: { type: "string", default: "stable" },
+      remote: { type: "boolean", default: false },
+      key: { type: "string" },
+      "expires-days": { type: "string", default: "90" },
+      server: { type: "string" },
+    },
+  });
+  const version = VersionSchema.safeParse(positionals[0]);
+  if (!version.success) throw new Error("usage: npm run release -- <version like 0.3.1> [--channel stable|beta] [--remote] [--key file.pem]");
+  if (!CHANNELS.includes(values.channel as Channel)) throw new Error(`--channel must be one of ${CHANNELS.join(", ")}`);
+  const keys = values.key ? [loadReleaseKey(values.key)] : localReleaseKeys();
+  if (keys.length !== 1) throw new Error(`need exactly one key: pass --key, or keep one in ${KEYS_DIR} (npm run release:keygen makes one)`);
+  const server = values.server ?? (values.remote ? process.env.BUHDI_EDGE_URL : `http://127.0.0.1:${process.env.PORT ?? 8787}`);
+  const adminToken = values.remote ? process.env.BUHDI_ADMIN_TOKEN : devVarsToken();
+  if (!server || !adminToken) throw new Error("--remote needs BUHDI_EDGE_URL and BUHDI_ADMIN_TOKEN in the environment");
+  const released = await release({
+    version: version.data,
+    channel: values.channel as Channel,
+    key: keys[0]!,
+    server,
+    adminToken,
+    remote: values.remote,
+    persistDir: path.join(REPO_ROOT, ".wrangler", "state"),
+    expiresInDays: Number(values["expires-days"]),
+  });
+  console.log(`Released ${released.version} (${values.channel}), signed by key ${released.key_id}:`);
+  console.log(JSON.stringify(released.registered, null, 2));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    console.error(`release failed: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}

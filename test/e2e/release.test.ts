@@ -1,0 +1,80 @@
+/**
+ * `npm run release`'s pipeline against the real local edge: sign, upload to
+ * local R2 (the same state the running `wrangler dev` serves), register; then a
+ * node is offered the release and downloads exactly the bytes that were signed.
+ */
+import { createHash, generateKeyPairSync, verify } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
+import { keyIdOf, type ReleaseKey, rawPublicKey, trustedKeysVar } from "../../scripts/release-key.ts";
+import { release } from "../../scripts/release.ts";
+
+describe("npm run release", () => {
+  let edge: LocalEdge;
+  let key: ReleaseKey;
+
+  beforeAll(async () => {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const raw = rawPublicKey(privateKey);
+    key = { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
+    edge = await startLocalEdge({ vars: { RELEASE_PUBLIC_KEYS: trustedKeysVar([key]) } });
+  });
+  afterAll(async () => edge?.stop());
+
+  async function admin(p: string, body?: unknown) {
+    const res = await fetch(`${edge.url}${p}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  it("signs, uploads and registers a bundle that a node then downloads byte for byte", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "buhdi-release-"));
+    const bundle = path.join(dir, "buhdi-node.mjs");
+    const bytes = Buffer.from(`// a stand-in bundle\nconsole.log("buhdi-node 0.3.1");\n`);
+    await writeFile(bundle, bytes);
+
+    const released = await release({
+      version: "0.3.1",
+      channel: "stable",
+      key,
+      server: edge.url,
+      adminToken: edge.adminToken,
+      remote: false,
+      persistDir: edge.persistDir,
+      expiresInDays: 30,
+      bundle,
+    });
+    expect(verify(null, Buffer.from(released.manifest), key.privateKey, Buffer.from(released.signature, "base64"))).toBe(true);
+    expect(JSON.parse(released.manifest)).toMatchObject({
+      version: "0.3.1",
+      channel: "stable",
+      size: bytes.byteLength,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    });
+    const listed = (await admin("/api/admin/releases")).items as { version: string; status: string }[];
+    expect(listed).toEqual([expect.objectContaining({ version: "0.3.1", status: "active" })]);
+
+    const owner = await admin("/api/admin/owners", { email: "release-e2e@example.com", name: "Nana" });
+    const { code } = await admin("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "Kitchen Laptop" });
+    const enrolled = (await (
+      await fetch(`${edge.url}/api/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code, os: "linux", arch: "x64", version: "0.3.0" }),
+      })
+    ).json()) as { node_key: string };
+    const offer = (await (await fetch(`${edge.url}/api/node/versions`, { headers: { "x-node-key": enrolled.node_key } })).json()) as {
+      latest: { version: string; download_path: string; manifest: string };
+    };
+    expect(offer.latest.version).toBe("0.3.1");
+    expect(offer.latest.manifest).toBe(released.manifest);
+    const download = await fetch(`${edge.url}${offer.latest.download_path}`, { headers: { "x-node-key": enrolled.node_key } });
+    expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+});

@@ -19,7 +19,8 @@ const USAGE = `Usage:
   buhdi-node node                           the node program alone, without the supervisor (debugging)
   buhdi-node --version
 
-Environment: BUHDI_NODE_HOME (default ~/.buhdi-node), BUHDI_NODE_PORT (default 9847).
+Environment: BUHDI_NODE_HOME (default ~/.buhdi-node), BUHDI_NODE_PORT (default 9847),
+  BUHDI_NODE_TRUSTED_KEYS (release keys to trust besides the built-in ones, for development).
 `;
 
 class UsageError extends Error {

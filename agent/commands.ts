@@ -4,8 +4,11 @@
  * Commands run one at a time in arrival order, so a duplicate that arrives while the first copy
  * is still being applied waits for it and then finds its result.
  *   CONFIG_CHANGE   → payload merged into config-overrides.json, ack "done".
- *   SOFTWARE_UPDATE → ack "rejected": this version has no update pipeline yet (a later issue);
- *                     saying so is honest, a "done" would tell IT Support a fix was installed.
+ *   SOFTWARE_UPDATE → the updater (updater.ts): ack "done" once the new version is installed,
+ *                     "failed" with the reason when it was refused or could not be installed.
+ *                     After a "done" is on disk and returned (the live link sends it in the
+ *                     same turn), restartInto() asks run.ts to restart into the new version;
+ *                     a redelivered copy is then answered "done" from the store, by either version.
  *   expires_at past → ack "failed", detail "expired", nothing run.
  * The result is on disk before the ack goes out. If the node dies between applying a
  * CONFIG_CHANGE and recording it, the cloud resends it and it is applied again, which a merge
@@ -14,23 +17,28 @@
 import type { CommandFrame } from "../protocol/index.ts";
 import type { CommandResult, CommandStore } from "./command-store.ts";
 import { applyOverrides } from "./config-overrides.ts";
+import type { Updater } from "./updater.ts";
 
 export type CommandAck = { status: CommandResult["status"]; detail?: string };
 
 export type CommandHandlerDeps = {
   store: CommandStore;
   overridesFile: string;
-  version: string;
   now: () => number;
   log: (message: string) => void;
   /** A command that failed counts as an error the node survived. */
   countError: () => void;
+  update: Updater;
+  /** An update was installed and its "done" recorded: restart into it (after the ack is out). */
+  restartInto: (version: string) => void;
 };
 
 export type CommandHandler = (frame: CommandFrame) => Promise<CommandAck>;
 
 export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
   let queue: Promise<unknown> = Promise.resolve();
+
+  let installed: string | null = null;
 
   const carryOut = async (frame: CommandFrame): Promise<CommandAck> => {
     const expiresAt = Date.parse(frame.expires_at);
@@ -45,8 +53,15 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
           return { status: "failed", detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000) };
         }
       }
-      case "SOFTWARE_UPDATE":
-        return { status: "rejected", detail: `this node (version ${deps.version}) cannot install updates yet; update it by hand` };
+      case "SOFTWARE_UPDATE": {
+        const result = await deps.update(frame.payload);
+        if (result.status === "done") {
+          installed = result.installed;
+          return { status: "done", detail: result.detail };
+        }
+        deps.countError();
+        return { status: "failed", detail: result.detail };
+      }
     }
   };
 
@@ -59,6 +74,12 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
     const ack = await carryOut(frame);
     deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
     await deps.store.record({ id: frame.id, ...ack, at: new Date(deps.now()).toISOString() });
+    if (installed !== null) {
+      const version = installed;
+      installed = null;
+      // A timer, not a call: the ack goes out in the microtasks after we return, before this runs.
+      setTimeout(() => deps.restartInto(version), 0);
+    }
     return ack;
   };
 

@@ -9,6 +9,7 @@ import { crashReporter } from "./crash-reporter.ts";
 import type { CrashReporter } from "./crash-reporter.ts";
 import type { HomePaths } from "./paths.ts";
 import { makeScrubber } from "./scrub.ts";
+import type { Scrubber } from "./scrub.ts";
 import { telemetrySender } from "./telemetry-client.ts";
 import type { SendTelemetry } from "./telemetry-client.ts";
 
@@ -25,6 +26,11 @@ function currentUsername(): string {
   }
 }
 
+/** The privacy filter for this computer's user (scrub.ts), for anything read from crash.log. */
+export function realScrubber(): Scrubber {
+  return makeScrubber({ homedir: os.homedir(), username: currentUsername() });
+}
+
 /** onUploadFailed: every upload the cloud did not take (the node program counts them as errors). */
 export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, version: string, onUploadFailed?: () => void): CrashReporter {
   const send = telemetrySender({ server: enrollment.server, key: enrollment.key });
@@ -36,7 +42,7 @@ export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, vers
   return crashReporter({
     paths,
     send: counted,
-    scrub: makeScrubber({ homedir: os.homedir(), username: currentUsername() }),
+    scrub: realScrubber(),
     version,
     platform: process.platform,
     arch: process.arch,

@@ -15,6 +15,8 @@ export type Outbox = {
   pass(options?: { ignoreBackoff?: boolean }): Promise<void>;
   /** Spools the event (so it survives anything), then asks for a pass. */
   add(event: TelemetryEvent): Promise<void>;
+  /** Spools the event and resolves once it is on disk; the pass it asks for runs on its own. */
+  enqueue(event: TelemetryEvent): Promise<void>;
 };
 
 export type OutboxDeps = {
@@ -56,16 +58,23 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     return entry.promise;
   };
 
+  const spool = async (event: TelemetryEvent): Promise<boolean> => {
+    try {
+      await addEntry(deps.spool, event, { now: deps.now() });
+      return true;
+    } catch (error) {
+      deps.log(`could not spool ${event.type}: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+  };
+
   return {
     pass,
     async add(event) {
-      try {
-        await addEntry(deps.spool, event, { now: deps.now() });
-      } catch (error) {
-        deps.log(`could not spool ${event.type}: ${error instanceof Error ? error.message : String(error)}`);
-        return;
-      }
-      await pass();
+      if (await spool(event)) await pass();
+    },
+    async enqueue(event) {
+      if (await spool(event)) void pass();
     },
   };
 }

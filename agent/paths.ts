@@ -21,6 +21,18 @@ export type HomePaths = {
   configOverrides: string;
   /** The cloud commands this node has carried out, with their results (each runs once). */
   handledCommands: string;
+  /** Installed releases side by side: versions/<version>/ (bundle, manifest, signature). */
+  versions: string;
+  /** A small file naming the version the supervisor runs; absent: the agent it was started from. */
+  current: string;
+  /** Names the version kept for rollback (the spec's dist.prev/); absent: the agent it was started from. */
+  previous: string;
+  /** The newest install still inside its rollback window: {version, installed_at}. */
+  updateTrial: string;
+  /** Versions this node rolled back from: never installed here again. */
+  rolledBack: string;
+  /** Bundles being downloaded (<sha256>.part); moved into versions/ only once verified. */
+  downloads: string;
 };
 
 export function nodeHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -40,5 +52,11 @@ export function homePaths(home: string): HomePaths {
     rejected: path.join(spool, "rejected"),
     configOverrides: path.join(home, "config-overrides.json"),
     handledCommands: path.join(home, "commands-handled.json"),
+    versions: path.join(home, "versions"),
+    current: path.join(home, "current"),
+    previous: path.join(home, "previous"),
+    updateTrial: path.join(home, "update-trial.json"),
+    rolledBack: path.join(home, "rolled-back.json"),
+    downloads: path.join(home, "downloads"),
   };
 }

@@ -7,7 +7,11 @@
  *   (c) start the local endpoint (127.0.0.1), then the live link to the cloud (live-link.ts)
  *       and the wake detector;
  *   (d) keep flushing the spool on a timer until SIGTERM/SIGINT, or until the supervisor is
- *       gone, which say going_away to the cloud and exit 0.
+ *       gone, which say going_away to the cloud and exit 0;
+ *   (e) SOFTWARE_UPDATE commands go to the updater (updater.ts); once one is installed and
+ *       acked, the program stops the same way but exits RESTART_INTO_CURRENT_EXIT_CODE, and the
+ *       supervisor starts the new version. A program on trial after an update reports itself
+ *       healthy when it has lived through the rollback window (update-health.ts).
  * Everything here is wiring; each rule lives in the module named next to it.
  */
 import type { Server } from "node:http";
@@ -25,7 +29,11 @@ import { log, realCrashReporter } from "./node-context.ts";
 import { parsePort, startNodeProgram } from "./node-program.ts";
 import { createOutbox } from "./outbox.ts";
 import { homePaths, nodeHome } from "./paths.ts";
-import { linkTiming, retryTickMs } from "./tuning.ts";
+import { RESTART_INTO_CURRENT_EXIT_CODE } from "./program-choice.ts";
+import { loadKeyring } from "./trusted-keys.ts";
+import { downloadRetryDelaysMs, linkTiming, retryTickMs, updateHealthyMs } from "./tuning.ts";
+import { watchUpdateTrial } from "./update-health.ts";
+import { createUpdater } from "./updater.ts";
 import { agentVersion } from "./version.ts";
 import { startWakeDetector } from "./wake-detector.ts";
 import type { WakeDetector } from "./wake-detector.ts";
@@ -45,16 +53,18 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
   let link: LiveLink | null = null;
   let wake: WakeDetector | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let endTrialWatch: (() => void) | null = null;
   let stopping = false;
   // Installed before the first upload so a stop during a slow startup report is clean too.
   // Spool and crash.log writes are atomic, so leaving mid-upload loses nothing.
-  const stop = (why: string): void => {
+  const stop = (why: string, exitCode = 0): void => {
     if (stopping) return;
     stopping = true;
     log(`${why}, stopping`);
     if (timer) clearInterval(timer);
     wake?.stop();
-    const exit = (): never => process.exit(0);
+    endTrialWatch?.();
+    const exit = (): never => process.exit(exitCode);
     setTimeout(exit, STOP_TIMEOUT_MS).unref();
     void (async () => {
       await link?.stop().catch(() => undefined);
@@ -95,13 +105,35 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
   await outbox.pass();
   if (stopping) return;
 
+  const updater = createUpdater({
+    paths,
+    version,
+    server: enrollment.server,
+    nodeKey: enrollment.key,
+    keys: loadKeyring(env, log),
+    platform: process.platform,
+    arch: process.arch,
+    now: Date.now,
+    log,
+    report: (event) => outbox.enqueue(event),
+    retryDelaysMs: downloadRetryDelaysMs(env),
+  });
+  const restartInto = (next: string): void => {
+    if (stopping) return;
+    void (async () => {
+      // "installed" is already on disk; one bounded pass lets the cloud hear it from this version.
+      await Promise.race([outbox.pass({ ignoreBackoff: true }), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      stop(`${next} is installed; restarting into it`, RESTART_INTO_CURRENT_EXIT_CODE);
+    })();
+  };
   const commands = commandHandler({
     store: await openCommandStore(paths.handledCommands, log),
     overridesFile: paths.configOverrides,
-    version,
     now: Date.now,
     log,
     countError,
+    update: updater,
+    restartInto,
   });
   const liveLink = new LiveLink({
     connect: () => connectWebSocket(`${enrollment.server}/api/node/connect`, {
@@ -147,6 +179,17 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
   wake = startWakeDetector((sleptMs) => {
     log(`this computer was asleep for about ${Math.round(sleptMs / 1000)} s; reconnecting`);
     liveLink.wake();
+  });
+
+  endTrialWatch = await watchUpdateTrial({
+    paths,
+    version,
+    healthyMs: updateHealthyMs(env),
+    platform: process.platform,
+    arch: process.arch,
+    now: Date.now,
+    report: (event) => outbox.add(event),
+    log,
   });
 
   timer = setInterval(() => void outbox.pass(), retryTickMs(env));

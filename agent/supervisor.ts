@@ -1,7 +1,16 @@
 /**
  * `buhdi-node run`: the supervisor. It does little on purpose, so that it does not die: it runs
- * the node program (`buhdi-node node`, same Node binary, same CLI) as a child and starts it
- * again when it dies, within seconds instead of the OS scheduler's minutes.
+ * the node program (`buhdi-node node`) as a child and starts it again when it dies, within
+ * seconds instead of the OS scheduler's minutes.
+ *   - Which program: `versions/<current>/buhdi-node.mjs` when an update is installed, else the
+ *     agent the supervisor was started from (program-choice.ts). The supervisor itself is not
+ *     replaced by updates: it stays the small, installed part that can always start something.
+ *   - A program that installed an update exits with RESTART_INTO_CURRENT_EXIT_CODE: no crash,
+ *     no delay, the new `current` starts at once.
+ *   - A new version is on trial while update-trial.json names it: if it dies before
+ *     BUHDI_NODE_UPDATE_HEALTHY_MS (60 s), it is rolled back (rollback.ts) and the previous
+ *     version starts; once it has lived that long the program reports it healthy and ends the
+ *     trial (update-health.ts).
  *   - When the program dies it appends an EXIT line (code or signal, time, how long it ran) to
  *     crash.log, also when the program could write nothing itself (SIGKILL, out of memory, a
  *     native crash). Only while no program runs, so it never races the program's rotation.
@@ -16,18 +25,22 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadEnrollment } from "./config.ts";
 import { installCrashCapture } from "./crash-capture.ts";
 import { formatExitRecord } from "./crash-log.ts";
 import { CRASH_LOOP_ENV, encodeCrashLoop } from "./crash-loop.ts";
-import { log } from "./node-context.ts";
+import { log, realScrubber } from "./node-context.ts";
 import { homePaths, nodeHome } from "./paths.ts";
+import { RESTART_INTO_CURRENT_EXIT_CODE, chooseProgram } from "./program-choice.ts";
+import type { NodeProgram } from "./program-choice.ts";
 import { afterExit, beforeStart, initialRestartState } from "./restart-policy.ts";
+import { rollBack } from "./rollback.ts";
 import { SUPERVISED_ENV } from "./run.ts";
-import { restartTuning } from "./tuning.ts";
+import { restartTuning, updateHealthyMs } from "./tuning.ts";
+import { agentVersion } from "./version.ts";
+import { clearTrial, readTrial, readVersionName } from "./version-store.ts";
+import type { UpdateTrial } from "./version-store.ts";
 
-const CLI_PATH = fileURLToPath(new URL("./cli.ts", import.meta.url));
 /** The program's own stop is bounded at 3 s; after this it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -38,14 +51,34 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
   // Not enrolled: say so and stop (exit 2) instead of restarting a program that can only fail.
   await loadEnrollment(paths);
   const tuning = restartTuning(env);
+  const healthyMs = updateHealthyMs(env);
+  const baseVersion = agentVersion(env);
 
   let state = initialRestartState();
   let child: ChildProcess | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
   let stopping = false;
 
-  const start = (): void => {
+  const scheduleStart = (delayMs: number): void => {
+    restartTimer = setTimeout(() => void start(), delayMs);
+  };
+
+  /** The trial this program runs under, if it is the version update-trial.json names; a stale trial is removed. */
+  const trialFor = async (program: NodeProgram): Promise<UpdateTrial | null> => {
+    const trial = await readTrial(paths).catch(() => null);
+    if (trial === null) return null;
+    if (trial.version === program.version) return trial;
+    // Written by an install that was killed before it switched `current`: never started.
+    await clearTrial(paths).catch(() => undefined);
+    return null;
+  };
+
+  const start = async (): Promise<void> => {
     restartTimer = null;
+    if (stopping) return;
+    const program = await chooseProgram(paths, log);
+    const trial = await trialFor(program);
+    if (stopping) return;
     const startedAt = Date.now();
     const planned = beforeStart(state, startedAt, tuning);
     state = planned.state;
@@ -53,13 +86,14 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
     delete childEnv[CRASH_LOOP_ENV];
     if (planned.info) childEnv[CRASH_LOOP_ENV] = encodeCrashLoop(planned.info);
 
-    const program = spawn(process.execPath, [...process.execArgv, CLI_PATH, "node"], {
+    const spawned = spawn(process.execPath, program.args, {
       env: childEnv,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    child = program;
+    child = spawned;
+    const name = program.version === null ? "the node program" : `the node program ${program.version}`;
     let ended = false;
-    const onEnd = (code: number | null, signal: NodeJS.Signals | null, error?: Error): void => {
+    const onEnd = async (code: number | null, signal: NodeJS.Signals | null, error?: Error): Promise<void> => {
       if (ended) return;
       ended = true;
       child = null;
@@ -67,24 +101,49 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       const ranMs = endedAt - startedAt;
       const how = error ? `could not be started (${error.message})` : signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
       if (stopping) {
-        log(`the node program (pid ${program.pid ?? "none"}) ${how}; stopped`);
+        log(`${name} (pid ${spawned.pid ?? "none"}) ${how}; stopped`);
         process.exit(0);
+      }
+      if (code === RESTART_INTO_CURRENT_EXIT_CODE && signal === null) {
+        const next = await readVersionName(paths.current).catch(() => null);
+        if (next !== program.version) {
+          log(`${name} (pid ${spawned.pid ?? "none"}) installed ${next ?? "a new version"}; starting it now`);
+          scheduleStart(0);
+          return;
+        }
+        // Asked for a restart without changing `current`: a fault, restarted like any other.
       }
       const crashed = code !== 0 || signal !== null;
       if (crashed) appendExitRecord(paths.crashLog, formatExitRecord(new Date(endedAt), { code, signal }, ranMs));
+      let rolledBackTo: string | null = null;
+      if (trial !== null) {
+        if (crashed && ranMs < healthyMs) {
+          try {
+            rolledBackTo = await rollBack({
+              paths, trial, startedAt, baseVersion, scrub: realScrubber(),
+              platform: process.platform, arch: process.arch, now: new Date(), log,
+            });
+          } catch (rollbackError) {
+            log(`could not roll back from ${trial.version}: ${rollbackError instanceof Error ? rollbackError.message : String(rollbackError)}`);
+          }
+        } else if (ranMs >= healthyMs) {
+          await clearTrial(paths).catch(() => undefined); // outlived its window: no rollback any more
+        }
+      }
       const next = afterExit(state, { startedAt, endedAt, crashed }, tuning);
       state = next.state;
-      log(`the node program (pid ${program.pid ?? "none"}) ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
-        `starting it again in ${(next.delayMs / 1000).toFixed(1)} s`);
-      restartTimer = setTimeout(start, next.delayMs);
+      log(`${name} (pid ${spawned.pid ?? "none"}) ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
+        `starting ${rolledBackTo === null ? "it again" : rolledBackTo} in ${(next.delayMs / 1000).toFixed(1)} s`);
+      if (stopping) process.exit(0);
+      scheduleStart(next.delayMs);
     };
     // 'error' without a pid: the process was never created, and 'exit' may never come.
-    program.once("error", (error) => {
-      if (program.pid === undefined) onEnd(null, null, error);
-      else log(`node program (pid ${program.pid}): ${error.message}`);
+    spawned.once("error", (spawnError) => {
+      if (spawned.pid === undefined) void onEnd(null, null, spawnError);
+      else log(`${name} (pid ${spawned.pid}): ${spawnError.message}`);
     });
-    program.once("exit", (code, signal) => onEnd(code, signal));
-    if (program.pid !== undefined) log(`started the node program (pid ${program.pid})`);
+    spawned.once("exit", (code, signal) => void onEnd(code, signal));
+    if (spawned.pid !== undefined) log(`started ${name} (pid ${spawned.pid})${trial ? `, on trial for ${(healthyMs / 1000).toFixed(1)} s` : ""}`);
   };
 
   const stop = (signal: NodeJS.Signals): void => {
@@ -104,7 +163,7 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 
-  start();
+  await start();
 }
 
 function appendExitRecord(crashLog: string, record: string): void {

@@ -8,6 +8,9 @@
  *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
  *   BUHDI_NODE_RESTART_BASE_MS      supervisor restart delay base (1 s; cap 60 s)
  *   BUHDI_NODE_CRASH_LOOP_WINDOW_MS crash-loop window (10 min)
+ *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
+ *                                   is rolled back, one that lives this long is healthy (60 s)
+ *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
  */
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../protocol/index.ts";
 import type { LinkTiming } from "./live-link.ts";
@@ -47,4 +50,17 @@ export function restartTuning(env: NodeJS.ProcessEnv): RestartTuning {
     restartBaseMs: msFrom(env, "BUHDI_NODE_RESTART_BASE_MS", 10) ?? DEFAULT_RESTART_TUNING.restartBaseMs,
     loopWindowMs: msFrom(env, "BUHDI_NODE_CRASH_LOOP_WINDOW_MS", 100) ?? DEFAULT_RESTART_TUNING.loopWindowMs,
   };
+}
+
+/** The spec's "revert if the new version crashes within 60 s". */
+export const DEFAULT_UPDATE_HEALTHY_MS = 60_000;
+
+export function updateHealthyMs(env: NodeJS.ProcessEnv): number {
+  return msFrom(env, "BUHDI_NODE_UPDATE_HEALTHY_MS", 100) ?? DEFAULT_UPDATE_HEALTHY_MS;
+}
+
+/** Three download attempts in all: waits of base and 2 × base between them. */
+export function downloadRetryDelaysMs(env: NodeJS.ProcessEnv): number[] {
+  const base = msFrom(env, "BUHDI_NODE_DOWNLOAD_RETRY_MS", 10) ?? 2_000;
+  return [base, 2 * base];
 }

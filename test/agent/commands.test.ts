@@ -10,6 +10,7 @@ import { commandHandler } from "../../agent/commands.ts";
 import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
 import { mergePatch } from "../../agent/config-overrides.ts";
 import { homePaths } from "../../agent/paths.ts";
+import type { Updater } from "../../agent/updater.ts";
 import { tempHome } from "../support/helpers.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
@@ -25,21 +26,23 @@ function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
   };
 }
 
-async function setup() {
+async function setup(update: Updater = async () => ({ status: "failed", code: "test", detail: "no updates in this test" })) {
   const paths = homePaths(await tempHome());
   const logs: string[] = [];
+  const restarts: string[] = [];
   let errors = 0;
   const open = async () =>
     commandHandler({
       store: await openCommandStore(paths.handledCommands, (m) => logs.push(m)),
       overridesFile: paths.configOverrides,
-      version: "0.3.0",
       now: () => NOW,
       log: (m) => logs.push(m),
       countError: () => (errors += 1),
+      update,
+      restartInto: (version) => restarts.push(version),
     });
   const overrides = async () => JSON.parse(await readFile(paths.configOverrides, "utf8")) as unknown;
-  return { paths, logs, open, overrides, errors: () => errors };
+  return { paths, logs, open, overrides, restarts, errors: () => errors };
 }
 
 describe("CONFIG_CHANGE", () => {
@@ -115,11 +118,34 @@ describe("each command id runs once", () => {
 });
 
 describe("other commands", () => {
-  it("SOFTWARE_UPDATE is rejected honestly: this version cannot install updates", async () => {
-    const { open } = await setup();
-    const ack = await (await open())(command({ command: "SOFTWARE_UPDATE", payload: { version: "0.3.1" } }));
-    expect(ack.status).toBe("rejected");
-    expect(ack.detail).toMatch(/0\.3\.0.*cannot install updates/);
+  it("an installed SOFTWARE_UPDATE acks done, and the restart is asked for only after the done is on disk and returned", async () => {
+    let calls = 0;
+    const { open, paths, restarts } = await setup(async () => {
+      calls += 1;
+      return { status: "done", installed: "0.3.1", detail: "installed 0.3.1; restarting into it" };
+    });
+    const handle = await open();
+    const frame = command({ command: "SOFTWARE_UPDATE", payload: { any: "release" } });
+    const ack = await handle(frame);
+    expect(ack).toEqual({ status: "done", detail: "installed 0.3.1; restarting into it" });
+    // The live link sends the ack in the microtasks after this; the restart waits for a timer.
+    expect(restarts).toEqual([]);
+    const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string; status: string }> };
+    expect(handled.handled).toContainEqual(expect.objectContaining({ id: frame.id, status: "done" }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(restarts).toEqual(["0.3.1"]);
+    // Redelivered (the ack was lost with the restart): answered from the store, not installed again.
+    expect(await handle(frame)).toEqual(ack);
+    expect(calls).toBe(1);
+  });
+
+  it("a refused SOFTWARE_UPDATE acks failed with the updater's reason, counts an error and restarts nothing", async () => {
+    const { open, restarts, errors } = await setup(async () => ({ status: "failed", code: "bad_signature", detail: "the signature does not match the manifest" }));
+    const ack = await (await open())(command({ command: "SOFTWARE_UPDATE", payload: {} }));
+    expect(ack).toEqual({ status: "failed", detail: "the signature does not match the manifest" });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(restarts).toEqual([]);
+    expect(errors()).toBe(1);
   });
 
   it("an expired command is not run and acks failed with detail expired", async () => {

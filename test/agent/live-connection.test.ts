@@ -117,13 +117,14 @@ describe.concurrent("a running node and the cloud", () => {
     await again.exited;
   });
 
-  it("a SOFTWARE_UPDATE is refused honestly by this version (rejected, with why)", async ({ expect }) => {
+  it("a SOFTWARE_UPDATE that is not a signed release is refused (failed, with why) and the node runs on", async ({ expect }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home);
     await eventually(() => edge.nodeView(nodeId), (v) => v.connected);
     const id = ((await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "SOFTWARE_UPDATE", payload: { version: "0.3.1" } })).body as { id: string }).id;
     const commands = await eventually(() => edge.commandsOf(nodeId), (cs) => cs.some((c) => c.id === id && c.ack !== null));
-    expect(commands.find((c) => c.id === id)?.ack).toMatchObject({ status: "rejected", detail: expect.stringMatching(/cannot install updates/) });
+    expect(commands.find((c) => c.id === id)?.ack).toMatchObject({ status: "failed", detail: expect.stringMatching(/^the update is not a signed release \(manifest: /) });
+    expect((await edge.nodeView(nodeId)).connected).toBe(true);
     node.supervisor.kill("SIGTERM");
     await node.exited;
   });

@@ -97,7 +97,23 @@ describe("outbox", () => {
     await outbox.add(event);
     expect(seenInSpool).toEqual(["connection_degraded"]);
   });
+
+  it("enqueue() resolves once the event is on disk, without waiting for a pass that hangs (an update must not wait on the network)", async () => {
+    const dir = await spool();
+    const r = slowReporter(); // its passes never end until released
+    const outbox = createOutbox({ reporter: r.reporter, spool: dir, plan: () => ({ snapshot: true }), now: Date.now, log: () => undefined });
+    const event = buildDegradedReport({ failure_count: 5, last_connected: null }, { version: "0.3.0", platform: "linux", arch: "x64", now: new Date() });
+    await outbox.enqueue(event);
+    expect((await listEntries(dir)).map((e) => e.event.event_id)).toEqual([event.event_id]);
+    await eventuallyTrue(() => r.calls.length === 1);
+    await r.settle(outbox.pass());
+  });
 });
+
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(check()).toBe(true);
+}
 
 describe("the connection_degraded report", () => {
   it("is a valid telemetry event carrying the spec's details", () => {

@@ -1,0 +1,108 @@
+/**
+ * SOFTWARE_UPDATE, start to end, in the node program: verify the signed release
+ * (release-verify.ts), download the bundle (release-download.ts, up to 1 + retryDelaysMs.length
+ * attempts, resuming), install it (install.ts), and say what happened.
+ *   - Success: update_progress "downloaded" then "installed", the command is acked done, and
+ *     the caller restarts the node program into the new version (run.ts exits with
+ *     RESTART_INTO_CURRENT_EXIT_CODE; the supervisor starts `current`).
+ *   - Any refusal or failure: nothing is installed, the running version goes on, the command is
+ *     acked failed with the reason, and update_failed {version, code, reason} goes to the spool.
+ * Telemetry is spooled before the ack is returned, so the report survives the restart.
+ */
+import type { Json, TelemetryEvent } from "../protocol/index.ts";
+import { installRelease } from "./install.ts";
+import type { HomePaths } from "./paths.ts";
+import { downloadBundle } from "./release-download.ts";
+import type { DownloadOutcome } from "./release-download.ts";
+import { verifyRelease } from "./release-verify.ts";
+import type { Refusal } from "./release-verify.ts";
+import type { Keyring } from "./trusted-keys.ts";
+import { updateFailedEvent, updateProgressEvent } from "./update-events.ts";
+import type { EventContext } from "./update-events.ts";
+import { readRolledBack } from "./version-store.ts";
+
+export type UpdaterDeps = {
+  paths: HomePaths;
+  /** The running version. */
+  version: string;
+  server: string;
+  nodeKey: string;
+  keys: Keyring;
+  platform: string;
+  arch: string;
+  now: () => number;
+  log: (message: string) => void;
+  /** Spools the event (on disk when this resolves) and asks for an upload; never rejects. */
+  report: (event: TelemetryEvent) => Promise<void>;
+  /** Waits between download attempts; their count + 1 is the number of attempts. */
+  retryDelaysMs: readonly number[];
+  fetchImpl?: typeof fetch;
+  idleTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+};
+
+export type UpdateResult =
+  | { status: "done"; detail: string; installed: string }
+  | { status: "failed"; detail: string; code: string };
+
+export type Updater = (payload: Record<string, Json>) => Promise<UpdateResult>;
+
+export function createUpdater(deps: UpdaterDeps): Updater {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const context = (): EventContext => ({ version: deps.version, platform: deps.platform, arch: deps.arch, now: new Date(deps.now()) });
+  /** Set once an install succeeded: this process is about to be replaced. */
+  let installed: string | null = null;
+
+  const failed = async (refusal: Refusal): Promise<UpdateResult> => {
+    deps.log(`update${refusal.version ? ` to ${refusal.version}` : ""} refused: ${refusal.reason}`);
+    await deps.report(updateFailedEvent(context(), refusal));
+    return { status: "failed", code: refusal.code, detail: refusal.reason.slice(0, 1000) };
+  };
+
+  const download = async (url: string, sha256: string, size: number): Promise<DownloadOutcome> => {
+    let outcome: DownloadOutcome | null = null;
+    for (let attempt = 0; attempt <= deps.retryDelaysMs.length; attempt += 1) {
+      if (attempt > 0) {
+        const delay = deps.retryDelaysMs[attempt - 1]!;
+        deps.log(`download attempt ${attempt} failed (${outcome && !outcome.ok ? outcome.reason : ""}); trying again in ${delay} ms`);
+        await sleep(delay);
+      }
+      outcome = await downloadBundle({ url, nodeKey: deps.nodeKey, sha256, size, dir: deps.paths.downloads, fetchImpl: deps.fetchImpl, idleTimeoutMs: deps.idleTimeoutMs });
+      if (outcome.ok || !outcome.retryable) return outcome;
+    }
+    return outcome!;
+  };
+
+  return async (payload) => {
+    if (installed !== null) {
+      return failed({ code: "restart_pending", reason: `${installed} is installed and the node is restarting into it; send the update again afterwards`, version: null });
+    }
+    const verdict = verifyRelease(payload, {
+      keys: deps.keys,
+      now: deps.now(),
+      runningVersion: deps.version,
+      rolledBack: await readRolledBack(deps.paths),
+    });
+    if (!verdict.ok) return failed(verdict.refusal);
+    const { manifest, release } = verdict.value;
+    const version = manifest.version;
+    deps.log(`update to ${version}: signature by key ${release.key_id} verified; downloading ${manifest.size} bytes`);
+
+    let stage = "download";
+    try {
+      const got = await download(`${deps.server}${release.download_path}`, manifest.sha256, manifest.size);
+      if (!got.ok) return await failed({ code: got.code, reason: got.reason, version });
+      await deps.report(updateProgressEvent(context(), "downloaded", { version, bytes: got.bytes, resumed_from: got.resumedFrom }));
+
+      stage = "install";
+      const done = await installRelease({ paths: deps.paths, verified: verdict.value, bundleFile: got.file, runningVersion: deps.version, now: new Date(deps.now()) });
+      installed = version;
+      await deps.report(updateProgressEvent(context(), "installed", { version, from: deps.version }));
+      deps.log(`installed ${version} (rollback to ${done.previous ?? "the agent the supervisor was started from"} if it fails to stay up)`);
+      return { status: "done", installed: version, detail: `installed ${version}; restarting into it` };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return failed({ code: `${stage}_failed`, reason: `could not ${stage} ${version}: ${message}`, version });
+    }
+  };
+}

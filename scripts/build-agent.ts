@@ -1,0 +1,80 @@
+/**
+ * `npm run build:agent -- <version> [--out dir]`: the agent as one release file. esbuild bundles
+ * agent/cli.ts (platform node, ESM, zod included, Node built-ins left as imports) into
+ * <out>/<version>/buhdi-node.mjs, with the version baked in through `define` so the bundle
+ * reports it (agent/version.ts) whatever its environment says. Prints the path, size and
+ * sha256 the release manifest needs, and checks that the bundle runs (`--version`).
+ * Default out: dist/agent. Importable (buildAgent) so tests build real bundles the same way.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import { build } from "esbuild";
+import { VersionSchema } from "../protocol/index.ts";
+import { BUNDLE_VERSION_DEFINE } from "../agent/version.ts";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const BUNDLE_NAME = "buhdi-node.mjs";
+
+export type BuiltAgent = { version: string; file: string; size: number; sha256: string };
+
+export type BuildAgentOptions = {
+  version: string;
+  /** Default dist/agent; the bundle goes to <outDir>/<version>/buhdi-node.mjs. */
+  outDir?: string;
+  /** Another entry point (tests: a release that dies on start). Default agent/cli.ts. */
+  entry?: string;
+};
+
+export async function buildAgent(options: BuildAgentOptions): Promise<BuiltAgent> {
+  const version = VersionSchema.parse(options.version);
+  const outDir = path.resolve(options.outDir ?? path.join(REPO_ROOT, "dist", "agent"));
+  const file = path.join(outDir, version, BUNDLE_NAME);
+  await mkdir(path.dirname(file), { recursive: true });
+  const result = await build({
+    entryPoints: [options.entry ?? path.join(REPO_ROOT, "agent", "cli.ts")],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    // Readable stack traces in crash reports beat a smaller file: names kept, nothing minified.
+    keepNames: true,
+    legalComments: "none",
+    define: { [BUNDLE_VERSION_DEFINE]: JSON.stringify(version) },
+    logLevel: "silent",
+  });
+  if (result.errors.length > 0) throw new Error(result.errors.map((e) => e.text).join("\n"));
+  const bytes = await readFile(file);
+  return { version, file, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+}
+
+/** Runs `node <bundle> --version` and returns what it printed. */
+export async function bundleVersion(file: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [file, "--version"], { timeout: 20_000 });
+  return stdout.trim();
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" } } });
+  const [version, ...extra] = positionals;
+  if (version === undefined || extra.length > 0) {
+    process.stderr.write("Usage: npm run build:agent -- <version> [--out dir]\n");
+    process.exitCode = 2;
+    return;
+  }
+  const built = await buildAgent({ version, outDir: values.out });
+  const reported = await bundleVersion(built.file);
+  if (reported !== built.version) throw new Error(`the bundle says it is ${reported}, not ${built.version}`);
+  process.stdout.write(`${built.file}\nversion ${built.version}\nsize    ${built.size}\nsha256  ${built.sha256}\n`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`build-agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

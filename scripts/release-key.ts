@@ -3,23 +3,18 @@
  * .keys/ (git-ignored). A key's id is the first 8 bytes of SHA-256 over its raw
  * 32-byte public key, in hex — the same id the edge and the agents use.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
 import { REPO_ROOT } from "./local-edge.ts";
 
 export const KEYS_DIR = path.join(REPO_ROOT, ".keys");
 
 export type ReleaseKey = { keyId: string; publicKey: string; privateKey: KeyObject };
 
-export function rawPublicKey(key: KeyObject): Buffer {
-  const jwk = createPublicKey(key).export({ format: "jwk" });
-  return Buffer.from(jwk.x!, "base64url");
-}
-
-export function keyIdOf(raw: Buffer): string {
-  return createHash("sha256").update(raw).digest("hex").slice(0, 16);
-}
+// One definition of a key id, the agent's: the pipeline must name keys exactly as nodes do.
+export { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
 
 export function loadReleaseKey(file: string): ReleaseKey {
   const privateKey = createPrivateKey(readFileSync(file));

@@ -49,7 +49,12 @@ Try it:
   curl -s -X POST ${edge.url}/api/admin/enrollments -H "authorization: Bearer ${token}" \\
        -H "content-type: application/json" -d '{"owner_id":"<owner_id>","node_name":"Kitchen Laptop"}'
   npm run agent -- enroll <code> --server ${edge.url} && npm run agent -- run
-  ${releaseKeys.length > 0 ? `npm run release -- <version>      (trusted release keys: ${releaseKeys.map((k) => k.keyId).join(", ")})` : "npm run release:keygen             (then restart, and npm run release -- <version>)"}
+  ${
+    releaseKeys.length > 0
+      ? `npm run release -- <version>      (trusted release keys: ${releaseKeys.map((k) => k.keyId).join(", ")})
+  export BUHDI_NODE_TRUSTED_KEYS='${trustedKeysVar(releaseKeys)}'   (before npm run agent, until the key is pinned in agent/trusted-keys.ts)`
+      : "npm run release:keygen             (then restart, and npm run release -- <version>)"
+  }
 
 Ctrl-C stops the edge.
 `);

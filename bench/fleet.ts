@@ -1,7 +1,8 @@
 /**
  * The benchmark's fleet: enrolls nodes on the local edge through the real admin and
- * enrollment API, and hands out their keys round-robin so that no node goes over the
- * per-node rate limit (60 requests per 60 s). Without it the benchmark would measure 429s.
+ * enrollment API. NodeKeyPool hands out their keys round-robin so that no node goes over the
+ * per-node rate limit (60 requests per 60 s), without which the ingest benchmark would measure
+ * 429s; enrollFleet enrolls a fixed number of nodes for the WebSocket benchmarks.
  */
 import type { LocalEdge } from "../scripts/local-edge.ts";
 
@@ -28,11 +29,7 @@ export class NodeKeyPool {
 
   /** A pool for one owner, with no nodes yet. */
   static async create(edge: LocalEdge): Promise<NodeKeyPool> {
-    const owner = await call<{ owner_id: string }>(edge, "/api/admin/owners", {
-      email: `bench-${Date.now()}@example.com`,
-      name: "Benchmark fleet",
-    });
-    return new NodeKeyPool(edge, owner.owner_id);
+    return new NodeKeyPool(edge, await createOwner(edge));
   }
 
   get size(): number {
@@ -51,7 +48,7 @@ export class NodeKeyPool {
     const worker = async () => {
       while (next < missing) {
         next++;
-        const key = await this.#enroll(`bench-node-${this.#named++}`);
+        const { key } = await enrollNode(this.#edge, this.#ownerId, `bench-node-${this.#named++}`);
         this.#keys.push(key);
         this.#uses.push(0);
       }
@@ -78,20 +75,52 @@ export class NodeKeyPool {
   anyKey(i: number): string {
     return this.#keys[i % this.#keys.length]!;
   }
+}
 
-  async #enroll(nodeName: string): Promise<string> {
-    const { code } = await call<{ code: string }>(this.#edge, "/api/admin/enrollments", {
-      owner_id: this.#ownerId,
-      node_name: nodeName,
-    });
-    const { node_key } = await call<{ node_key: string }>(
-      this.#edge,
-      "/api/enroll",
-      { code, os: "win32", arch: "x64", version: "0.3.0" },
-      false,
-    );
-    return node_key;
-  }
+export type EnrolledNode = { nodeId: string; key: string };
+
+let owners = 0;
+
+/** A new owner for a fleet of benchmark nodes. */
+export async function createOwner(edge: LocalEdge): Promise<string> {
+  const owner = await call<{ owner_id: string }>(edge, "/api/admin/owners", {
+    email: `bench-${Date.now()}-${owners++}@example.com`,
+    name: "Benchmark fleet",
+  });
+  return owner.owner_id;
+}
+
+/** A one-time enrollment code from the admin API. */
+export async function createCode(edge: LocalEdge, ownerId: string, nodeName: string): Promise<string> {
+  const { code } = await call<{ code: string }>(edge, "/api/admin/enrollments", { owner_id: ownerId, node_name: nodeName });
+  return code;
+}
+
+/** One node, as an owner would enroll it: a code from the admin API, traded for a key. */
+export async function enrollNode(edge: LocalEdge, ownerId: string, nodeName: string): Promise<EnrolledNode> {
+  const code = await createCode(edge, ownerId, nodeName);
+  const { node_id, node_key } = await call<{ node_id: string; node_key: string }>(
+    edge,
+    "/api/enroll",
+    { code, os: "win32", arch: "x64", version: "0.3.0" },
+    false,
+  );
+  return { nodeId: node_id, key: node_key };
+}
+
+/** `count` nodes of one new owner, enrolled `concurrency` at a time, in order of their names. */
+export async function enrollFleet(edge: LocalEdge, count: number, concurrency: number): Promise<EnrolledNode[]> {
+  const ownerId = await createOwner(edge);
+  const nodes: EnrolledNode[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      nodes[i] = await enrollNode(edge, ownerId, `bench-ws-node-${i}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return nodes;
 }
 
 async function call<T>(edge: LocalEdge, path: string, body: unknown, admin = true): Promise<T> {

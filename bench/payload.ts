@@ -1,9 +1,11 @@
 /**
- * What the benchmark POSTs: realistic crash reports as the agent sends them (3-10 crash.log
- * lines, a fresh event_id each time so every request is a new report, not the dedupe path).
- * Both targets get bodies from here, so the baseline carries the same bytes as ingest.
+ * What the benchmark sends: realistic crash reports as the agent POSTs them (3-10 crash.log
+ * lines, a fresh event_id each time so every request is a new report, not the dedupe path),
+ * and the heartbeat frame a node sends on its socket. Each target and its baseline get their
+ * bytes from here, so the baseline always carries the same bytes as the real thing.
  */
 import { NODE_KEY_HEADER } from "../protocol/headers.ts";
+import type { NodeFrame } from "../protocol/messages.ts";
 import type { TelemetryEventInput } from "../protocol/telemetry.ts";
 
 export const TELEMETRY_PATH = "/api/node/telemetry";
@@ -87,4 +89,20 @@ export function crashReportBody(): string {
 /** The headers of one telemetry POST from the node holding this key. */
 export function telemetryHeaders(nodeKey: string): Record<string, string> {
   return { "content-type": "application/json", [NODE_KEY_HEADER]: nodeKey };
+}
+
+/** The heartbeat frame of one node, as JSON text (the spec's extended heartbeat). */
+export function heartbeatFrame(nodeId: string): string {
+  const frame: NodeFrame = {
+    type: "heartbeat",
+    node_id: nodeId,
+    version: "0.3.0",
+    uptime: 3_600_000,
+    connection_state: "connected",
+    ws_failure_count: 0,
+    last_task_at: null,
+    memory_mb: 48.5,
+    error_count: 0,
+  };
+  return JSON.stringify(frame);
 }

@@ -1,88 +1,133 @@
 /**
- * The benchmark's output: the table on stdout and bench-results.json at the repo root
- * (git-ignored). The five headline figures keep their exact names; the rest is context
- * for reading them (settings, machine, per-status counts).
+ * The benchmark's output: one table per part on stdout and bench-results.json at the repo root
+ * (git-ignored). Headline figures keep their exact names at the top level (the ingest part's as
+ * before: ingest_rps ... target_met); each part's details sit under its own key. A part that did
+ * not run leaves its figures out rather than reporting stale ones.
  */
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
-import type { LoadResult, LoadSettings } from "./load.ts";
+import type { AgentSection } from "./agent-idle.ts";
+import type { D1Section } from "./d1-writes.ts";
+import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
+import type { IngestSection } from "./ingest.ts";
+import type { LoadResult } from "./load.ts";
+import type { Part } from "./settings.ts";
 
 export const RESULTS_FILE = path.join(REPO_ROOT, "bench-results.json");
 
 export type BenchReport = {
-  settings: LoadSettings & { warmupSeconds: number };
-  hello: LoadResult;
-  ingest: LoadResult;
-  warmup: { hello: LoadResult; ingest: LoadResult };
-  nodes: number;
-  requestsPerNode: number;
-  targetRatio: number;
-  /** Why the run does not count (empty when it does). */
-  failures: string[];
+  parts: Part[];
+  ingest?: IngestSection;
+  heartbeat?: HeartbeatSection;
+  d1?: D1Section;
+  agent?: AgentSection;
+  /** Parts that threw instead of measuring. */
+  errors: string[];
 };
 
-export function ratioOf(report: BenchReport): number {
-  return report.hello.requestsPerSecond > 0 ? report.ingest.requestsPerSecond / report.hello.requestsPerSecond : 0;
+export function failuresOf(report: BenchReport): string[] {
+  return [
+    ...report.errors,
+    ...(report.ingest?.failures ?? []),
+    ...(report.heartbeat?.failures ?? []),
+    ...(report.d1?.failures ?? []),
+    ...(report.agent?.failures ?? []),
+  ];
 }
 
+export function ingestRatio(ingest: IngestSection): number {
+  return ingest.hello.requestsPerSecond > 0 ? ingest.ingest.requestsPerSecond / ingest.hello.requestsPerSecond : 0;
+}
+
+const met = (ok: boolean) => (ok ? "MET" : "NOT MET");
+
 export function printTable(report: BenchReport): void {
-  const rows: [string, LoadResult][] = [
-    ["hello (baseline)", report.hello],
-    ["ingest", report.ingest],
-  ];
-  const header = ["target", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx", "errors", "timeouts"];
-  const lines = [
-    header,
-    ...rows.map(([name, r]) => [
-      name,
-      r.requestsPerSecond.toFixed(1),
-      String(r.p50Ms),
-      String(r.p99Ms),
-      String(r.completed),
-      String(r.non2xx),
-      String(r.errors),
-      String(r.timeouts),
-    ]),
-  ];
-  const widths = header.map((_, c) => Math.max(...lines.map((line) => line[c]!.length)));
-  const s = report.settings;
-  console.log(`\nPOST /api/node/telemetry vs hello-world, wrangler dev (workerd) on 127.0.0.1, autocannon`);
-  console.log(`${s.connections} connections, ${s.durationSeconds} s each after ${s.warmupSeconds} s warm-up, ${report.nodes} nodes, ${os.availableParallelism()} cores\n`);
-  for (const line of lines) console.log(line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-  const ratio = ratioOf(report);
-  const met = ratio >= report.targetRatio;
-  console.log(`\ningest / hello = ${ratio.toFixed(3)}  (target >= ${report.targetRatio}: ${met ? "MET" : "NOT MET"})`);
-  for (const failure of report.failures) console.log(`RUN FAILED: ${failure}`);
+  if (report.ingest) printIngest(report.ingest);
+  if (report.heartbeat) printHeartbeat(report.heartbeat);
+  if (report.d1) printD1(report.d1);
+  if (report.agent) printAgent(report.agent);
+  console.log("");
+  for (const failure of failuresOf(report)) console.log(`RUN FAILED: ${failure}`);
   console.log(`results: ${path.relative(process.cwd(), RESULTS_FILE) || RESULTS_FILE}`);
 }
 
+function printIngest(r: IngestSection): void {
+  const s = r.settings;
+  console.log(`\nPOST /api/node/telemetry vs hello-world, wrangler dev (workerd) on 127.0.0.1, autocannon`);
+  console.log(`${s.connections} connections, ${s.durationSeconds} s each after ${s.warmupSeconds} s warm-up, ${r.nodes} nodes, ${os.availableParallelism()} cores\n`);
+  const row = (name: string, x: LoadResult) => [name, x.requestsPerSecond.toFixed(1), String(x.p50Ms), String(x.p99Ms), String(x.completed), String(x.non2xx), String(x.errors), String(x.timeouts)];
+  table([["target", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx", "errors", "timeouts"], row("hello (baseline)", r.hello), row("ingest", r.ingest)]);
+  const ratio = ingestRatio(r);
+  console.log(`\ningest / hello = ${ratio.toFixed(3)}  (target >= ${r.targetRatio}: ${met(ratio >= r.targetRatio)})`);
+}
+
+function printHeartbeat(r: HeartbeatSection): void {
+  const s = r.settings;
+  console.log(`\nWebSocket heartbeats (GET /api/node/connect) vs a bare Durable Object echo, wrangler dev on 127.0.0.1`);
+  console.log(`${s.nodes} nodes (enrolled in ${r.enrollSeconds.toFixed(0)} s), ${s.mode}, ${s.windowSeconds} s window after ${s.warmupSeconds} s warm-up`);
+  console.log(`open files ${r.fdLimit.soft}/${r.fdLimit.hard}; wrangler local observability ${s.localObservability ? "on" : "off"}; µs/f = CPU per answered frame\n`);
+  const row = (name: string, x: TargetRun) => [
+    name,
+    `${x.connected}/${x.requested}`,
+    x.openSeconds.toFixed(1),
+    x.loop ? x.loop.perSecond.toFixed(1) : "-",
+    x.loop ? String(x.loop.p50Ms) : "-",
+    x.loop ? String(x.loop.p99Ms) : "-",
+    x.loop ? String(x.loop.silentSockets) : "-",
+    x.cost ? String(x.cost.cpuUsPerFrame.workerd ?? "-") : "-",
+    x.cost ? String(x.cost.cpuUsPerFrame.node ?? "-") : "-",
+    x.cost ? String(x.cost.rssMbByCommand.workerd ?? "-") : "-",
+  ];
+  table([
+    ["target", "sockets", "open s", "frames/s", "p50 ms", "p99 ms", "unanswered", "workerd µs/f", "wrangler µs/f", "workerd MB"],
+    row("echo (baseline)", r.echo),
+    row("heartbeat", r.heartbeat),
+  ]);
+  console.log(`\nheartbeat / echo = ${r.ratio.toFixed(3)}  (target >= ${r.targetRatio}: ${met(r.ratio >= r.targetRatio)})`);
+  if (r.cpuRatio !== null) console.log(`in workerd CPU per frame, echo / heartbeat = ${r.cpuRatio.toFixed(3)}`);
+}
+
+function printD1(r: D1Section): void {
+  console.log(`\nD1 rows written by the real Worker in steady state (SQLite triggers on ${r.tables.length} tables)`);
+  console.log(`${r.settings.nodes} nodes heartbeating every ${r.settings.intervalSeconds} s, ${r.loop.windowSeconds.toFixed(1)} s window: ${r.heartbeats} heartbeats acked\n`);
+  const writes = Object.entries(r.steadyWrites).map(([k, v]) => `${k}: ${v}`).join(", ") || "none";
+  console.log(`steady-state writes: ${r.steadyWritesTotal} (${writes}) = ${r.writesPerHeartbeat.toFixed(4)} per heartbeat`);
+  console.log(`per node-hour: ${r.writesPerHeartbeat.toFixed(4)} × 120 heartbeats = ${r.heartbeatPart.toFixed(2)}  +  ${r.rollupPart} hourly rollup (designed)  = ${r.perNodeHour.toFixed(2)}`);
+  console.log(`(apart: ${r.startupWritesPerNode.toFixed(2)} writes per node on connect and first heartbeat)`);
+  console.log(`\nd1_writes_per_node_hour = ${r.perNodeHour.toFixed(2)}  (target <= ${r.target}: ${met(r.perNodeHour <= r.target)})`);
+}
+
+function printAgent(r: AgentSection): void {
+  console.log(`\nThe agent idle (buhdi-node run: supervisor + node program) vs a bare Node 22 WebSocket, same edge`);
+  console.log(`${r.windowSeconds.toFixed(0)} s idle after ${r.settings.settleSeconds} s settling, ${r.samples} samples, heartbeat every ${r.settings.heartbeatIntervalSeconds} s, load ${r.loadAverage.start.toFixed(2)} → ${r.loadAverage.end.toFixed(2)}\n`);
+  table([
+    ["process tree", "processes", "RSS MB (mean)", "per process MB", "CPU % of a core"],
+    ["agent", String(r.agent.processes), r.agent.rssMbMean.toFixed(1), r.agent.rssMbPerProcess.join(" + "), r.agent.cpuPct.toFixed(3)],
+    ["bare WebSocket", String(r.bare.processes), r.bare.rssMbMean.toFixed(1), r.bare.rssMbPerProcess.join(" + "), r.bare.cpuPct.toFixed(3)],
+  ]);
+  console.log(`\nagent RSS per process / bare = ${r.rssRatio.toFixed(3)}  (target <= ${r.targets.rssRatio}: ${met(r.rssRatio <= r.targets.rssRatio)})`);
+  console.log(`agent idle CPU = ${r.agent.cpuPct.toFixed(3)} %  (target <= ${r.targets.cpuPct}: ${met(r.agent.cpuPct <= r.targets.cpuPct)})`);
+}
+
+function table(lines: string[][]): void {
+  const widths = lines[0]!.map((_, c) => Math.max(...lines.map((line) => line[c]!.length)));
+  for (const line of lines) console.log(line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+}
+
 export async function writeResults(report: BenchReport, wranglerVersion: string): Promise<void> {
-  const ratio = ratioOf(report);
+  const failures = failuresOf(report);
   const cpus = os.cpus();
   const json = {
-    ingest_rps: round(report.ingest.requestsPerSecond, 1),
-    hello_rps: round(report.hello.requestsPerSecond, 1),
-    ingest_ratio_vs_hello: round(ratio, 3),
-    ingest_p99_ms: report.ingest.p99Ms,
-    hello_p99_ms: report.hello.p99Ms,
-    ingest_p50_ms: report.ingest.p50Ms,
-    hello_p50_ms: report.hello.p50Ms,
-    target_ratio: report.targetRatio,
-    target_met: ratio >= report.targetRatio,
-    run_ok: report.failures.length === 0,
-    failures: report.failures,
+    parts: report.parts,
+    ...(report.ingest ? ingestFigures(report.ingest) : {}),
+    ...(report.heartbeat ? heartbeatFigures(report.heartbeat) : {}),
+    ...(report.d1 ? d1Figures(report.d1) : {}),
+    ...(report.agent ? agentFigures(report.agent) : {}),
+    run_ok: failures.length === 0,
+    failures,
     timestamp: new Date().toISOString(),
-    settings: {
-      connections: report.settings.connections,
-      duration_s: report.settings.durationSeconds,
-      warmup_s: report.settings.warmupSeconds,
-      nodes: report.nodes,
-      requests_per_node_max: report.requestsPerNode,
-      path: "POST /api/node/telemetry (crash_report, fresh event_id per request)",
-      baseline: "POST of the same JSON body and headers to a hello-world Worker",
-    },
     machine: {
       cores: os.availableParallelism(),
       cpu: cpus[0]?.model ?? "unknown",
@@ -91,11 +136,79 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
       node: process.version,
       wrangler: wranglerVersion,
     },
-    hello: details(report.hello),
-    ingest: details(report.ingest),
-    warmup: { hello: details(report.warmup.hello), ingest: details(report.warmup.ingest) },
+    ...(report.ingest ? ingestDetails(report.ingest) : {}),
+    ...(report.heartbeat ? { heartbeat: report.heartbeat } : {}),
+    ...(report.d1 ? { d1_writes: report.d1 } : {}),
+    ...(report.agent ? { agent_idle: report.agent } : {}),
   };
-  await writeFile(RESULTS_FILE, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(RESULTS_FILE, `${JSON.stringify(json, roundNumbers, 2)}\n`);
+}
+
+function ingestFigures(r: IngestSection) {
+  const ratio = ingestRatio(r);
+  return {
+    ingest_rps: round(r.ingest.requestsPerSecond, 1),
+    hello_rps: round(r.hello.requestsPerSecond, 1),
+    ingest_ratio_vs_hello: round(ratio, 3),
+    ingest_p99_ms: r.ingest.p99Ms,
+    hello_p99_ms: r.hello.p99Ms,
+    ingest_p50_ms: r.ingest.p50Ms,
+    hello_p50_ms: r.hello.p50Ms,
+    target_ratio: r.targetRatio,
+    target_met: ratio >= r.targetRatio,
+  };
+}
+
+function heartbeatFigures(r: HeartbeatSection) {
+  return {
+    heartbeat_nodes: r.heartbeat.connected,
+    heartbeat_rps: round(r.heartbeat.loop?.perSecond ?? 0, 1),
+    echo_rps: round(r.echo.loop?.perSecond ?? 0, 1),
+    heartbeat_ratio_vs_echo: round(r.ratio, 3),
+    heartbeat_cpu_ratio_vs_echo: r.cpuRatio === null ? null : round(r.cpuRatio, 3),
+    heartbeat_target_ratio: r.targetRatio,
+    heartbeat_target_met: r.ratio >= r.targetRatio,
+  };
+}
+
+function d1Figures(r: D1Section) {
+  return {
+    d1_writes_per_node_hour: round(r.perNodeHour, 3),
+    d1_target_per_node_hour: r.target,
+    d1_target_met: r.perNodeHour <= r.target,
+  };
+}
+
+function agentFigures(r: AgentSection) {
+  return {
+    agent_idle_rss_mb: round(r.agent.rssMbMean, 1),
+    bare_node_ws_rss_mb: round(r.bare.rssMbMean, 1),
+    agent_rss_ratio: round(r.rssRatio, 3),
+    agent_idle_cpu_pct: round(r.agent.cpuPct, 3),
+    agent_processes: r.agent.processes,
+    agent_rss_target_ratio: r.targets.rssRatio,
+    agent_cpu_target_pct: r.targets.cpuPct,
+    agent_rss_target_met: r.rssRatio <= r.targets.rssRatio,
+    agent_cpu_target_met: r.agent.cpuPct <= r.targets.cpuPct,
+  };
+}
+
+/** The ingest part's context, as before (settings, per-target details, warm-up). */
+function ingestDetails(r: IngestSection) {
+  return {
+    settings: {
+      connections: r.settings.connections,
+      duration_s: r.settings.durationSeconds,
+      warmup_s: r.settings.warmupSeconds,
+      nodes: r.nodes,
+      requests_per_node_max: r.requestsPerNode,
+      path: "POST /api/node/telemetry (crash_report, fresh event_id per request)",
+      baseline: "POST of the same JSON body and headers to a hello-world Worker",
+    },
+    hello: details(r.hello),
+    ingest: details(r.ingest),
+    warmup: { hello: details(r.warmup.hello), ingest: details(r.warmup.ingest) },
+  };
 }
 
 function details(r: LoadResult) {
@@ -110,6 +223,11 @@ function details(r: LoadResult) {
     timeouts: r.timeouts,
     status_codes: r.statusCodes,
   };
+}
+
+/** Details carry raw measurements: three decimals are plenty in the file. */
+function roundNumbers(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isInteger(value) ? round(value, 3) : value;
 }
 
 function round(value: number, digits: number): number {

@@ -1,0 +1,220 @@
+/**
+ * What the real agent costs when idle: `buhdi-node run` (the supervisor and the node program
+ * it starts, with its WebSocket to the edge and its heartbeat) enrolled through the real CLI
+ * against a local edge at the real 30 s heartbeat interval, next to bench/bare-ws.ts (a bare
+ * Node 22 process holding one WebSocket to the same edge). After both are connected and have
+ * settled, both process trees are sampled every 5 s for BENCH_AGENT_IDLE_S (default 180):
+ * RSS = VmRSS summed over the tree (mean of the samples), CPU = utime+stime of the tree over the
+ * window as % of one core. agent_rss_ratio = (agent RSS / agent processes) / bare RSS.
+ * Targets: ratio <= 1.2, CPU <= 0.5 %.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { freePort, REPO_ROOT, type LocalEdge } from "../scripts/local-edge.ts";
+import { onStop, startEdge, stopEdge } from "./edges.ts";
+import { createCode, createOwner, enrollNode } from "./fleet.ts";
+import { sampleTree, type TreeSample } from "./proc-tree.ts";
+import { log, positiveInt, sleep } from "./settings.ts";
+
+export const AGENT_TARGETS = { rssRatio: 1.2, cpuPct: 0.5 };
+const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
+const CLI = path.join(REPO_ROOT, "agent", "cli.ts");
+const BARE = path.join(REPO_ROOT, "bench", "bare-ws.ts");
+const SAMPLE_EVERY_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 60_000;
+
+export type TreeFigures = {
+  rssMbMean: number;
+  rssMbMin: number;
+  rssMbMax: number;
+  /** Processes in the tree (at the last sample), and every command seen. */
+  processes: number;
+  commands: string[];
+  cpuPct: number;
+  cpuSeconds: number;
+  /** Distinct pids seen in the window (more than `processes` means something restarted). */
+  pidsSeen: number;
+  /** RSS of each process at the last sample, root (the supervisor) first. */
+  rssMbPerProcess: number[];
+};
+
+export type AgentSection = {
+  settings: { idleSeconds: number; settleSeconds: number; sampleEverySeconds: number; heartbeatIntervalSeconds: number };
+  agent: TreeFigures;
+  bare: TreeFigures;
+  rssPerAgentProcessMb: number;
+  rssRatio: number;
+  samples: number;
+  windowSeconds: number;
+  loadAverage: { start: number; end: number };
+  targets: typeof AGENT_TARGETS;
+  failures: string[];
+};
+
+type Started = { child: ChildProcess; output: string[] };
+
+export async function benchAgentIdle(): Promise<AgentSection> {
+  const settings = {
+    idleSeconds: positiveInt("BENCH_AGENT_IDLE_S", 180),
+    settleSeconds: positiveInt("BENCH_AGENT_SETTLE_S", 10),
+    sampleEverySeconds: SAMPLE_EVERY_MS / 1000,
+    heartbeatIntervalSeconds: 30,
+  };
+  log("agent: starting an edge (wrangler dev, default 30 s heartbeat)");
+  const edge = await startEdge();
+  const home = await mkdtemp(path.join(tmpdir(), "buhdi-bench-agent-"));
+  const started: Started[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(started.map((s) => stopTree(s.child)));
+    await rm(home, { recursive: true, force: true });
+  };
+  const unregister = onStop(stopAll);
+  try {
+    const ownerId = await createOwner(edge);
+    const code = await createCode(edge, ownerId, "bench-agent");
+    await runCli(["enroll", code, "--server", edge.url], home);
+    const agentNodeId = (JSON.parse(await readFile(path.join(home, "config.json"), "utf8")) as { node_id: string }).node_id;
+    const bareNode = await enrollNode(edge, ownerId, "bench-bare-ws");
+
+    const agent = spawnTree([CLI, "run"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(await freePort()) });
+    started.push(agent);
+    const bare = spawnTree([BARE], { BENCH_EDGE_URL: edge.url, BENCH_NODE_KEY: bareNode.key });
+    started.push(bare);
+
+    log("agent: waiting for the agent and the bare process to connect");
+    await Promise.all([waitConnected(edge, agentNodeId, agent, "agent"), waitConnected(edge, bareNode.nodeId, bare, "bare")]);
+    log(`agent: both connected; settling ${settings.settleSeconds} s, then idle for ${settings.idleSeconds} s`);
+    await sleep(settings.settleSeconds * 1000);
+
+    const agentSamples: TreeSample[] = [];
+    const bareSamples: TreeSample[] = [];
+    const load = { start: loadavg()[0]!, end: 0 };
+    const deadline = Date.now() + settings.idleSeconds * 1000;
+    for (;;) {
+      const a = sampleTree(agent.child.pid!);
+      const b = sampleTree(bare.child.pid!);
+      if (!a || !b) throw new Error(`agent: the ${a ? "bare process" : "agent"} exited while idle\n${tail(a ? bare : agent)}`);
+      agentSamples.push(a);
+      bareSamples.push(b);
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(SAMPLE_EVERY_MS, Math.max(0, deadline - Date.now())));
+    }
+    load.end = loadavg()[0]!;
+
+    const failures: string[] = [];
+    for (const [name, id] of [["agent", agentNodeId], ["bare", bareNode.nodeId]] as const) {
+      if (!(await isConnected(edge, id))) failures.push(`agent: the ${name} process was not connected at the end of the idle window`);
+    }
+    const agentFigures = figures(agentSamples);
+    const bareFigures = figures(bareSamples);
+    if (agentFigures.pidsSeen > agentFigures.processes) failures.push(`agent: ${agentFigures.pidsSeen - agentFigures.processes} agent process(es) restarted while idle`);
+    const rssPerAgentProcessMb = agentFigures.rssMbMean / agentFigures.processes;
+    return {
+      settings,
+      agent: agentFigures,
+      bare: bareFigures,
+      rssPerAgentProcessMb,
+      rssRatio: rssPerAgentProcessMb / bareFigures.rssMbMean,
+      samples: agentSamples.length,
+      windowSeconds: (agentSamples.at(-1)!.at - agentSamples[0]!.at) / 1000,
+      loadAverage: load,
+      targets: AGENT_TARGETS,
+      failures,
+    };
+  } finally {
+    await stopAll();
+    unregister();
+    await stopEdge(edge);
+  }
+}
+
+function figures(samples: TreeSample[]): TreeFigures {
+  const first = samples[0]!;
+  const last = samples.at(-1)!;
+  const rss = samples.map((s) => s.rssMb);
+  const seconds = (last.at - first.at) / 1000;
+  const cpuSeconds = last.cpuSeconds - first.cpuSeconds;
+  return {
+    rssMbMean: rss.reduce((a, b) => a + b, 0) / rss.length,
+    rssMbMin: Math.min(...rss),
+    rssMbMax: Math.max(...rss),
+    processes: last.pids.length,
+    commands: [...new Set(samples.flatMap((s) => s.commands))],
+    cpuPct: seconds > 0 ? (cpuSeconds / seconds) * 100 : 0,
+    cpuSeconds,
+    pidsSeen: new Set(samples.flatMap((s) => s.pids)).size,
+    rssMbPerProcess: last.rssMbByPid.map((mb) => Math.round(mb * 10) / 10),
+  };
+}
+
+/** Its own process group, so that stopTree can take down whatever it started. */
+function spawnTree(args: string[], env: Record<string, string>): Started {
+  const child = spawn(NODE22, args, {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  const output: string[] = [];
+  const keep = (d: Buffer) => {
+    output.push(d.toString());
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return { child, output };
+}
+
+/** SIGTERM to the root (the supervisor forwards it and waits for the program), then SIGKILL to the group. */
+async function stopTree(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killGroup(child);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 8_000)))]);
+  clearTimeout(timer);
+  killGroup(child);
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+async function runCli(args: string[], home: string): Promise<void> {
+  const { child, output } = spawnTree([CLI, ...args], { BUHDI_NODE_HOME: home });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => killGroup(child), 30_000);
+    child.once("exit", (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  if (code !== 0) throw new Error(`agent: buhdi-node ${args[0]} exited ${code}\n${output.join("")}`);
+}
+
+async function waitConnected(edge: LocalEdge, nodeId: string, started: Started, name: string): Promise<void> {
+  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const { exitCode, signalCode } = started.child;
+    if (exitCode !== null || signalCode !== null) throw new Error(`agent: the ${name} process exited before connecting\n${tail(started)}`);
+    if (await isConnected(edge, nodeId)) return;
+    await sleep(500);
+  }
+  throw new Error(`agent: the ${name} process did not connect within ${CONNECT_TIMEOUT_MS / 1000} s\n${tail(started)}`);
+}
+
+async function isConnected(edge: LocalEdge, nodeId: string): Promise<boolean> {
+  const res = await fetch(`${edge.url}/api/nodes/${nodeId}`, { headers: { authorization: `Bearer ${edge.adminToken}` } });
+  if (!res.ok) return false;
+  return ((await res.json()) as { connected?: boolean }).connected === true;
+}
+
+function tail(started: Started): string {
+  return started.output.join("").slice(-3000);
+}

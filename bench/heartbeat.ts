@@ -1,0 +1,188 @@
+/**
+ * Heartbeats on the real edge vs a bare Durable Object echo: BENCH_HB_NODES (default 2000)
+ * nodes enrolled through the real API, all connected at once to `GET /api/node/connect` under
+ * wrangler dev, each heartbeating in a closed loop (the next heartbeat when the ack arrives).
+ * The same harness, number of sockets, frames, warm-up and window then run against
+ * bench/echo (one DO per socket, hibernation API, echoes the frame), in the same run, one
+ * after the other. Headline: heartbeat_ratio_vs_echo = acks/s ÷ echoes/s (target >= 0.8).
+ *
+ * Why closed loop: each socket keeps exactly one frame in flight, so the runtime always has
+ * thousands of frames queued (saturated) without the harness having to guess a rate; a fixed
+ * rate above capacity would only grow queues and measure the backlog, one below would not
+ * measure capacity at all.
+ *
+ * Both edges run with wrangler's local observability off (X_LOCAL_OBSERVABILITY=false). It is a
+ * dev-only emulation that streams a trace of every invocation — every WebSocket message — into a
+ * SQLite trace store in the same workerd, and for the echo's sub-millisecond events it logs a
+ * "tail session was canceled" error per frame that wrangler's Node process formats and appends
+ * to its debug log: 150-400 µs of CPU per frame outside workerd, on the same two cores. With it
+ * on, the baseline measured wrangler's logging, not a Durable Object (BENCH_HB_LOCAL_OBSERVABILITY=1
+ * turns it back on to see that).
+ *
+ * Context that makes the ratio readable on a shared 2-core machine: CPU seconds the edge's
+ * process tree spent per answered frame (workerd, and wrangler's own Node process), its RSS with
+ * every socket open, and the open-file limit.
+ */
+import path from "node:path";
+import type { LocalEdge } from "../scripts/local-edge.ts";
+import { REPO_ROOT } from "../scripts/local-edge.ts";
+import { startEdges, stopEdge } from "./edges.ts";
+import { raiseFdLimit, type FdLimit } from "./fd-limit.ts";
+import { enrollFleet, type EnrolledNode } from "./fleet.ts";
+import { heartbeatFrame } from "./payload.ts";
+import { edgeRootPid, sampleTree, type TreeSample } from "./proc-tree.ts";
+import { log, positiveInt, sleep } from "./settings.ts";
+import { closeFleet, openFleet, startLoop, type LoopResult, type Member } from "./ws-fleet.ts";
+
+export const HEARTBEAT_TARGET_RATIO = 0.8;
+const ECHO_CONFIG = path.join(REPO_ROOT, "bench", "echo", "wrangler.toml");
+const ENROLL_CONCURRENCY = 32;
+const OPEN = { concurrency: 64, handshakeTimeoutMs: 30_000, deadlineMs: 150_000 };
+
+export type EdgeCost = {
+  /** CPU seconds per answered frame, by process name (workerd, node = wrangler itself). */
+  cpuUsPerFrame: Record<string, number>;
+  /** Share of one core each used during the window. */
+  cpuPctOfCore: Record<string, number>;
+  rssMbByCommand: Record<string, number>;
+};
+
+export type TargetRun = {
+  requested: number;
+  connected: number;
+  openSeconds: number;
+  openFailures: Record<string, number>;
+  loop: LoopResult | null;
+  cost: EdgeCost | null;
+};
+
+export type HeartbeatSection = {
+  settings: { nodes: number; warmupSeconds: number; windowSeconds: number; mode: string; localObservability: boolean };
+  enrollSeconds: number;
+  fdLimit: FdLimit;
+  heartbeat: TargetRun;
+  echo: TargetRun;
+  ratio: number;
+  /** Echo's workerd CPU per frame ÷ heartbeat's: the same comparison in CPU, which the machine's other load hardly moves. */
+  cpuRatio: number | null;
+  targetRatio: number;
+  failures: string[];
+};
+
+export async function benchHeartbeat(): Promise<HeartbeatSection> {
+  const settings = {
+    nodes: positiveInt("BENCH_HB_NODES", 2000),
+    warmupSeconds: positiveInt("BENCH_HB_WARMUP", 5),
+    windowSeconds: positiveInt("BENCH_HB_WINDOW", 15),
+    mode: "closed loop: one heartbeat in flight per socket",
+    localObservability: process.env.BENCH_HB_LOCAL_OBSERVABILITY === "1",
+  };
+  const fdLimit = raiseFdLimit();
+  log(`heartbeat: open files soft ${fdLimit.soft} / hard ${fdLimit.hard} (${fdLimit.note})`);
+  log("heartbeat: starting the edge and the echo Worker (wrangler dev)");
+  const [edge, echoEdge] = await startEdges([{}, { config: ECHO_CONFIG }], {
+    X_LOCAL_OBSERVABILITY: settings.localObservability ? "true" : "false",
+  });
+  try {
+    const enrollStarted = performance.now();
+    const nodes = await enrollFleet(edge!, settings.nodes, ENROLL_CONCURRENCY);
+    const enrollSeconds = (performance.now() - enrollStarted) / 1000;
+    log(`heartbeat: enrolled ${nodes.length} nodes in ${enrollSeconds.toFixed(1)} s (${ENROLL_CONCURRENCY} at a time)`);
+    const members = membersOf(nodes);
+
+    // Echo first, then stop it: the real edge leaves alarms and D1 work behind that would
+    // otherwise compete with the baseline for the same cores.
+    const echo = await measure("echo", echoEdge!, members, settings, (m) => m.startsWith('{"type":"heartbeat"'));
+    await stopEdge(echoEdge!);
+    const heartbeat = await measure("heartbeat", edge!, members, settings, (m) => m.includes('"type":"heartbeat_ack"'));
+    const ratio = echo.loop && heartbeat.loop && echo.loop.perSecond > 0 ? heartbeat.loop.perSecond / echo.loop.perSecond : 0;
+    const [echoCpu, beatCpu] = [echo.cost?.cpuUsPerFrame.workerd, heartbeat.cost?.cpuUsPerFrame.workerd];
+    return {
+      settings,
+      enrollSeconds,
+      fdLimit,
+      heartbeat,
+      echo,
+      ratio,
+      cpuRatio: echoCpu && beatCpu ? echoCpu / beatCpu : null,
+      targetRatio: HEARTBEAT_TARGET_RATIO,
+      failures: [...problems("heartbeat", heartbeat), ...problems("echo", echo)],
+    };
+  } finally {
+    await Promise.allSettled([stopEdge(edge!), stopEdge(echoEdge!)]);
+  }
+}
+
+function membersOf(nodes: EnrolledNode[]): Member[] {
+  return nodes.map((node) => ({ key: node.key, frame: heartbeatFrame(node.nodeId) }));
+}
+
+async function measure(
+  name: string,
+  edge: LocalEdge,
+  members: Member[],
+  settings: HeartbeatSection["settings"],
+  isAnswer: (message: string) => boolean,
+): Promise<TargetRun> {
+  log(`${name}: opening ${members.length} WebSockets (${OPEN.concurrency} handshakes at a time)`);
+  const fleet = await openFleet(edge.url, members, OPEN);
+  const failed = Object.entries(fleet.failures).map(([why, n]) => `${n} × ${why}`).join(", ");
+  log(`${name}: ${fleet.sockets.length} open in ${fleet.openSeconds.toFixed(1)} s${failed ? `; failed: ${failed}` : ""}`);
+  const run: TargetRun = {
+    requested: members.length,
+    connected: fleet.sockets.length,
+    openSeconds: fleet.openSeconds,
+    openFailures: fleet.failures,
+    loop: null,
+    cost: null,
+  };
+  try {
+    if (fleet.sockets.length === 0) return run;
+    const root = edgeRootPid(edge.url);
+    const loop = startLoop(fleet, { kind: "closed" }, isAnswer);
+    try {
+      log(`${name}: warm-up ${settings.warmupSeconds} s, then measuring ${settings.windowSeconds} s`);
+      await sleep(settings.warmupSeconds * 1000);
+      const before = root === null ? null : sampleTree(root);
+      loop.beginWindow();
+      await sleep(settings.windowSeconds * 1000);
+      run.loop = loop.endWindow();
+      const after = root === null ? null : sampleTree(root);
+      run.cost = before && after ? costOf(before, after, run.loop) : null;
+    } finally {
+      loop.stop();
+    }
+    log(`${name}: ${run.loop.perSecond.toFixed(0)} answers/s over ${run.loop.connections} sockets (p50 ${run.loop.p50Ms} ms)`);
+    return run;
+  } finally {
+    await closeFleet(fleet);
+  }
+}
+
+function costOf(before: TreeSample, after: TreeSample, loop: LoopResult): EdgeCost {
+  const cpuUsPerFrame: Record<string, number> = {};
+  const cpuPctOfCore: Record<string, number> = {};
+  const seconds = (after.at - before.at) / 1000;
+  for (const [command, cpu] of Object.entries(after.cpuByCommand)) {
+    const used = cpu - (before.cpuByCommand[command] ?? 0);
+    cpuUsPerFrame[command] = loop.answered > 0 ? Math.round((used / loop.answered) * 1e6) : 0;
+    cpuPctOfCore[command] = Math.round((used / seconds) * 1000) / 10;
+  }
+  const rssMbByCommand = Object.fromEntries(Object.entries(after.rssMbByCommand).map(([c, mb]) => [c, Math.round(mb)]));
+  return { cpuUsPerFrame, cpuPctOfCore, rssMbByCommand };
+}
+
+function problems(name: string, run: TargetRun): string[] {
+  const found: string[] = [];
+  if (run.connected < run.requested) {
+    const why = Object.entries(run.openFailures).map(([reason, n]) => `${n} × ${reason}`).join(", ");
+    found.push(`${name}: only ${run.connected} of ${run.requested} sockets opened (${why})`);
+  }
+  const loop = run.loop;
+  if (!loop || loop.answered === 0) found.push(`${name}: no frame answered in the window`);
+  else {
+    if (loop.unexpected > 0) found.push(`${name}: ${loop.unexpected} unexpected frames (errors) in the window`);
+    if (loop.closedDuringRun > 0) found.push(`${name}: ${loop.closedDuringRun} sockets closed during the run`);
+  }
+  return found;
+}

@@ -1,0 +1,100 @@
+/**
+ * Triage throughput: crash reports through the real queue consumer per second
+ * with 200 extra enabled known-issue patterns (none of which match, so every
+ * report is checked against all of them — the worst case for matching).
+ *
+ * The reports are ingested first, as fast as the edge takes them; the clock
+ * runs from the first report sent to the last one triaged (its resolution row
+ * visible through the support API), so it includes the local queue's delivery.
+ */
+import { randomUUID } from "node:crypto";
+import type { LocalEdge } from "../scripts/local-edge.ts";
+import { enrollFleet } from "./fleet.ts";
+
+export type TriageFigures = {
+  triage_reports_per_s: number;
+  triage_patterns: number;
+  triage_reports: number;
+  triage_seconds: number;
+};
+
+const EXTRA_PATTERNS = 200;
+/** Well under the 60/min per-node budget. */
+const REPORTS_PER_NODE = 40;
+
+export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs = 180_000): Promise<TriageFigures> {
+  const admin = async (path: string, body?: unknown) => {
+    const res = await fetch(`${edge.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<Record<string, unknown>>;
+  };
+
+  for (let i = 0; i < EXTRA_PATTERNS; i++) {
+    await admin("/api/admin/known-issues", { pattern: `bench-issue-${i}: (disk|network|printer) failure [0-9]+`, fix_type: "manual" });
+  }
+  const patterns = ((await admin("/api/admin/known-issues")).items as { enabled: boolean }[]).filter((i) => i.enabled).length;
+
+  const nodes = await enrollFleet(edge, Math.ceil(reports / REPORTS_PER_NODE), 8);
+  const started = Date.now();
+  let sent = 0;
+  const sender = async () => {
+    while (sent < reports) {
+      const i = sent++;
+      const node = nodes[Math.floor(i / REPORTS_PER_NODE)]!;
+      const res = await fetch(`${edge.url}/api/node/telemetry`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-node-key": node.key },
+        body: JSON.stringify({
+          event_id: randomUUID(),
+          type: "crash_report",
+          // A handful of distinct crashes, so reports both open groups and add to them.
+          entries: [
+            `[${new Date().toISOString()}] UNCAUGHT: TypeError: Cannot read properties of undefined (reading 'field${i % 7}')`,
+            `    at handler${i % 7} (~/app/dist/worker.js:${100 + i}:17)`,
+            "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+            "EXIT code=1",
+          ],
+          node_version: "0.3.0",
+          os: "win32",
+          arch: "x64",
+          uptime_before_crash: null,
+          timestamp: new Date().toISOString(),
+        }),
+      });
+      if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, sender));
+
+  const deadline = started + timeoutMs;
+  let triaged = 0;
+  while (Date.now() < deadline) {
+    triaged = await countTriaged(admin);
+    if (triaged >= reports) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (triaged < reports) throw new Error(`only ${triaged} of ${reports} reports were triaged within ${timeoutMs / 1000} s`);
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    triage_reports_per_s: Math.round((reports / seconds) * 10) / 10,
+    triage_patterns: patterns,
+    triage_reports: reports,
+    triage_seconds: Math.round(seconds * 10) / 10,
+  };
+}
+
+/** Reports triaged so far: the crash groups' report counts add up to it. */
+async function countTriaged(admin: (path: string) => Promise<Record<string, unknown>>): Promise<number> {
+  let total = 0;
+  let cursor: string | null = null;
+  do {
+    const page = await admin(`/api/support/crash-groups?limit=200${cursor ? `&cursor=${cursor}` : ""}`);
+    for (const group of page.items as { report_count: number }[]) total += group.report_count;
+    cursor = page.next_cursor as string | null;
+  } while (cursor);
+  return total;
+}

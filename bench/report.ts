@@ -6,6 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
+import type { TriageFigures } from "./triage.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import type { AgentSection } from "./agent-idle.ts";
@@ -22,6 +23,7 @@ export type BenchReport = {
   ingest?: IngestSection;
   heartbeat?: HeartbeatSection;
   d1?: D1Section;
+  triage?: TriageFigures;
   agent?: AgentSection;
   /** Parts that threw instead of measuring. */
   errors: string[];
@@ -47,6 +49,11 @@ export function printTable(report: BenchReport): void {
   if (report.ingest) printIngest(report.ingest);
   if (report.heartbeat) printHeartbeat(report.heartbeat);
   if (report.d1) printD1(report.d1);
+  if (report.triage) {
+    const t = report.triage;
+    console.log(`\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`);
+    console.log(`${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged)`);
+  }
   if (report.agent) printAgent(report.agent);
   console.log("");
   for (const failure of failuresOf(report)) console.log(`RUN FAILED: ${failure}`);
@@ -124,6 +131,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.ingest ? ingestFigures(report.ingest) : {}),
     ...(report.heartbeat ? heartbeatFigures(report.heartbeat) : {}),
     ...(report.d1 ? d1Figures(report.d1) : {}),
+    ...(report.triage ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
     run_ok: failures.length === 0,
     failures,

@@ -9,7 +9,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { LocalEdge } from "../scripts/local-edge.ts";
+import { startEdge, stopEdge } from "./edges.ts";
 import { enrollFleet } from "./fleet.ts";
+import { log, positiveInt } from "./settings.ts";
 
 export type TriageFigures = {
   triage_reports_per_s: number;
@@ -19,6 +21,18 @@ export type TriageFigures = {
 };
 
 const EXTRA_PATTERNS = 200;
+
+/** The bench part: its own edge, BENCH_TRIAGE_REPORTS crash reports (400). */
+export async function benchTriage(): Promise<TriageFigures> {
+  const edge = await startEdge();
+  try {
+    const reports = positiveInt("BENCH_TRIAGE_REPORTS", 400);
+    log(`triage: ${reports} crash reports through the consumer with ${EXTRA_PATTERNS} extra patterns`);
+    return await measureTriage(edge, reports);
+  } finally {
+    await stopEdge(edge);
+  }
+}
 /** Well under the 60/min per-node budget. */
 const REPORTS_PER_NODE = 40;
 

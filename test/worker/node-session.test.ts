@@ -17,6 +17,11 @@ async function silentFor(nodeId: string, ms: number) {
   await runInDurableObject(sessionOf(nodeId), async (_instance: NodeSession, state) => {
     const live = (await state.storage.get<LiveState>("live"))!;
     await state.storage.put("live", { ...live, lastSeenAt: Date.now() - ms });
+    // Heartbeats also ride on the socket's attachment: age that too.
+    for (const ws of state.getWebSockets()) {
+      const snapshot = ws.deserializeAttachment() as { lastSeenAt: number } | null;
+      if (snapshot) ws.serializeAttachment({ ...snapshot, lastSeenAt: Date.now() - ms });
+    }
   });
   // The instance caches its state: evict so the alarm reads what storage says.
   await evictDurableObject(sessionOf(nodeId));
@@ -77,6 +82,25 @@ describe("the live socket", () => {
     socket.send(heartbeat(node, { version: "0.3.1" }));
     await socket.next("heartbeat_ack");
     expect((await nodeRow(node.node_id))!.version).toBe("0.3.1");
+    socket.ws.close();
+  });
+
+  it("steady heartbeats ride on the socket, not in storage; a version change is stored", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node, { uptime: 1_000 }));
+    await socket.next("heartbeat_ack");
+    for (let i = 2; i <= 5; i++) {
+      socket.send(heartbeat(node, { uptime: i * 1_000 }));
+      await socket.next("heartbeat_ack");
+    }
+    const stored = async () =>
+      runInDurableObject(sessionOf(node.node_id), async (_i: NodeSession, state) => (await state.storage.get<LiveState>("live"))!.heartbeat!);
+    expect((await stored()).uptime).toBe(1_000);
+    expect((await liveStatus(node.node_id)).uptime_s).toBe(5);
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 6_000 }));
+    await socket.next("heartbeat_ack");
+    expect(await stored()).toMatchObject({ version: "0.3.1", uptime: 6_000 });
     socket.ws.close();
   });
 

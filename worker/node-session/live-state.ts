@@ -144,3 +144,35 @@ export function needsD1Sync(state: LiveState, now: number, timing: Timing): bool
   if ((state.heartbeat?.version ?? state.synced.version) !== state.synced.version) return true;
   return state.lastSeenAt !== null && state.lastSeenAt > state.synced.at && now - state.synced.at >= timing.rollupMs;
 }
+
+/** The per-heartbeat part of the state, kept on the socket (attachment) instead of in storage. */
+export type LiveSnapshot = Pick<LiveState, "lastSeenAt" | "heartbeat" | "via">;
+
+/**
+ * Whether a change must reach durable storage now. A heartbeat that changes nothing
+ * but the clock and the counters only updates the socket's attachment, which survives
+ * hibernation for free; storage is written when something that matters changed, or
+ * every `everyMs` so that even a lost socket leaves a recent last-seen behind.
+ */
+export function worthPersisting(persisted: LiveState | null, next: LiveState, everyMs: number): boolean {
+  if (!persisted) return true;
+  return (
+    persisted.presence !== next.presence ||
+    persisted.via !== next.via ||
+    persisted.heartbeat?.version !== next.heartbeat?.version ||
+    persisted.heartbeat?.connection_state !== next.heartbeat?.connection_state ||
+    persisted.outageSince !== next.outageSince ||
+    persisted.lastOfflineEventAt !== next.lastOfflineEventAt ||
+    persisted.suppressedOutages !== next.suppressedOutages ||
+    persisted.pendingEvents.length !== next.pendingEvents.length ||
+    persisted.synced.at !== next.synced.at ||
+    (next.lastSeenAt ?? 0) - (persisted.lastSeenAt ?? 0) >= everyMs
+  );
+}
+
+/** The state as storage had it, brought up to date by the freshest socket attachment. */
+export function withSnapshot(state: LiveState, snapshots: LiveSnapshot[]): LiveState {
+  const freshest = snapshots.reduce<LiveSnapshot | null>((best, s) => ((s.lastSeenAt ?? 0) > (best?.lastSeenAt ?? 0) ? s : best), null);
+  if (!freshest || (freshest.lastSeenAt ?? 0) <= (state.lastSeenAt ?? 0)) return state;
+  return { ...state, lastSeenAt: freshest.lastSeenAt, heartbeat: freshest.heartbeat, via: freshest.via };
+}

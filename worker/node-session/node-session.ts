@@ -28,11 +28,14 @@ import {
   displayStatus,
   goingAway,
   initialState,
+  type LiveSnapshot,
   type LiveState,
   needsD1Sync,
   nextCheckAt,
   seen,
   type Timing,
+  withSnapshot,
+  worthPersisting,
 } from "./live-state.ts";
 import { triageSettings } from "../triage/settings.ts";
 import { timingFrom } from "./timing.ts";
@@ -56,6 +59,8 @@ export type LiveStatus = {
 export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean };
 
 const STATE_KEY = "live";
+/** Storage gets the last-seen time at least this often even when nothing else changes. */
+const PERSIST_EVERY_MS = 5 * 60_000;
 /** A failed D1 write is retried this soon by the alarm. */
 const D1_RETRY_MS = 30_000;
 
@@ -65,6 +70,10 @@ const EXPECT_PREFIX = "expect:";
 
 export class NodeSession extends DurableObject<Env> {
   #state: LiveState | null = null;
+  /** What storage holds (the per-heartbeat part may be newer on the socket). */
+  #persisted: LiveState | null = null;
+  /** The alarm as last set or read; undefined until read after a wake. */
+  #alarmAt: number | null | undefined = undefined;
   /** Fixes waiting to be seen healthy; loaded on first use after a wake. */
   #expectations: HealthExpectation[] | null = null;
   readonly #commands: CommandStore;
@@ -74,9 +83,10 @@ export class NodeSession extends DurableObject<Env> {
     super(ctx, env);
     this.#commands = new CommandStore(ctx.storage);
     this.#timing = timingFrom(env);
-    // Runs on every wake from hibernation: one storage read.
+    // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
-      this.#state = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;
+      this.#persisted = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;
+      this.#state = this.#persisted && withSnapshot(this.#persisted, this.#snapshots());
     });
   }
 
@@ -113,6 +123,8 @@ export class NodeSession extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // The socket's snapshot goes with it: keep the last-seen it carried.
+    if (this.#state && this.#state !== this.#persisted) await this.#persist(this.#state);
     // Complete the close handshake (hibernated sockets don't get the runtime's automatic reply),
     // echoing the node's code; 1005/1006/1015 are reserved and may not be sent.
     closeQuietly(ws, [1005, 1006, 1015].includes(code) ? 1000 : code, reason);
@@ -217,6 +229,7 @@ export class NodeSession extends DurableObject<Env> {
   // ── The dead man's switch ──
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = null; // a running alarm is no longer set
     if (!this.#state) return;
     const now = Date.now();
     await this.#update(null, (state) => checkSilence(state, now, this.#timing), now);
@@ -231,8 +244,33 @@ export class NodeSession extends DurableObject<Env> {
     let next = change(current);
     if (needsD1Sync(next, now, this.#timing)) next = await this.#syncD1(next, now);
     this.#state = next;
-    await this.ctx.storage.put(STATE_KEY, next);
+    if (worthPersisting(this.#persisted, next, PERSIST_EVERY_MS)) await this.#persist(next);
+    else this.#snapshotToSockets(next);
     await this.#armAlarm(next, now);
+  }
+
+  async #persist(state: LiveState): Promise<void> {
+    await this.ctx.storage.put(STATE_KEY, state);
+    this.#persisted = state;
+  }
+
+  /** Heartbeats that change nothing that matters ride on the socket's attachment: no storage write. */
+  #snapshotToSockets(state: LiveState): void {
+    const snapshot: LiveSnapshot = { lastSeenAt: state.lastSeenAt, heartbeat: state.heartbeat, via: state.via };
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.serializeAttachment(snapshot);
+      } catch {
+        // closing; its close handler persists the state
+      }
+    }
+  }
+
+  #snapshots(): LiveSnapshot[] {
+    return this.ctx.getWebSockets().flatMap((ws) => {
+      const snapshot = ws.deserializeAttachment() as LiveSnapshot | null;
+      return snapshot ? [snapshot] : [];
+    });
   }
 
   async #syncD1(state: LiveState, now: number): Promise<LiveState> {
@@ -265,10 +303,14 @@ export class NodeSession extends DurableObject<Env> {
     const check = nextCheckAt(state, this.#timing);
     const wanted = [retry, check].filter((t): t is number => t !== null);
     if (wanted.length === 0) return;
-    const current = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    const current = this.#alarmAt;
     // Set only when there is none (or it would fire too late): one write per grace period, not per beat.
     const at = Math.min(...wanted);
-    if (current === null || (retry !== null && current > retry)) await this.ctx.storage.setAlarm(at);
+    if (current === null || (retry !== null && current > retry)) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmAt = at;
+    }
   }
 
   /** Verified fixes are reported to D1 once; until then the expectation stays (kept in storage). */

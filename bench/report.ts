@@ -7,6 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import type { TriageFigures } from "./triage.ts";
+import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import type { AgentSection } from "./agent-idle.ts";
@@ -24,6 +25,7 @@ export type BenchReport = {
   heartbeat?: HeartbeatSection;
   d1?: D1Section;
   triage?: TriageFigures;
+  update?: UpdateFigures;
   agent?: AgentSection;
   /** Parts that threw instead of measuring. */
   errors: string[];
@@ -53,6 +55,10 @@ export function printTable(report: BenchReport): void {
     const t = report.triage;
     console.log(`\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`);
     console.log(`${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged)`);
+  }
+  if (report.update) {
+    const u = report.update;
+    console.log(`\nUpdate: SOFTWARE_UPDATE queued → node healthy on the new version in ${u.update_seconds} s (health window ${u.update_healthy_window_s} s), bundle ${u.bundle_bytes} bytes`);
   }
   if (report.agent) printAgent(report.agent);
   console.log("");
@@ -132,6 +138,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.heartbeat ? heartbeatFigures(report.heartbeat) : {}),
     ...(report.d1 ? d1Figures(report.d1) : {}),
     ...(report.triage ?? {}),
+    ...(report.update ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
     run_ok: failures.length === 0,
     failures,

@@ -5,12 +5,11 @@
  */
 import { parseArgs } from "node:util";
 import { NotEnrolledError, loadEnrollment } from "./config.ts";
-import { EnrollError, enroll } from "./enroll.ts";
-import { realCrashReporter } from "./node-context.ts";
 import { homePaths, nodeHome } from "./paths.ts";
-import { runNode } from "./run.ts";
-import { runSupervisor } from "./supervisor.ts";
 import { agentVersion } from "./version.ts";
+
+// Commands are imported when chosen: the supervisor, which idles next to every node program,
+// must not carry the node program's modules in its memory.
 
 const USAGE = `Usage:
   buhdi-node enroll <code> --server <url>   connect this computer to your Buhdi account
@@ -53,6 +52,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       const [code, ...extra] = rest;
       if (code === undefined || extra.length > 0) throw new UsageError("enroll takes exactly one code");
       if (!values.server) throw new UsageError("enroll needs --server <url>, e.g. --server https://mybuhdi.com");
+      const { enroll } = await import("./enroll.ts");
       const enrollment = await enroll({ code, server: values.server, version: agentVersion(), paths });
       process.stdout.write(`Enrolled: this computer is node ${enrollment.node_id} on ${enrollment.server}.\n` +
         "Start it with: buhdi-node run\n");
@@ -60,14 +60,15 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
     case "run":
       if (rest.length > 0) throw new UsageError("run takes no arguments");
-      await runSupervisor();
+      await (await import("./supervisor.ts")).runSupervisor();
       return undefined; // the supervisor keeps the process alive until a signal
     case "node":
       if (rest.length > 0) throw new UsageError("node takes no arguments");
-      await runNode();
+      await (await import("./run.ts")).runNode();
       return undefined; // the node program keeps the process alive until a signal
     case "report": {
       if (rest.length > 0) throw new UsageError("report takes no arguments");
+      const { realCrashReporter } = await import("./node-context.ts");
       const reporter = realCrashReporter(paths, await loadEnrollment(paths), agentVersion());
       const summary = await reporter.report({ ignoreBackoff: true });
       const pending = summary.pending.length;
@@ -84,7 +85,8 @@ main(process.argv.slice(2)).then(
     if (code !== undefined) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof EnrollError) {
+    // By name, not instanceof: enroll.ts (and zod with it) is only loaded by `enroll`.
+    if (error instanceof Error && error.name === "EnrollError") {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 1;
     } else if (error instanceof NotEnrolledError) {

@@ -14,6 +14,7 @@
  *       healthy when it has lived through the rollback window (update-health.ts).
  * Everything here is wiring; each rule lives in the module named next to it.
  */
+import { SUPERVISED_ENV } from "./supervised.ts";
 import type { Server } from "node:http";
 import { NODE_KEY_HEADER } from "../protocol/index.ts";
 import { commandHandler } from "./commands.ts";
@@ -40,7 +41,6 @@ import type { WakeDetector } from "./wake-detector.ts";
 import { connectWebSocket } from "./ws-client.ts";
 
 /** Set by the supervisor for the programs it starts. */
-export const SUPERVISED_ENV = "BUHDI_NODE_SUPERVISED";
 /** A stop that hangs (a cloud that never answers the close) must still end the process. */
 const STOP_TIMEOUT_MS = 3_000;
 

@@ -35,7 +35,7 @@ import { RESTART_INTO_CURRENT_EXIT_CODE, chooseProgram } from "./program-choice.
 import type { NodeProgram } from "./program-choice.ts";
 import { afterExit, beforeStart, initialRestartState } from "./restart-policy.ts";
 import { rollBack } from "./rollback.ts";
-import { SUPERVISED_ENV } from "./run.ts";
+import { SUPERVISED_ENV } from "./supervised.ts";
 import { restartTuning, updateHealthyMs } from "./tuning.ts";
 import { agentVersion } from "./version.ts";
 import { clearTrial, readTrial, readVersionName } from "./version-store.ts";

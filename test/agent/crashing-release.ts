@@ -6,7 +6,7 @@
  */
 import { installCrashCapture } from "../../agent/crash-capture.ts";
 import { homePaths, nodeHome } from "../../agent/paths.ts";
-import { SUPERVISED_ENV } from "../../agent/run.ts";
+import { SUPERVISED_ENV } from "../../agent/supervised.ts";
 import { agentVersion } from "../../agent/version.ts";
 
 installCrashCapture(homePaths(nodeHome()).crashLog, { supervised: process.env[SUPERVISED_ENV] === "1" });

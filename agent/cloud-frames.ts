@@ -9,7 +9,12 @@ import { COMMAND_TYPES } from "../protocol/index.ts";
 import type { CloudFrame } from "../protocol/index.ts";
 
 const CloudFrameSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("welcome"), node_id: z.string(), heartbeat_interval_s: z.number().positive().max(24 * 3600) }),
+  z.object({
+    type: z.literal("welcome"),
+    node_id: z.string(),
+    heartbeat_interval_s: z.number().positive().max(24 * 3600),
+    commands: z.number().int().nonnegative().max(10_000).optional(),
+  }),
   z.object({ type: z.literal("heartbeat_ack"), at: z.string() }),
   z.object({
     type: z.literal("command"),

@@ -14,6 +14,9 @@
  *   - Commands go to onCommand one by one; their ack goes back on the socket they came on. No
  *     ack (the handler threw, the socket closed) means the cloud resends, and the handler knows
  *     the id (commands.ts).
+ *   - firstContact() tells the node program when the first connect is over: it failed, or the
+ *     welcome came and the commands it announced were carried out. A program that crashes on
+ *     start can still take the update that fixes it, if it waits for this before the risky part.
  *   - stop() says going_away "shutdown" before closing; sleep() says going_away "sleep" and
  *     then sends no heartbeat for SLEEP_HOLD_MS: the OS may take a few seconds to suspend, and
  *     a heartbeat in that gap would mark the node online again just before it goes silent
@@ -72,6 +75,9 @@ export type LinkDeps = {
   timing: LinkTiming;
 };
 
+/** How firstContact() ended: the cloud welcomed us and its commands ran, the connect failed, or time ran out. */
+export type FirstContact = "welcomed" | "no_contact" | "timeout";
+
 export type LinkStatus = { state: ConnectionState; connected: boolean; ws_failure_count: number; heartbeat_interval_ms: number };
 
 /** How long heartbeats pause after going_away "sleep" (see the header). */
@@ -102,10 +108,47 @@ export class LiveLink {
   #reconnectTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #ackTimer: NodeJS.Timeout | null = null;
+  /** Until the first contact is over: how it ended, once known, and who waits for it. */
+  #firstContact: FirstContact | null = null;
+  #firstContactWaiters: Array<(outcome: FirstContact) => void> = [];
+  /** Commands the first welcome announced that have not been carried out yet (null: no welcome yet). */
+  #announcedLeft: number | null = null;
+  /** firstContact()'s timer switches from its connect limit to its commands limit here. */
+  #onWelcomed: (() => void) | null = null;
 
   constructor(deps: LinkDeps) {
     this.#deps = deps;
     this.#intervalMs = deps.timing.intervalOverrideMs ?? deps.timing.defaultIntervalMs;
+  }
+
+  /**
+   * Resolves when the first connect is over: "welcomed" once the cloud's welcome came and every
+   * command it announced has been handled and acked (a SOFTWARE_UPDATE: installed or refused),
+   * "no_contact" when that connect failed or the socket closed first, "timeout" when connecting
+   * took longer than connectMs or the announced commands longer than commandsMs.
+   */
+  firstContact(limits: { connectMs: number; commandsMs: number }): Promise<FirstContact> {
+    if (this.#firstContact !== null) return Promise.resolve(this.#firstContact);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const arm = (ms: number): void => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => this.#endFirstContact("timeout"), ms);
+      };
+      arm(this.#announcedLeft === null ? limits.connectMs : limits.commandsMs);
+      this.#onWelcomed = () => arm(limits.commandsMs);
+      this.#firstContactWaiters.push((outcome) => {
+        if (timer) clearTimeout(timer);
+        resolve(outcome);
+      });
+    });
+  }
+
+  #endFirstContact(outcome: FirstContact): void {
+    if (this.#firstContact !== null) return;
+    this.#firstContact = outcome;
+    this.#onWelcomed = null;
+    for (const waiter of this.#firstContactWaiters.splice(0)) waiter(outcome);
   }
 
   get status(): LinkStatus {
@@ -149,6 +192,7 @@ export class LiveLink {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#endFirstContact("no_contact");
     this.#state = "disconnected";
     this.#clearReconnect();
     this.#clearAck();
@@ -212,6 +256,7 @@ export class LiveLink {
     const delay = Math.max(backoffDelayMs(this.#backoffAttempts, this.#deps.random, reconnectBaseMs, reconnectCapMs), retryAfterMs ?? 0);
     const hint = outcome.kind === "refused" && outcome.status === 401 ? " (the node key was refused: enroll this node again)" : "";
     this.#deps.log(`could not connect to the cloud (attempt ${this.#wsFailures}): ${outcome.reason}${hint}; next try in ${Math.round(delay / 100) / 10} s`);
+    this.#endFirstContact("no_contact");
     // The first failure of an outage: tell the cloud over HTTP now, not an interval from now.
     if (this.#wsFailures === 1) void this.#httpHeartbeat();
     if (!this.#degradedReported && this.#wsFailures >= failureThreshold) {
@@ -254,6 +299,11 @@ export class LiveLink {
       case "welcome":
         if (this.#deps.timing.intervalOverrideMs === null) this.#intervalMs = Math.max(1000, Math.round(frame.heartbeat_interval_s * 1000));
         this.#heartbeatTick(); // the cloud gets the full payload right away, then every interval
+        if (this.#firstContact === null && this.#announcedLeft === null) {
+          this.#announcedLeft = frame.commands ?? 0;
+          if (this.#announcedLeft === 0) this.#endFirstContact("welcomed");
+          else this.#onWelcomed?.();
+        }
         return;
       case "heartbeat_ack":
         return;
@@ -268,6 +318,17 @@ export class LiveLink {
   }
 
   async #runCommand(socket: LinkSocket, frame: Parameters<CommandHandler>[0]): Promise<void> {
+    try {
+      await this.#handleCommand(socket, frame);
+    } finally {
+      if (this.#announcedLeft !== null && this.#announcedLeft > 0) {
+        this.#announcedLeft -= 1;
+        if (this.#announcedLeft === 0) this.#endFirstContact("welcomed");
+      }
+    }
+  }
+
+  async #handleCommand(socket: LinkSocket, frame: Parameters<CommandHandler>[0]): Promise<void> {
     let ack;
     try {
       ack = await this.#deps.onCommand(frame);
@@ -300,6 +361,8 @@ export class LiveLink {
     const lived = Date.now() - this.#openedAt;
     this.#socket = null;
     this.#clearAck();
+    // Commands the welcome announced still run to their end (an install is not cut short).
+    if (this.#announcedLeft === null) this.#endFirstContact("no_contact");
     if (this.#stopped) return;
     this.#state = "connecting";
     if (lived >= this.#deps.timing.stableSocketMs) this.#backoffAttempts = 0;

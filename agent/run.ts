@@ -4,8 +4,11 @@
  *   (a) crash capture first, so even a failure while starting is recorded;
  *   (b) report earlier crashes before the program starts, as the crash-loop plan allows
  *       (crash-loop.ts): if the program dies again at once, the report has already gone out;
- *   (c) start the local endpoint (127.0.0.1), then the live link to the cloud (live-link.ts)
- *       and the wake detector;
+ *   (c) connect the live link to the cloud (live-link.ts) and carry out the commands its
+ *       welcome announces, THEN start the local endpoint (127.0.0.1) and the wake detector.
+ *       Rescue before risk: a program that dies while starting (the spec's EADDRINUSE) still
+ *       connects first, so the SOFTWARE_UPDATE that fixes it is installed before it dies again.
+ *       The wait is bounded (FIRST_CONTACT_*): with no cloud, the endpoint starts regardless;
  *   (d) keep flushing the spool on a timer until SIGTERM/SIGINT, or until the supervisor is
  *       gone, which say going_away to the cloud and exit 0;
  *   (e) SOFTWARE_UPDATE commands go to the updater (updater.ts); once one is installed and
@@ -20,6 +23,7 @@ import { NODE_KEY_HEADER } from "../protocol/index.ts";
 import { commandHandler } from "./commands.ts";
 import { openCommandStore } from "./command-store.ts";
 import { loadEnrollment } from "./config.ts";
+import { writeEndpoint } from "./endpoint-record.ts";
 import { installCrashCapture } from "./crash-capture.ts";
 import { crashReportPlan, parseCrashLoop } from "./crash-loop.ts";
 import { buildDegradedReport } from "./degraded-report.ts";
@@ -40,7 +44,9 @@ import { startWakeDetector } from "./wake-detector.ts";
 import type { WakeDetector } from "./wake-detector.ts";
 import { connectWebSocket } from "./ws-client.ts";
 
-/** Set by the supervisor for the programs it starts. */
+/** How long the start waits for the cloud's welcome, then for the commands it announced (a download). */
+const FIRST_CONTACT_CONNECT_MS = 5_000;
+const FIRST_CONTACT_COMMANDS_MS = 120_000;
 /** A stop that hangs (a cloud that never answers the close) must still end the process. */
 const STOP_TIMEOUT_MS = 3_000;
 
@@ -118,8 +124,10 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     report: (event) => outbox.enqueue(event),
     retryDelaysMs: downloadRetryDelaysMs(env),
   });
+  let restarting = false;
   const restartInto = (next: string): void => {
     if (stopping) return;
+    restarting = true;
     void (async () => {
       // "installed" is already on disk; one bounded pass lets the cloud hear it from this version.
       await Promise.race([outbox.pass({ ignoreBackoff: true }), new Promise((resolve) => setTimeout(resolve, 2_000))]);
@@ -162,20 +170,31 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     timing: linkTiming(env),
   });
   link = liveLink;
+  liveLink.start();
+  const contact = await liveLink.firstContact({ connectMs: FIRST_CONTACT_CONNECT_MS, commandsMs: FIRST_CONTACT_COMMANDS_MS });
+  if (contact === "timeout") log("the cloud is slow to answer; starting without waiting for it");
+  // An update installed on first contact restarts us into it before anything risky runs.
+  if (stopping || restarting) return;
 
   server = startNodeProgram({
     port,
     nodeId: enrollment.node_id,
     version,
     startedAt,
-    onListening: (url) => process.stdout.write(`buhdi-node ${version} (node ${enrollment.node_id}) listening on ${url}\n`),
+    endpointFile: paths.endpoint,
+    log,
+    onListening: (url) => {
+      process.stdout.write(`buhdi-node ${version} (node ${enrollment.node_id}) listening on ${url}\n`);
+      const port = Number(new URL(url).port);
+      const record = { pid: process.pid, port, url, version, started_at: new Date(startedAt).toISOString() };
+      writeEndpoint(paths.endpoint, record).catch((error: unknown) => log(`could not write ${paths.endpoint}: ${String(error)}`));
+    },
     connection: () => {
       const status = liveLink.status;
       return { state: status.state, connected: status.connected, ws_failure_count: status.ws_failure_count };
     },
     onSleep: () => liveLink.sleep(),
   });
-  liveLink.start();
   wake = startWakeDetector((sleptMs) => {
     log(`this computer was asleep for about ${Math.round(sleptMs / 1000)} s; reconnecting`);
     liveLink.wake();

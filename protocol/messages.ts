@@ -59,7 +59,8 @@ export type CommandFrame = {
 
 /** Cloud → node. */
 export type CloudFrame =
-  | { type: "welcome"; node_id: string; heartbeat_interval_s: number }
+  /** `commands`: how many command frames follow at once (absent from older clouds: read as 0). */
+  | { type: "welcome"; node_id: string; heartbeat_interval_s: number; commands?: number }
   | { type: "heartbeat_ack"; at: string }
   | CommandFrame
   | { type: "error"; code: string; message: string };

@@ -504,3 +504,79 @@ describe("frames from the cloud", () => {
     await h.link.stop();
   });
 });
+
+describe("first contact (rescue before risk)", () => {
+  const LIMITS = { connectMs: 5_000, commandsMs: 120_000 };
+  const command = (id: string) => ({ type: "command", id, command: "SOFTWARE_UPDATE", payload: {}, expires_at: "2026-11-29T13:00:00.000Z" });
+
+  it("ends only once every command the welcome announced is handled and acked", async () => {
+    const releases: Array<() => void> = [];
+    const h = harness({
+      onCommand: () => new Promise<CommandAck>((resolve) => releases.push(() => resolve({ status: "done" }))),
+    });
+    h.setCloud("up");
+    h.link.start();
+    let outcome: string | null = null;
+    void h.link.firstContact(LIMITS).then((o) => (outcome = o));
+    await tick(0);
+    h.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 30, commands: 2 });
+    h.last().receive(command("c1"));
+    h.last().receive(command("c2"));
+    await tick(10_000); // longer than the connect limit: the commands limit applies now
+    expect(outcome).toBeNull();
+    releases.shift()!();
+    await tick(0);
+    expect(outcome).toBeNull();
+    releases.shift()!();
+    await tick(0);
+    expect(outcome).toBe("welcomed");
+    expect(h.last().sentOfType("command_ack").map((a) => a.id)).toEqual(["c1", "c2"]);
+    await h.link.stop();
+  });
+
+  it("a welcome with no commands (or from a cloud that does not count them) ends it at once", async () => {
+    const h = harness();
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    h.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 30 });
+    await expect(h.link.firstContact(LIMITS)).resolves.toBe("welcomed");
+    await h.link.stop();
+  });
+
+  it("a failed connect ends it at once: no cloud must not hold the node back", async () => {
+    const h = harness();
+    h.link.start();
+    const outcome = h.link.firstContact(LIMITS);
+    await tick(0);
+    await expect(outcome).resolves.toBe("no_contact");
+    await h.link.stop();
+  });
+
+  it("a cloud that never welcomes ends it after the connect limit; slow commands after the commands limit", async () => {
+    const silent = harness();
+    silent.setCloud("up");
+    silent.link.start();
+    let outcome: string | null = null;
+    void silent.link.firstContact(LIMITS).then((o) => (outcome = o));
+    await tick(LIMITS.connectMs - 1);
+    expect(outcome).toBeNull();
+    await tick(1);
+    expect(outcome).toBe("timeout");
+    await silent.link.stop();
+
+    const slow = harness({ onCommand: () => new Promise<CommandAck>(() => undefined) });
+    slow.setCloud("up");
+    slow.link.start();
+    let slowOutcome: string | null = null;
+    void slow.link.firstContact(LIMITS).then((o) => (slowOutcome = o));
+    await tick(0);
+    slow.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 30, commands: 1 });
+    slow.last().receive(command("c1"));
+    await tick(LIMITS.commandsMs - 1);
+    expect(slowOutcome).toBeNull();
+    await tick(1);
+    expect(slowOutcome).toBe("timeout");
+    await slow.link.stop();
+  });
+});

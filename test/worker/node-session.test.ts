@@ -45,7 +45,7 @@ describe("the live socket", () => {
   it("a connected node is welcomed with the heartbeat interval and shows online", async () => {
     const node = await enrollNode();
     const socket = await connect(node);
-    expect(await socket.next("welcome")).toEqual({ type: "welcome", node_id: node.node_id, heartbeat_interval_s: 30 });
+    expect(await socket.next("welcome")).toEqual({ type: "welcome", node_id: node.node_id, heartbeat_interval_s: 30, commands: 0 });
     expect(await liveStatus(node.node_id)).toMatchObject({ status: "online", connected: true });
     socket.ws.close();
   });
@@ -231,6 +231,8 @@ describe("commands", () => {
     const queued = await (await queueCommand(node.node_id, { type: "CONFIG_CHANGE", payload: { a: 1 } })).json<{ id: string; sent: boolean }>();
     expect(queued.sent).toBe(false);
     const first = await connect(node);
+    // The welcome announces the command that follows it.
+    expect(await first.next("welcome")).toMatchObject({ commands: 1 });
     expect((await first.next("command")).id).toBe(queued.id);
     first.ws.close();
     const second = await connect(node);
@@ -242,7 +244,7 @@ describe("commands", () => {
     await second.next("heartbeat_ack");
     second.ws.close();
     const third = await connect(node);
-    await third.next("welcome");
+    expect(await third.next("welcome")).toMatchObject({ commands: 0 });
     third.send(heartbeat(node));
     await third.next("heartbeat_ack");
     expect(third.frames.filter((f) => f.type === "command")).toEqual([]);

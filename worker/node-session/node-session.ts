@@ -106,8 +106,16 @@ export class NodeSession extends DurableObject<Env> {
 
     const now = Date.now();
     await this.#update(identity, (state) => seen(state, now), now);
-    send(server, { type: "welcome", node_id: identity.nodeId, heartbeat_interval_s: this.#timing.heartbeatIntervalMs / 1000 });
-    await this.#deliverCommands(now);
+    // The welcome says how many commands follow, so a node that may not live long (one that
+    // crashes on start) knows to carry them out before it does anything risky.
+    const pending = await this.#commands.deliverable(now);
+    send(server, {
+      type: "welcome",
+      node_id: identity.nodeId,
+      heartbeat_interval_s: this.#timing.heartbeatIntervalMs / 1000,
+      commands: pending.length,
+    });
+    await this.#deliverCommands(now, pending);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -329,10 +337,10 @@ export class NodeSession extends DurableObject<Env> {
     this.#expectations = this.#expectations.filter((e) => !met.includes(e));
   }
 
-  async #deliverCommands(now: number): Promise<string[]> {
+  async #deliverCommands(now: number, deliverable?: StoredCommand[]): Promise<string[]> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return [];
-    const commands = await this.#commands.deliverable(now);
+    const commands = deliverable ?? (await this.#commands.deliverable(now));
     for (const command of commands) for (const ws of sockets) send(ws, commandFrame(command));
     await this.#commands.markSent(commands, now);
     return commands.map((c) => c.id);

@@ -1,10 +1,10 @@
 /**
  * The node program's local HTTP endpoint on 127.0.0.1: GET /health (who, which version, since
- * when, which process, how the cloud connection is) and POST /sleep. It deliberately has no 'error'
- * listener on the server: a listen failure such as EADDRINUSE (a zombie node still holding the
- * port, the spec's real bug) must surface as an uncaught exception, so crash capture records it,
- * the process dies with code 1 and the supervisor's restart reports it. Swallowing it here would
- * leave a live process that serves nothing and tells no one.
+ * when, which process, how the cloud connection is) and POST /sleep. A listen failure it cannot
+ * fix (local-port.ts takes the port back from a hung leftover of this node; anything else, such
+ * as another program on the port) must surface as an uncaught exception, so crash capture
+ * records it, the process dies with code 1 and the supervisor's restart reports it. Swallowing
+ * it here would leave a live process that serves nothing and tells no one.
  *
  * POST /sleep is for the OS power hook the installer will register (a later issue): Node is not
  * told when the computer is about to sleep, so the hook tells the node, which says going_away
@@ -15,6 +15,7 @@
  */
 import { createServer } from "node:http";
 import type { Server, ServerResponse } from "node:http";
+import { listenLocal } from "./local-port.ts";
 
 export const DEFAULT_PORT = 9847;
 export const HOST = "127.0.0.1";
@@ -26,6 +27,9 @@ export type NodeProgramOptions = {
   nodeId: string;
   version: string;
   startedAt: number;
+  /** endpoint.json: read when the port is taken, to recognise a leftover of this node. */
+  endpointFile: string;
+  log: (message: string) => void;
   onListening?: (url: string) => void;
   /** The cloud connection as /health reports it; absent before the link exists. */
   connection?: () => ConnectionHealth;
@@ -72,11 +76,12 @@ export function startNodeProgram(options: NodeProgramOptions): Server {
     };
     sendJson(response, 200, health);
   });
-  server.listen(options.port, HOST, () => {
+  server.once("listening", () => {
     const address = server.address();
     const port = typeof address === "object" && address !== null ? address.port : options.port;
     options.onListening?.(`http://${HOST}:${port}`);
   });
+  listenLocal(server, { port: options.port, host: HOST, endpointFile: options.endpointFile, log: options.log });
   return server;
 }
 

@@ -33,6 +33,8 @@ export type HomePaths = {
   rolledBack: string;
   /** Bundles being downloaded (<sha256>.part); moved into versions/ only once verified. */
   downloads: string;
+  /** {pid, port, url, version, started_at} of the node program that holds the local endpoint. */
+  endpoint: string;
 };
 
 export function nodeHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -58,5 +60,6 @@ export function homePaths(home: string): HomePaths {
     updateTrial: path.join(home, "update-trial.json"),
     rolledBack: path.join(home, "rolled-back.json"),
     downloads: path.join(home, "downloads"),
+    endpoint: path.join(home, "endpoint.json"),
   };
 }

@@ -126,6 +126,83 @@ describe("what nodes get", () => {
   });
 });
 
+describe("pushing a release now", () => {
+  type Pushed = { pushed_to: string[]; skipped: { node_id: string; reason: string }[]; next_cursor: string | null };
+  const push = (version: string, body: unknown) =>
+    call(`/api/admin/releases/${version}/push`, { method: "POST", headers: adminHeaders(), body: JSON.stringify(body) });
+  async function updatesOf(nodeId: string) {
+    const list = await (await call(`/api/admin/nodes/${nodeId}/commands`, { headers: adminHeaders() })).json<{
+      items: { type: string; payload: { manifest: string } }[];
+    }>();
+    return list.items.filter((c) => c.type === "SOFTWARE_UPDATE").map((c) => JSON.parse(c.payload.manifest).version as string);
+  }
+
+  it("named nodes on an older version get SOFTWARE_UPDATE, once however often it is pushed", async () => {
+    await publish("6.1.0");
+    const [a, b] = [await enrollNode(), await enrollNode()];
+    const first = await push("6.1.0", { node_ids: [a.node_id, b.node_id] });
+    expect(first.status).toBe(202);
+    expect((await first.json<Pushed>()).pushed_to).toEqual([a.node_id, b.node_id]);
+    expect((await push("6.1.0", { node_ids: [a.node_id] })).status).toBe(202);
+    expect(await updatesOf(a.node_id)).toEqual(["6.1.0"]);
+    expect(await updatesOf(b.node_id)).toEqual(["6.1.0"]);
+  });
+
+  it("a node already on that version or newer is skipped; an unknown node id refuses the whole push", async () => {
+    await publish("0.2.9");
+    const node = await enrollNode(); // enrolled on 0.3.0
+    const older = await (await push("0.2.9", { node_ids: [node.node_id] })).json<Pushed>();
+    expect(older).toMatchObject({ pushed_to: [], skipped: [{ node_id: node.node_id, reason: "already_on_this_or_newer" }] });
+
+    await publish("6.2.0");
+    const unknown = crypto.randomUUID();
+    const res = await push("6.2.0", { node_ids: [node.node_id, unknown] });
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain(unknown);
+    expect(await updatesOf(node.node_id)).toEqual([]);
+  });
+
+  it("a halted release is not pushed, and a malformed body is a 400 naming the field", async () => {
+    await publish("6.3.0");
+    const node = await enrollNode();
+    await call("/api/admin/releases/6.3.0/halt", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "test" }) });
+    const halted = await push("6.3.0", { node_ids: [node.node_id] });
+    expect(halted.status).toBe(409);
+    expect((await halted.json<ErrorBody>()).error.code).toBe("release_halted");
+    expect(await updatesOf(node.node_id)).toEqual([]);
+
+    const bad = await push("6.3.0", { node_ids: ["not-a-uuid"] });
+    expect(bad.status).toBe(400);
+    expect((await bad.json<ErrorBody>()).error.issues[0]!.path).toBe("node_ids[0]");
+    const both = await push("6.3.0", { node_ids: [node.node_id], cursor: "abc" });
+    expect(both.status).toBe(400);
+    expect((await both.json<ErrorBody>()).error.issues[0]!.path).toBe("cursor");
+    expect((await push("9.9.9", {})).status).toBe(404);
+  });
+
+  it("without node ids, every node in the rollout gets it, page by page", async () => {
+    await publish("6.4.0");
+    const node = await enrollNode();
+    const everyone = async () => {
+      const seen: Pushed = { pushed_to: [], skipped: [], next_cursor: null };
+      let cursor: string | undefined;
+      do {
+        const page = await (await push("6.4.0", cursor ? { cursor } : {})).json<Pushed>();
+        seen.pushed_to.push(...page.pushed_to);
+        seen.skipped.push(...page.skipped);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      return seen;
+    };
+    await call("/api/admin/releases/6.4.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 0 }) });
+    expect((await everyone()).skipped).toContainEqual({ node_id: node.node_id, reason: "not_in_rollout" });
+    expect(await updatesOf(node.node_id)).toEqual([]);
+    await call("/api/admin/releases/6.4.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 100 }) });
+    expect((await everyone()).pushed_to).toContain(node.node_id);
+    expect(await updatesOf(node.node_id)).toEqual(["6.4.0"]);
+  });
+});
+
 describe("releases and triage", () => {
   it("publishing a release carries out decisions that were waiting for it: the node gets SOFTWARE_UPDATE once", async () => {
     // Halt everything published so far so 0.3.5 is the release that matters.

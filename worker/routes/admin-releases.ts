@@ -1,6 +1,6 @@
 /**
  * Releases (ADMIN_TOKEN): register a signed release whose bundle is already in
- * R2, list them, set the rollout percentage, halt, resume, yank. Registering
+ * R2, list them, set the rollout percentage, push it to nodes now, halt, resume, yank. Registering
  * checks everything a node will check (signature by a trusted key, manifest,
  * bundle size and SHA-256 in R2), so a bad release never reaches a node.
  */
@@ -15,7 +15,9 @@ import type { AppEnv, Env } from "../env.ts";
 import { ApiError, issuesFrom } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
+import { decodeCursor, encodeCursor } from "../http/cursor.ts";
 import { carryOutWaitingDecisions } from "../releases/carry-out.ts";
+import { PUSH_PAGE, pushNow } from "../releases/push-now.ts";
 import { trustedKeys, verifyManifestSignature } from "../releases/signature.ts";
 
 export function bundleKey(version: string): string {
@@ -28,6 +30,13 @@ const Register = z.object({
   key_id: KeyIdSchema,
 });
 const Params = z.object({ version: VersionSchema });
+/** Named nodes, or a page of all nodes (cursor: the next_cursor of the previous call). */
+const Push = z
+  .object({
+    node_ids: z.array(z.uuid()).min(1).max(PUSH_PAGE).optional(),
+    cursor: z.string().max(200).optional(),
+  })
+  .refine((body) => !(body.node_ids && body.cursor), { message: "give node_ids or cursor, not both", path: ["cursor"] });
 
 function refuse(path: string, message: string, status: 400 | 422 = 400): ApiError {
   return new ApiError(status, status === 400 ? "invalid_body" : "release_refused", `The release is refused: ${path}: ${message}.`, {
@@ -116,6 +125,20 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     await existing(c.env, version);
     const release = (await updateRelease(database(c.env.DB), version, { rolloutPercent: percent }))!;
     return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
+  })
+  .post("/:version/push", async (c) => {
+    const { version } = readParams(c, Params);
+    const body = await readJsonBody(c, Push, 8 * 1024);
+    const release = await existing(c.env, version);
+    if (release.status !== "active") {
+      throw new ApiError(409, `release_${release.status}`, `Release ${version} is ${release.status}; ${release.status === "halted" ? "resume it" : "publish a new version"} before pushing it.`);
+    }
+    if (release.expiresAt.getTime() <= Date.now()) throw new ApiError(409, "release_expired", `Release ${version} has expired; nodes would refuse it.`);
+    const outcome = await pushNow(c.env, release, body.node_ids ? { nodeIds: body.node_ids } : { after: decodeCursor(body.cursor) });
+    return c.json(
+      { version, pushed_to: outcome.pushed, skipped: outcome.skipped, next_cursor: outcome.next ? encodeCursor(outcome.next) : null },
+      202,
+    );
   })
   .post("/:version/halt", async (c) => {
     const { version } = readParams(c, Params);

@@ -12,7 +12,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { VersionSchema } from "../protocol/index.ts";
 import { BUNDLE_VERSION_DEFINE } from "../agent/version.ts";
 
@@ -27,6 +27,11 @@ export type BuildAgentOptions = {
   outDir?: string;
   /** Another entry point (tests: a release that dies on start). Default agent/cli.ts. */
   entry?: string;
+  /**
+   * Modules swapped at build time, absolute path → absolute path: a fixture release that is
+   * today's agent with one file at an older version (the demo's 0.3.0 carries the port bug).
+   */
+  replace?: Record<string, string>;
 };
 
 export async function buildAgent(options: BuildAgentOptions): Promise<BuiltAgent> {
@@ -45,11 +50,33 @@ export async function buildAgent(options: BuildAgentOptions): Promise<BuiltAgent
     keepNames: true,
     legalComments: "none",
     define: { [BUNDLE_VERSION_DEFINE]: JSON.stringify(version) },
+    plugins: options.replace ? [replaceModules(options.replace)] : [],
     logLevel: "silent",
   });
   if (result.errors.length > 0) throw new Error(result.errors.map((e) => e.text).join("\n"));
   const bytes = await readFile(file);
   return { version, file, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+}
+
+function replaceModules(replace: Record<string, string>): Plugin {
+  const swaps = new Map(Object.entries(replace).map(([from, to]) => [path.resolve(from), path.resolve(to)]));
+  const unused = new Set(swaps.keys());
+  return {
+    name: "replace-modules",
+    setup(build) {
+      build.onResolve({ filter: /^\./ }, (args) => {
+        const resolved = path.resolve(args.resolveDir, args.path);
+        const swap = swaps.get(resolved);
+        if (swap === undefined) return undefined;
+        unused.delete(resolved);
+        return { path: swap };
+      });
+      // A swap that matched nothing would build a "fixture" that is just today's agent.
+      build.onEnd((result) => {
+        if (result.errors.length === 0 && unused.size > 0) throw new Error(`replace: nothing imports ${[...unused].join(", ")}`);
+      });
+    },
+  };
 }
 
 /** Runs `node <bundle> --version` and returns what it printed. */

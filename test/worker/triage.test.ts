@@ -187,6 +187,30 @@ describe("fixes and verification", () => {
   });
 });
 
+describe("verification of a node that is already connected", () => {
+  it("a node heartbeating when triage asks for verification is verified by its next healthy heartbeat", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    // Heartbeats before there is anything to verify (the object has looked and found nothing).
+    socket.send(heartbeat(node, { version: "0.3.0", uptime: 1_000 }));
+    await socket.next("heartbeat_ack");
+
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    // As triage asks it, but registered a minute ago (time does not pass in a test).
+    await sessionOf(node.node_id).expectHealthy(
+      { nodeId: node.node_id, ownerId: node.owner_id },
+      { resolutionId: resolution.id, fixVersion: "0.3.1", since: Date.now() - 61_000 },
+    );
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 61_000 }));
+    await socket.next("heartbeat_ack");
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
+    expect((await row<{ resolved: number }>("SELECT resolved FROM node_telemetry WHERE id = ?", id)).resolved).toBe(1);
+    socket.ws.close();
+  });
+});
+
 describe("reliability", () => {
   it("a message whose escalation cannot be delivered is retried without holding up its batch", async () => {
     expect((await adminPost("/api/admin/known-issues", { pattern: "ECONNRESET", fix_type: "self_healing" })).status).toBe(201);

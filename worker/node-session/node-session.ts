@@ -213,6 +213,10 @@ export class NodeSession extends DurableObject<Env> {
     const now = Date.now();
     if (!this.#state) await this.#update(identity, (state) => state, now);
     await this.ctx.storage.put(EXPECT_PREFIX + expectation.resolutionId, expectation);
+    // Heartbeats read the cached list; a node already heartbeating must see this one too.
+    if (this.#expectations !== null) {
+      this.#expectations = [...this.#expectations.filter((e) => e.resolutionId !== expectation.resolutionId), expectation];
+    }
   }
 
   async commands(): Promise<StoredCommand[]> {

@@ -173,6 +173,9 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
   liveLink.start();
   const contact = await liveLink.firstContact({ connectMs: FIRST_CONTACT_CONNECT_MS, commandsMs: FIRST_CONTACT_COMMANDS_MS });
   if (contact === "timeout") log("the cloud is slow to answer; starting without waiting for it");
+  // An installed update calls restartInto on a 0 ms timer after its ack (commands.ts); timers
+  // fire in order, so after this one the flag below is set if an update is waiting.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   // An update installed on first contact restarts us into it before anything risky runs.
   if (stopping || restarting) return;
 

@@ -35,9 +35,23 @@ export function formatCrashRecord(kind: CrashKind, thrown: unknown, at: Date, ex
 /**
  * The supervisor's line for a node program that died: always written, also when the program
  * could not write anything itself (SIGKILL, out of memory, a native crash, a broken install).
+ * It names the version that died: the report may be sent later by another version (after an
+ * update, or a crash loop's held report), and the cloud must blame the one that crashed.
  */
-export function formatExitRecord(at: Date, exit: { code: number | null; signal: string | null }, ranMs: number): string {
-  return `[${at.toISOString()}] EXIT code=${exit.code} signal=${exit.signal} after ${(ranMs / 1000).toFixed(1)} s\n`;
+export function formatExitRecord(at: Date, exit: { code: number | null; signal: string | null }, ranMs: number, version: string): string {
+  return `[${at.toISOString()}] EXIT code=${exit.code} signal=${exit.signal} after ${(ranMs / 1000).toFixed(1)} s on ${version}\n`;
+}
+
+const EXIT_VERSION = /\bEXIT code=\S+ signal=\S+ after [\d.]+ s on (\S+)\s*$/;
+
+/** The version named by the newest EXIT line, or null (no EXIT line, or one from an older agent). */
+export function versionThatCrashed(lines: readonly string[]): string | null {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i]!.includes("EXIT")) continue;
+    const match = EXIT_VERSION.exec(lines[i]!);
+    if (match) return match[1]!;
+  }
+  return null;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -8,8 +8,10 @@ import {
   MAX_ENTRY_CHARS,
   MAX_TELEMETRY_BODY_BYTES,
   TelemetryEventSchema,
+  VersionSchema,
 } from "../protocol/index.ts";
 import type { Json, TelemetryEvent } from "../protocol/index.ts";
+import { versionThatCrashed } from "./crash-log.ts";
 import type { Scrubber } from "./scrub.ts";
 
 export type CrashReportContext = {
@@ -41,6 +43,11 @@ export function crashLines(bytes: Uint8Array, scrub: Scrubber): string[] {
     .map((line) => cut(scrub(line)));
 }
 
+function reportedVersion(entries: string[], sender: string): string {
+  const crashed = versionThatCrashed(entries);
+  return crashed !== null && VersionSchema.safeParse(crashed).success ? crashed : sender;
+}
+
 export function buildCrashReport(bytes: Uint8Array, context: CrashReportContext): CrashReportBuild {
   const entries = crashLines(bytes, context.scrub);
   if (entries.length === 0) return { ok: false, reason: "no-lines" };
@@ -48,7 +55,8 @@ export function buildCrashReport(bytes: Uint8Array, context: CrashReportContext)
     event_id: context.eventId,
     type: "crash_report",
     entries,
-    node_version: context.version,
+    // The version that crashed, which is not always the one sending the report.
+    node_version: reportedVersion(entries, context.version),
     os: context.platform,
     arch: context.arch,
     uptime_before_crash: null,

@@ -114,7 +114,7 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
         // Asked for a restart without changing `current`: a fault, restarted like any other.
       }
       const crashed = code !== 0 || signal !== null;
-      if (crashed) appendExitRecord(paths.crashLog, formatExitRecord(new Date(endedAt), { code, signal }, ranMs));
+      if (crashed) appendExitRecord(paths.crashLog, formatExitRecord(new Date(endedAt), { code, signal }, ranMs, program.version ?? baseVersion));
       let rolledBackTo: string | null = null;
       if (trial !== null) {
         if (crashed && ranMs < healthyMs) {

@@ -76,3 +76,27 @@ describe("crash report built from crash.log", () => {
     expect(result.ok === false && result.reason === "invalid" && result.message).toMatch(/node_version/);
   });
 });
+
+describe("the version a crash report blames", () => {
+  const context = { scrub: (line: string) => line, version: "0.3.1", platform: "linux", arch: "x64", now: new Date("2026-11-28T13:00:00Z"), eventId: "0b5c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e" };
+  const report = (text: string) => {
+    const built = buildCrashReport(Buffer.from(text), context);
+    if (!built.ok) throw new Error(built.reason);
+    return built.event;
+  };
+
+  it("is the version the supervisor's EXIT line names, when another version sends the report", () => {
+    const text = "[2026-11-28T12:59:58.000Z] UNCAUGHT: Error: listen EADDRINUSE\n[2026-11-28T12:59:58.100Z] EXIT code=1 signal=null after 0.4 s on 0.3.0\n";
+    expect(report(text).node_version).toBe("0.3.0");
+  });
+
+  it("is the newest crash's version when the lines span several", () => {
+    const text = "[t] EXIT code=1 signal=null after 0.4 s on 0.3.0\n[t] EXIT code=null signal=SIGABRT after 9.0 s on 0.3.2\n";
+    expect(report(text).node_version).toBe("0.3.2");
+  });
+
+  it("is the sender's own version for records without one (older agents, unsupervised runs)", () => {
+    expect(report("[t] EXIT code=1 signal=null after 0.4 s\n").node_version).toBe("0.3.1");
+    expect(report("[t] UNCAUGHT: Error: boom\nEXIT code=1\n").node_version).toBe("0.3.1");
+  });
+});

@@ -72,7 +72,7 @@ describe("the supervisor", () => {
     const log = await eventually(s.crashLog, (text) => (text.match(/ EXIT code=1 /g) ?? []).length >= 3);
     const lines = log.trimEnd().split("\n");
     const records = lines.filter((line) => line.includes("UNCAUGHT: Error: listen EADDRINUSE"));
-    const exits = lines.filter((line) => / EXIT code=1 signal=null after \d+\.\d s$/.test(line));
+    const exits = lines.filter((line) => / EXIT code=1 signal=null after \d+\.\d s on \S+$/.test(line));
     expect(records.length).toBeGreaterThanOrEqual(3);
     expect(exits.length).toBeGreaterThanOrEqual(3);
     // Under the supervisor the program's record has no EXIT line of its own: one per death.
@@ -102,7 +102,7 @@ describe("the supervisor", () => {
     const second = await s.nthProgram(2);
     expect(second.pid).not.toBe(first.pid);
     const log = await s.crashLog();
-    expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] EXIT code=null signal=SIGKILL after \d+\.\d s\n$/);
+    expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] EXIT code=null signal=SIGKILL after \d+\.\d s on \S+\n$/);
     s.child.kill("SIGTERM");
     expect((await s.exited).code).toBe(0);
   });

@@ -132,7 +132,7 @@ describe("an update", () => {
     expect(rolledBack.node_version).toBe("0.3.2");
     expect(rolledBack.details).toEqual({ stage: "rolled_back", version: "0.3.3", rolled_back_to: "0.3.2" });
     expect(rolledBack.entries.some((line) => line.includes('UNCAUGHT: Error: buhdi-node 0.3.3 cannot start: settings.json has no "port"'))).toBe(true);
-    expect(rolledBack.entries.at(-1)).toMatch(/ EXIT code=1 signal=null after \d+\.\d s$/);
+    expect(rolledBack.entries.at(-1)).toMatch(/ EXIT code=1 signal=null after \d+\.\d s on 0\.3\.3$/);
     // Only 0.3.3's lines: nothing from before it started.
     expect(rolledBack.entries.every((line) => !line.includes("0.3.2"))).toBe(true);
 

@@ -8,6 +8,7 @@
  *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
  *   BUHDI_NODE_RESTART_BASE_MS      supervisor restart delay base (1 s; cap 60 s)
  *   BUHDI_NODE_CRASH_LOOP_WINDOW_MS crash-loop window (10 min)
+ *   BUHDI_NODE_STABLE_RUN_MS        a program that ran this long starts the restart backoff again (60 s)
  *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
  *                                   is rolled back, one that lives this long is healthy (60 s)
  *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
@@ -49,6 +50,7 @@ export function restartTuning(env: NodeJS.ProcessEnv): RestartTuning {
     ...DEFAULT_RESTART_TUNING,
     restartBaseMs: msFrom(env, "BUHDI_NODE_RESTART_BASE_MS", 10) ?? DEFAULT_RESTART_TUNING.restartBaseMs,
     loopWindowMs: msFrom(env, "BUHDI_NODE_CRASH_LOOP_WINDOW_MS", 100) ?? DEFAULT_RESTART_TUNING.loopWindowMs,
+    stableRunMs: msFrom(env, "BUHDI_NODE_STABLE_RUN_MS", 100) ?? DEFAULT_RESTART_TUNING.stableRunMs,
   };
 }
 

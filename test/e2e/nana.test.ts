@@ -1,0 +1,82 @@
+/**
+ * The whole mission as one test: `npm run demo`'s scenario (scripts/demo/scenario.ts) with
+ * shorter windows, then every step checked again from the outside, independently of the
+ * demo's own checks: through the edge's HTTP API, the webhook receiver and the agent's files.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminClient, type AdminClient } from "../../scripts/demo/admin-client.ts";
+import { agentFiles } from "../../scripts/demo/node-process.ts";
+import { DEMO_SETTINGS, runDemo, type DemoRun } from "../../scripts/demo/scenario.ts";
+import { freePort } from "../../scripts/local-edge.ts";
+
+const SETTINGS = { ...DEMO_SETTINGS, verifyHealthySeconds: 5, updateHealthyMs: 5_000, crashLoopWindowMs: 3_000, stableRunMs: 3_000 };
+
+describe("Nana's laptop, zero-touch (the spec's scenario)", () => {
+  let run: DemoRun;
+  let admin: AdminClient;
+  const narration: string[] = [];
+
+  beforeAll(async () => {
+    run = await runDemo({ ...SETTINGS, nodePort: await freePort() }, (line) => narration.push(line));
+    admin = adminClient(run.world.edgeUrl, run.world.adminToken);
+  }, 600_000);
+  afterAll(async () => run?.stop());
+
+  it("every step of the scenario happened", () => {
+    const failed = run.steps.filter((s) => s.status !== "ok");
+    expect(failed, narration.join("\n")).toEqual([]);
+    expect(run.steps.map((s) => s.n)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("the EADDRINUSE crash reached the cloud from 0.3.0 and is resolved, verified on 0.3.1", async () => {
+    const telemetry = await admin.telemetry(run.world.nodeId);
+    const crashes = telemetry.filter((t) => t.type === "crash_report" && t.payload.entries?.some((l) => l.includes("EADDRINUSE")));
+    expect(crashes.length).toBeGreaterThan(0);
+    expect(crashes.every((t) => t.node_version === "0.3.0" && t.severity === "critical" && t.resolved)).toBe(true);
+    const resolutions = await admin.resolutions(run.world.nodeId);
+    expect(resolutions.filter((r) => r.action === "software_update")).not.toEqual([]);
+    expect(resolutions.filter((r) => r.action === "software_update").every((r) => r.fix_version === "0.3.1" && r.state === "verified")).toBe(true);
+    expect(telemetry).toContainEqual(expect.objectContaining({ type: "update_progress", payload: expect.objectContaining({ details: expect.objectContaining({ stage: "healthy", version: "0.3.1" }) }) }));
+    expect(run.timeToRemediationS).toBeGreaterThanOrEqual(SETTINGS.verifyHealthySeconds);
+  });
+
+  it("each update was one SOFTWARE_UPDATE, acknowledged done by the node", async () => {
+    const updates = (await admin.commands(run.world.nodeId)).filter((c) => c.type === "SOFTWARE_UPDATE");
+    const versions = updates.map((c) => (JSON.parse(c.payload.manifest!) as { version: string }).version);
+    expect(versions.sort()).toEqual(["0.3.1", "0.3.2"]);
+    expect(updates.every((c) => c.ack?.status === "done")).toBe(true);
+  });
+
+  it("0.3.2 was rolled back on the node, reported, and halted for everyone; the node runs 0.3.1", async () => {
+    const files = await agentFiles(run.world.home);
+    expect(files.current).toBe("0.3.1");
+    expect(files.rolledBack).toEqual(["0.3.2"]);
+    expect(existsSync(path.join(run.world.home, "versions", "0.3.1", "buhdi-node.mjs"))).toBe(true);
+    const telemetry = await admin.telemetry(run.world.nodeId);
+    expect(telemetry).toContainEqual(
+      expect.objectContaining({ type: "update_rolled_back", payload: expect.objectContaining({ details: { stage: "rolled_back", version: "0.3.2", rolled_back_to: "0.3.1" } }) }),
+    );
+    const releases = await admin.releases();
+    expect(releases.find((r) => r.version === "0.3.2")).toMatchObject({ status: "halted", rollbacks: 1 });
+    expect(releases.find((r) => r.version === "0.3.1")).toMatchObject({ status: "active" });
+    expect(await admin.node(run.world.nodeId)).toMatchObject({ status: "online", version: "0.3.1" });
+  });
+
+  it("the unknown crash is one ticket, one bridge_comms message per report and one signed escalation", async () => {
+    const groupId = run.world.unknownGroupId;
+    expect(groupId).not.toBeNull();
+    const tickets = (await admin.tickets()).filter((t) => t.crash_group_id === groupId);
+    expect(tickets).toHaveLength(1);
+    expect(tickets[0]!.report_count).toBe(SETTINGS.unknownCrashes);
+    const reports = (await admin.resolutions(run.world.nodeId)).filter((r) => r.crash_group_id === groupId).map((r) => r.telemetry_id);
+    expect(reports).toHaveLength(SETTINGS.unknownCrashes);
+    const messages = (await admin.bridge()).filter((m) => reports.includes(m.telemetry_id));
+    expect(messages).toHaveLength(SETTINGS.unknownCrashes);
+    expect(messages.every((m) => m.text.startsWith("FROM: Telemetry System\nCLASS: node_issue\nMSG: Node \"Kitchen Laptop\" (user: Nana)"))).toBe(true);
+    const escalations = run.world.deliveries.filter((d) => d.body?.crash_group.id === groupId);
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0]).toMatchObject({ verified: true, body: { reason: "unknown_crash" } });
+  });
+});

@@ -7,6 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import type { TriageFigures } from "./triage.ts";
+import type { RemediationFigures } from "./remediation.ts";
 import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
@@ -26,6 +27,7 @@ export type BenchReport = {
   d1?: D1Section;
   triage?: TriageFigures;
   update?: UpdateFigures;
+  remediation?: RemediationFigures;
   agent?: AgentSection;
   /** Parts that threw instead of measuring. */
   errors: string[];
@@ -59,6 +61,10 @@ export function printTable(report: BenchReport): void {
   if (report.update) {
     const u = report.update;
     console.log(`\nUpdate: SOFTWARE_UPDATE queued → node healthy on the new version in ${u.update_seconds} s (health window ${u.update_healthy_window_s} s), bundle ${u.bundle_bytes} bytes`);
+  }
+  if (report.remediation) {
+    const r = report.remediation;
+    console.log(`\nRemediation (npm run demo, steps 1-3): EADDRINUSE crash → fix verified healthy on 0.3.1 in ${r.time_to_remediation_s} s (health window ${r.remediation_health_window_s} s included)`);
   }
   if (report.agent) printAgent(report.agent);
   console.log("");
@@ -139,6 +145,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.d1 ? d1Figures(report.d1) : {}),
     ...(report.triage ?? {}),
     ...(report.update ?? {}),
+    ...(report.remediation ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
     run_ok: failures.length === 0,
     failures,

@@ -6,6 +6,7 @@
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)
+ *   remediation the demo's crash → fix verified on 0.3.1, time_to_remediation_s (bench/remediation.ts)
  *   agent      the idle agent's RSS and CPU vs a bare Node WebSocket process (bench/agent-idle.ts)
  * BENCH_ONLY=ingest,heartbeat picks parts (default: all). The agent part is mostly waiting, so it
  * runs alongside the others (its own edge; CPU time and RSS of an idle process hardly depend on
@@ -24,6 +25,7 @@ import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchTriage } from "./triage.ts";
+import { benchRemediation } from "./remediation.ts";
 import { benchUpdate } from "./update.ts";
 import { failuresOf, printTable, writeResults, type BenchReport } from "./report.ts";
 import { log, selectedParts } from "./settings.ts";
@@ -64,6 +66,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("d1")) report.d1 = await attempt("d1", benchD1Writes);
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);
+  if (parts.includes("remediation")) report.remediation = await attempt("remediation", benchRemediation);
   if (parts.includes("agent")) report.agent = await (agent ?? attempt("agent", benchAgentIdle));
 
   printTable(report);

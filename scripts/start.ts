@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, startLocalEdge } from "./local-edge.ts";
 import { localReleaseKeys, trustedKeysVar } from "./release-key.ts";
+import { enrollAndRunCommand, seedTryIt } from "./try-it.ts";
 
 const DEV_VARS = path.join(REPO_ROOT, ".dev.vars");
 
@@ -37,26 +38,28 @@ const edge = await startLocalEdge({
   vars: releaseKeys.length > 0 ? { RELEASE_PUBLIC_KEYS: trustedKeysVar(releaseKeys) } : {},
 });
 
+const stateDir = path.join(REPO_ROOT, ".wrangler", "state");
+const tryIt = await seedTryIt(edge.url, token, stateDir);
+const keysVar = releaseKeys.length > 0 ? trustedKeysVar(releaseKeys) : null;
+
 console.log(`
 Buhdi fleet edge is running.
 
   URL          ${edge.url}
   ADMIN_TOKEN  ${token}
+  Owner        "Nana" (${tryIt.ownerId}), dashboard token ${tryIt.dashboardToken}
 
-Try it:
-  curl -s -X POST ${edge.url}/api/admin/owners -H "authorization: Bearer ${token}" \\
-       -H "content-type: application/json" -d '{"email":"nana@example.com","name":"Nana"}'
-  curl -s -X POST ${edge.url}/api/admin/enrollments -H "authorization: Bearer ${token}" \\
-       -H "content-type: application/json" -d '{"owner_id":"<owner_id>","node_name":"Kitchen Laptop"}'
-  npm run agent -- enroll <code> --server ${edge.url} && npm run agent -- run
-  ${
-    releaseKeys.length > 0
-      ? `npm run release -- <version>      (trusted release keys: ${releaseKeys.map((k) => k.keyId).join(", ")})
-  export BUHDI_NODE_TRUSTED_KEYS='${trustedKeysVar(releaseKeys)}'   (before npm run agent, until the key is pinned in agent/trusted-keys.ts)`
-      : "npm run release:keygen             (then restart, and npm run release -- <version>)"
-  }
+Enroll and run a node ("Kitchen Laptop", one-time code ${tryIt.code}, valid until ${tryIt.expiresAt}), in another terminal:
 
-Ctrl-C stops the edge.
+  ${enrollAndRunCommand(tryIt, edge.url, REPO_ROOT, keysVar)}
+
+Then watch it:  curl -s ${edge.url}/api/nodes -H "authorization: Bearer ${token}"
+${
+  keysVar
+    ? `Release to it:  npm run release -- <version>      (trusted release keys: ${releaseKeys.map((k) => k.keyId).join(", ")})`
+    : "Releases:       npm run release:keygen, restart npm start, then npm run release -- <version>"
+}
+The whole scenario without typing: npm run demo.   Ctrl-C stops the edge.
 `);
 
 let stopping = false;

@@ -40,7 +40,7 @@ function summary(steps: StepReport[]): string {
   ]);
   const header = ["step", "what was seen", "seconds"];
   const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
-  const widths = [Math.max(header[0]!.length, ...rows.map((r) => r[0]!.length)), 90, 7];
+  const widths = [Math.max(header[0]!.length, ...rows.map((r) => r[0]!.length)), 72, 7];
   const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : clip(c, widths[i]!).padEnd(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }

@@ -244,11 +244,11 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       see(`the node installed ${BROKEN} and restarted into it`);
       const files = await until(`the rollback from ${BROKEN}`, () => agentFiles(home), (f) => f.rolledBack.includes(BROKEN) && f.current === FIXED);
       see(`${BROKEN} died on start; the supervisor rolled back to ${files.current} and will not install ${BROKEN} again`);
+      await until(`the node back on ${FIXED}`, nodeHealth, (h) => h.version === FIXED);
+      see(`Kitchen Laptop runs ${FIXED} again`);
       await until("update_rolled_back in the cloud", telemetryOf, (items) => items.some((t) => t.type === "update_rolled_back"));
       const halted = await until(`${BROKEN} halted`, () => admin!.releases(), (items) => items.some((r) => r.version === BROKEN && r.status === "halted"));
       see(`the cloud heard the rollback and halted ${BROKEN} for every node (${halted.find((r) => r.version === BROKEN)!.halted_reason})`);
-      await until(`the node back on ${FIXED}`, nodeHealth, (h) => h.version === FIXED);
-      see(`Kitchen Laptop runs ${FIXED} again`);
     },
 
     // 5. An unknown crash, several times.

@@ -3,23 +3,17 @@
  * real triage queue, and a real HTTP receiver here that checks the signature
  * the way a receiver must (HMAC-SHA256 over "<t>.<body>", constant-time).
  */
-import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
+import { verifySignature as verify } from "../../scripts/demo/webhook-receiver.ts";
 import { TYPE_ERROR_CRASH } from "../fixtures/crashes.ts";
 
 const SECRET = "webhook-secret-for-the-e2e-test";
 
 type Received = { headers: Record<string, string | string[] | undefined>; body: string };
-
-function verify(secret: string, header: string, body: string): boolean {
-  const parts = Object.fromEntries(header.split(",").map((kv) => kv.split("=") as [string, string]));
-  const expected = createHmac("sha256", secret).update(`${parts.t}.${body}`).digest();
-  const given = Buffer.from(parts.v1 ?? "", "hex");
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 describe("escalation webhook", () => {
   let edge: LocalEdge;

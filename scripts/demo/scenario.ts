@@ -20,6 +20,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalEdge, type LocalEdge } from "../local-edge.ts";
@@ -155,6 +156,9 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   const bodies: Array<(see: (line: string) => void) => Promise<void>> = [
     // 1. Set up: edge, owner, code, releases, enrollment, the agent on 0.3.0.
     async (see) => {
+      if (!(await portIsFree(settings.nodePort))) {
+        throw new Error(`127.0.0.1:${settings.nodePort} is already in use on this computer (another buhdi-node?); stop it or set BUHDI_DEMO_NODE_PORT`);
+      }
       const receiver = await startWebhookReceiver(secret);
       cleanups.push(() => receiver.close());
       world.deliveries = receiver.deliveries;
@@ -336,4 +340,12 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     world,
     stop,
   };
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
 }

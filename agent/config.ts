@@ -3,14 +3,27 @@
  * secret, 0600 from birth). Written by `enroll`, read by everything that talks to the cloud.
  */
 import { mkdir, readFile } from "node:fs/promises";
-import { z } from "zod";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { isMissing } from "./fs-errors.ts";
 import type { HomePaths } from "./paths.ts";
 
 export type Enrollment = { server: string; node_id: string; key: string };
 
-const ConfigSchema = z.object({ server: z.url(), node_id: z.uuid() });
+/** An RFC 9562 UUID, or the nil or max one: exactly what z.uuid() accepts. */
+const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+
+/**
+ * config.json checked by hand, as z.object({ server: z.url(), node_id: z.uuid() }) would (extra
+ * fields ignored): every command reads it at start, the supervisor included, and evaluating zod
+ * and the protocol's schemas for two fields would cost the idle supervisor memory for nothing.
+ */
+function parseConfig(json: unknown): { server: string; node_id: string } | null {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return null;
+  const { server, node_id } = json as Record<string, unknown>;
+  if (typeof server !== "string" || !URL.canParse(server.trim())) return null;
+  if (typeof node_id !== "string" || !UUID.test(node_id)) return null;
+  return { server, node_id };
+}
 
 /** Raised when the node has no usable identity; the message tells the user what to run. */
 export class NotEnrolledError extends Error {
@@ -51,8 +64,8 @@ export async function loadEnrollment(paths: HomePaths): Promise<Enrollment> {
   } catch {
     throw new NotEnrolledError(`${paths.config} is not valid JSON. ${notEnrolled}`);
   }
-  const config = ConfigSchema.safeParse(json);
+  const config = parseConfig(json);
   const key = keyText.trim();
-  if (!config.success || key === "") throw new NotEnrolledError(`${paths.config} or ${paths.key} is damaged. ${notEnrolled}`);
-  return { server: normalizeServer(config.data.server), node_id: config.data.node_id, key };
+  if (config === null || key === "") throw new NotEnrolledError(`${paths.config} or ${paths.key} is damaged. ${notEnrolled}`);
+  return { server: normalizeServer(config.server), node_id: config.node_id, key };
 }

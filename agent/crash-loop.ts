@@ -14,23 +14,19 @@
  */
 import { z } from "zod";
 import type { Json } from "../protocol/index.ts";
+import { CRASH_LOOP_ENV } from "./crash-loop-env.ts";
+import type { CrashLoopInfo } from "./crash-loop-env.ts";
 
-export const CRASH_LOOP_ENV = "BUHDI_NODE_CRASH_LOOP";
+export { CRASH_LOOP_ENV, encodeCrashLoop } from "./crash-loop-env.ts";
+export type { CrashLoopInfo } from "./crash-loop-env.ts";
 
 const CrashLoopSchema = z.object({
   mode: z.enum(["report", "hold"]),
   crash_count: z.number().int().positive(),
   first_crash_at: z.iso.datetime(),
   last_crash_at: z.iso.datetime(),
-  /** How long this program must stay up before its held report counts the loop as over. */
   quiet_ms: z.number().int().nonnegative(),
-});
-
-export type CrashLoopInfo = z.output<typeof CrashLoopSchema>;
-
-export function encodeCrashLoop(info: CrashLoopInfo): string {
-  return JSON.stringify(info);
-}
+}) satisfies z.ZodType<CrashLoopInfo>;
 
 /** null when there is no loop, or the variable is unreadable (then report as usual: never silent). */
 export function parseCrashLoop(env: NodeJS.ProcessEnv): CrashLoopInfo | null {

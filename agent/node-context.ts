@@ -10,12 +10,11 @@ import type { CrashReporter } from "./crash-reporter.ts";
 import type { HomePaths } from "./paths.ts";
 import { makeScrubber } from "./scrub.ts";
 import type { Scrubber } from "./scrub.ts";
+import { log } from "./log.ts";
 import { telemetrySender } from "./telemetry-client.ts";
 import type { SendTelemetry } from "./telemetry-client.ts";
 
-export function log(message: string): void {
-  process.stderr.write(`buhdi-node: ${message}\n`);
-}
+export { log };
 
 function currentUsername(): string {
   try {

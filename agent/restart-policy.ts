@@ -10,7 +10,7 @@
  * The state lives in the supervisor's memory: if the supervisor itself is restarted, counting
  * starts again, which can cost at most one extra report.
  */
-import type { CrashLoopInfo } from "./crash-loop.ts";
+import type { CrashLoopInfo } from "./crash-loop-env.ts";
 
 export type RestartTuning = {
   restartBaseMs: number;

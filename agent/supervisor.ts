@@ -28,15 +28,14 @@ import path from "node:path";
 import { loadEnrollment } from "./config.ts";
 import { installCrashCapture } from "./crash-capture.ts";
 import { formatExitRecord } from "./crash-log.ts";
-import { CRASH_LOOP_ENV, encodeCrashLoop } from "./crash-loop.ts";
-import { log, realScrubber } from "./node-context.ts";
+import { CRASH_LOOP_ENV, encodeCrashLoop } from "./crash-loop-env.ts";
+import { log } from "./log.ts";
 import { homePaths, nodeHome } from "./paths.ts";
 import { RESTART_INTO_CURRENT_EXIT_CODE, chooseProgram } from "./program-choice.ts";
 import type { NodeProgram } from "./program-choice.ts";
 import { afterExit, beforeStart, initialRestartState } from "./restart-policy.ts";
-import { rollBack } from "./rollback.ts";
 import { SUPERVISED_ENV } from "./supervised.ts";
-import { restartTuning, updateHealthyMs } from "./tuning.ts";
+import { restartTuning, updateHealthyMs } from "./supervisor-tuning.ts";
 import { agentVersion } from "./version.ts";
 import { clearTrial, readTrial, readVersionName } from "./version-store.ts";
 import type { UpdateTrial } from "./version-store.ts";
@@ -119,6 +118,9 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       if (trial !== null) {
         if (crashed && ranMs < healthyMs) {
           try {
+            // Imported only now: most supervisors never roll back, and this path brings the
+            // spool, the crash reporter's scrubber and their schemas (node-context.ts).
+            const [{ rollBack }, { realScrubber }] = await Promise.all([import("./rollback.ts"), import("./node-context.ts")]);
             rolledBackTo = await rollBack({
               paths, trial, startedAt, baseVersion, scrub: realScrubber(),
               platform: process.platform, arch: process.arch, now: new Date(), log,

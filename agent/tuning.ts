@@ -12,21 +12,17 @@
  *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
  *                                   is rolled back, one that lives this long is healthy (60 s)
  *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
+ * The supervisor's three (restart, crash loop, update healthy) are in supervisor-tuning.ts,
+ * re-exported here, so that the supervisor does not load the protocol's schemas.
  */
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../protocol/index.ts";
 import type { LinkTiming } from "./live-link.ts";
-import { DEFAULT_RESTART_TUNING } from "./restart-policy.ts";
-import type { RestartTuning } from "./restart-policy.ts";
+import { msFrom } from "./supervisor-tuning.ts";
+
+export { DEFAULT_UPDATE_HEALTHY_MS, restartTuning, updateHealthyMs } from "./supervisor-tuning.ts";
 
 /** Matches the upload backoff base: an entry never waits much longer than its schedule says. */
 const DEFAULT_RETRY_TICK_MS = 5_000;
-
-function msFrom(env: NodeJS.ProcessEnv, name: string, min: number): number | null {
-  const value = env[name];
-  if (value === undefined || value.trim() === "") return null;
-  const ms = Number(value);
-  return Number.isInteger(ms) && ms >= min ? ms : null;
-}
 
 export function retryTickMs(env: NodeJS.ProcessEnv): number {
   return msFrom(env, "BUHDI_NODE_RETRY_TICK_MS", 100) ?? DEFAULT_RETRY_TICK_MS;
@@ -43,22 +39,6 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
     stableSocketMs: 30_000,
     failureThreshold: WS_FAILURE_THRESHOLD,
   };
-}
-
-export function restartTuning(env: NodeJS.ProcessEnv): RestartTuning {
-  return {
-    ...DEFAULT_RESTART_TUNING,
-    restartBaseMs: msFrom(env, "BUHDI_NODE_RESTART_BASE_MS", 10) ?? DEFAULT_RESTART_TUNING.restartBaseMs,
-    loopWindowMs: msFrom(env, "BUHDI_NODE_CRASH_LOOP_WINDOW_MS", 100) ?? DEFAULT_RESTART_TUNING.loopWindowMs,
-    stableRunMs: msFrom(env, "BUHDI_NODE_STABLE_RUN_MS", 100) ?? DEFAULT_RESTART_TUNING.stableRunMs,
-  };
-}
-
-/** The spec's "revert if the new version crashes within 60 s". */
-export const DEFAULT_UPDATE_HEALTHY_MS = 60_000;
-
-export function updateHealthyMs(env: NodeJS.ProcessEnv): number {
-  return msFrom(env, "BUHDI_NODE_UPDATE_HEALTHY_MS", 100) ?? DEFAULT_UPDATE_HEALTHY_MS;
 }
 
 /** Three download attempts in all: waits of base and 2 × base between them. */

@@ -9,11 +9,12 @@
  * the new, and a version directory appears under versions/ only complete (install.ts). A file
  * that does not hold what it should reads as absent: the supervisor then runs the agent it was
  * started from, which always exists.
+ *
+ * The checks are by hand, not zod: the supervisor reads `current` and update-trial.json at every
+ * start, and evaluating zod and the protocol's schemas would cost it memory for nothing else.
  */
 import { open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
-import { VersionSchema } from "../protocol/index.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { isMissing } from "./fs-errors.ts";
 import type { HomePaths } from "./paths.ts";
@@ -24,9 +25,41 @@ export const SIGNATURE_FILE = "signature.json";
 /** rolled-back.json keeps this many (a node that rolls back this often has other problems). */
 const MAX_ROLLED_BACK = 100;
 
-const TrialSchema = z.object({ version: VersionSchema, installed_at: z.iso.datetime() });
-export type UpdateTrial = z.output<typeof TrialSchema>;
-const RolledBackSchema = z.object({ versions: z.array(VersionSchema) });
+export type UpdateTrial = { version: string; installed_at: string };
+
+/**
+ * The protocol's VersionSchema pattern (protocol/telemetry.ts), which every version on disk came
+ * through; test/agent/version-store.test.ts holds the two to the same answers. It is also what
+ * keeps a damaged `current` from naming a path outside versions/.
+ */
+const VERSION = /^\d{1,6}\.\d{1,6}\.\d{1,6}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?$/;
+/** An instant in the form toISOString() writes (UTC, "Z"; seconds required, any fraction). */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/;
+
+/** As z.iso.datetime(): the form, and a real date and time (Date.parse alone takes Feb 30 and 24:00). */
+function isIsoUtc(value: unknown): value is string {
+  if (typeof value !== "string" || !ISO_UTC.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
+export function isVersionName(value: unknown): value is string {
+  return typeof value === "string" && VERSION.test(value);
+}
+
+function parseTrial(json: unknown): UpdateTrial | null {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return null;
+  const { version, installed_at } = json as Record<string, unknown>;
+  if (!isVersionName(version)) return null;
+  if (!isIsoUtc(installed_at)) return null;
+  return { version, installed_at };
+}
+
+function parseRolledBack(json: unknown): string[] | null {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return null;
+  const { versions } = json as Record<string, unknown>;
+  return Array.isArray(versions) && versions.every(isVersionName) ? versions : null;
+}
 
 export function versionDir(paths: HomePaths, version: string): string {
   return path.join(paths.versions, version);
@@ -48,7 +81,7 @@ async function readText(file: string): Promise<string | null> {
 /** `current` or `previous`: a version, or null (absent or not a version). */
 export async function readVersionName(file: string): Promise<string | null> {
   const text = (await readText(file))?.trim() ?? null;
-  return text !== null && VersionSchema.safeParse(text).success ? text : null;
+  return isVersionName(text) ? text : null;
 }
 
 /** null removes the file: "the agent the supervisor was started from". */
@@ -67,8 +100,7 @@ export async function readTrial(paths: HomePaths): Promise<UpdateTrial | null> {
   const text = await readText(paths.updateTrial);
   if (text === null) return null;
   try {
-    const parsed = TrialSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
+    return parseTrial(JSON.parse(text));
   } catch {
     return null;
   }
@@ -88,8 +120,7 @@ export async function readRolledBack(paths: HomePaths): Promise<Set<string>> {
   const text = await readText(paths.rolledBack);
   if (text === null) return new Set();
   try {
-    const parsed = RolledBackSchema.safeParse(JSON.parse(text));
-    return new Set(parsed.success ? parsed.data.versions : []);
+    return new Set(parseRolledBack(JSON.parse(text)) ?? []);
   } catch {
     return new Set();
   }

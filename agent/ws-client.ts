@@ -5,11 +5,22 @@
  * "error" event Node's global WebSocket gives; the bytes on the wire are in ws-frames.ts.
  */
 import { createHash, randomBytes } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
+import type * as Http from "node:http";
+import type * as Https from "node:https";
+import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import { parseRetryAfter } from "./backoff.ts";
 import { FrameError, FrameParser, OPCODES, decodeClose, encodeClose, encodeFrame } from "./ws-frames.ts";
+
+/**
+ * node:http and node:https are required when a connection is made, never imported. An ESM
+ * import of a built-in reads every one of its exports to build the module's namespace, and
+ * node:http's exports include WebSocket, CloseEvent and MessageEvent (Node 22), whose getters
+ * load undici: 6 to 10 MB of resident memory in a process that never uses them. In the release
+ * bundle an import would also be hoisted to the top of the one file, and so land in the
+ * supervisor, which makes no connections at all.
+ */
+const loadBuiltin = createRequire(import.meta.url);
 
 const HANDSHAKE_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** How long a close handshake may take before the socket is simply dropped. */
@@ -42,7 +53,9 @@ export function connectWebSocket(url: string, options: ConnectOptions): Promise<
   const target = httpUrl(url);
   const key = randomBytes(16).toString("base64");
   const expectedAccept = createHash("sha1").update(key + HANDSHAKE_GUID).digest("base64");
-  const client = target.protocol === "https:" ? https : http;
+  const client = target.protocol === "https:"
+    ? (loadBuiltin("node:https") as typeof Https)
+    : (loadBuiltin("node:http") as typeof Http);
   const now = options.now ?? Date.now;
 
   return new Promise((resolve) => {

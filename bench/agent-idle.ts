@@ -1,18 +1,28 @@
 /**
  * What the real agent costs when idle: `buhdi-node run` (the supervisor and the node program
- * it starts, with its WebSocket to the edge and its heartbeat) enrolled through the real CLI
- * against a local edge at the real 30 s heartbeat interval, next to bench/bare-ws.ts (a bare
- * Node 22 process holding one WebSocket to the same edge). After both are connected and have
- * settled, both process trees are sampled every 5 s for BENCH_AGENT_IDLE_S (default 180):
- * RSS = VmRSS summed over the tree (mean of the samples), CPU = utime+stime of the tree over the
- * window as % of one core. agent_rss_ratio = (agent RSS / agent processes) / bare RSS.
- * Targets: ratio <= 1.2, CPU <= 0.5 %.
+ * it starts, with its WebSocket to the edge and its heartbeat) against a local edge at the real
+ * 30 s heartbeat interval, next to bench/bare-ws.ts (a bare Node process holding one WebSocket
+ * to the same edge).
+ *
+ * Both run as what users run: the agent is the release bundle, built by buildAgent
+ * (scripts/build-agent.ts, esbuild, zod inlined) into a temp dir, enrolled and started with that
+ * same bundle (`node <bundle> enroll …`, `node <bundle> run`), so the supervisor starts the
+ * bundle as its node program too. The bare process is built the same way from bench/bare-ws.ts.
+ * Both run on the same Node binary (node_modules/.bin/node). Running either from the TypeScript
+ * sources would add Node's type stripping (about 13 MB per process) that no install pays.
+ *
+ * After both are connected and have settled, both process trees are sampled every 5 s for
+ * BENCH_AGENT_IDLE_S (default 180): RSS = VmRSS summed over the tree (mean of the samples), CPU =
+ * utime+stime of the tree over the window as % of one core. agent_rss_ratio = (agent RSS /
+ * agent processes) / bare RSS. Targets: ratio <= 1.2, CPU <= 0.5 %.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
+import { buildAgent } from "../scripts/build-agent.ts";
 import { freePort, REPO_ROOT, type LocalEdge } from "../scripts/local-edge.ts";
+import { AGENT_VERSION } from "../agent/version.ts";
 import { onStop, startEdge, stopEdge } from "./edges.ts";
 import { createCode, createOwner, enrollNode } from "./fleet.ts";
 import { sampleTree, type TreeSample } from "./proc-tree.ts";
@@ -20,8 +30,8 @@ import { log, positiveInt, sleep } from "./settings.ts";
 
 export const AGENT_TARGETS = { rssRatio: 1.2, cpuPct: 0.5 };
 const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
-const CLI = path.join(REPO_ROOT, "agent", "cli.ts");
-const BARE = path.join(REPO_ROOT, "bench", "bare-ws.ts");
+const CLI_SOURCE = path.join(REPO_ROOT, "agent", "cli.ts");
+const BARE_SOURCE = path.join(REPO_ROOT, "bench", "bare-ws.ts");
 const SAMPLE_EVERY_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 60_000;
 
@@ -38,10 +48,14 @@ export type TreeFigures = {
   pidsSeen: number;
   /** RSS of each process at the last sample, root (the supervisor) first. */
   rssMbPerProcess: number[];
+  /** The anonymous (not file-backed) part of each of those: the process's own memory. */
+  rssAnonMbPerProcess: number[];
 };
 
 export type AgentSection = {
   settings: { idleSeconds: number; settleSeconds: number; sampleEverySeconds: number; heartbeatIntervalSeconds: number };
+  /** What ran: the built files (temp paths, removed afterwards) and their sizes. */
+  built: { agent: string; agentBytes: number; bare: string; bareBytes: number; node: string };
   agent: TreeFigures;
   bare: TreeFigures;
   rssPerAgentProcessMb: number;
@@ -65,22 +79,28 @@ export async function benchAgentIdle(): Promise<AgentSection> {
   log("agent: starting an edge (wrangler dev, default 30 s heartbeat)");
   const edge = await startEdge();
   const home = await mkdtemp(path.join(tmpdir(), "buhdi-bench-agent-"));
+  const buildDir = await mkdtemp(path.join(tmpdir(), "buhdi-bench-agent-build-"));
   const started: Started[] = [];
   const stopAll = async () => {
     await Promise.allSettled(started.map((s) => stopTree(s.child)));
     await rm(home, { recursive: true, force: true });
+    await rm(buildDir, { recursive: true, force: true });
   };
   const unregister = onStop(stopAll);
   try {
+    log("agent: building the release bundle and the bare baseline (scripts/build-agent.ts)");
+    const agentBuild = await buildAgent({ version: AGENT_VERSION, outDir: path.join(buildDir, "agent"), entry: CLI_SOURCE });
+    const bareBuild = await buildAgent({ version: AGENT_VERSION, outDir: path.join(buildDir, "bare"), entry: BARE_SOURCE });
+    const agentBundle = agentBuild.file;
     const ownerId = await createOwner(edge);
     const code = await createCode(edge, ownerId, "bench-agent");
-    await runCli(["enroll", code, "--server", edge.url], home);
+    await runCli(agentBundle, ["enroll", code, "--server", edge.url], home);
     const agentNodeId = (JSON.parse(await readFile(path.join(home, "config.json"), "utf8")) as { node_id: string }).node_id;
     const bareNode = await enrollNode(edge, ownerId, "bench-bare-ws");
 
-    const agent = spawnTree([CLI, "run"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(await freePort()) });
+    const agent = spawnTree([agentBundle, "run"], { BUHDI_NODE_HOME: home, BUHDI_NODE_PORT: String(await freePort()) });
     started.push(agent);
-    const bare = spawnTree([BARE], { BENCH_EDGE_URL: edge.url, BENCH_NODE_KEY: bareNode.key });
+    const bare = spawnTree([bareBuild.file], { BENCH_EDGE_URL: edge.url, BENCH_NODE_KEY: bareNode.key });
     started.push(bare);
 
     log("agent: waiting for the agent and the bare process to connect");
@@ -113,6 +133,7 @@ export async function benchAgentIdle(): Promise<AgentSection> {
     const rssPerAgentProcessMb = agentFigures.rssMbMean / agentFigures.processes;
     return {
       settings,
+      built: { agent: agentBuild.file, agentBytes: agentBuild.size, bare: bareBuild.file, bareBytes: bareBuild.size, node: NODE22 },
       agent: agentFigures,
       bare: bareFigures,
       rssPerAgentProcessMb,
@@ -146,6 +167,7 @@ function figures(samples: TreeSample[]): TreeFigures {
     cpuSeconds,
     pidsSeen: new Set(samples.flatMap((s) => s.pids)).size,
     rssMbPerProcess: last.rssMbByPid.map((mb) => Math.round(mb * 10) / 10),
+    rssAnonMbPerProcess: last.rssAnonMbByPid.map((mb) => Math.round(mb * 10) / 10),
   };
 }
 
@@ -186,8 +208,8 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-async function runCli(args: string[], home: string): Promise<void> {
-  const { child, output } = spawnTree([CLI, ...args], { BUHDI_NODE_HOME: home });
+async function runCli(cli: string, args: string[], home: string): Promise<void> {
+  const { child, output } = spawnTree([cli, ...args], { BUHDI_NODE_HOME: home });
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => killGroup(child), 30_000);
     child.once("exit", (c) => {

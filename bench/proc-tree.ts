@@ -22,6 +22,12 @@ export type TreeSample = {
   rssMbByCommand: Record<string, number>;
   /** RSS of each pid, in the order of `pids` (root first). */
   rssMbByPid: number[];
+  /**
+   * The anonymous part of each pid's RSS (RssAnon: heaps, the process's own memory), same order.
+   * The rest (RssFile) is mostly the Node binary's pages, which every Node process on the
+   * machine counts in its VmRSS but shares with the others.
+   */
+  rssAnonMbByPid: number[];
 };
 
 /** The root and every process descended from it, right now (null when the root is gone). */
@@ -43,17 +49,19 @@ export function sampleTree(root: number): TreeSample | null {
   const cpuByCommand: Record<string, number> = {};
   const rssMbByCommand: Record<string, number> = {};
   const rssMbByPid: number[] = [];
+  const rssAnonMbByPid: number[] = [];
   for (const pid of pids) {
     const { comm, cpuSeconds: cpu } = stats.get(pid)!;
-    const rss = rssKbOf(pid) ?? 0;
+    const { rss, anon } = rssKbOf(pid) ?? { rss: 0, anon: 0 };
     rssKb += rss;
     cpuSeconds += cpu;
     commands.push(comm);
     cpuByCommand[comm] = (cpuByCommand[comm] ?? 0) + cpu;
     rssMbByCommand[comm] = (rssMbByCommand[comm] ?? 0) + rss / 1024;
     rssMbByPid.push(rss / 1024);
+    rssAnonMbByPid.push(anon / 1024);
   }
-  return { at: Date.now(), pids, commands, rssMb: rssKb / 1024, cpuSeconds, cpuByCommand, rssMbByCommand, rssMbByPid };
+  return { at: Date.now(), pids, commands, rssMb: rssKb / 1024, cpuSeconds, cpuByCommand, rssMbByCommand, rssMbByPid, rssAnonMbByPid };
 }
 
 /** The wrangler process (and so the tree) serving this local edge: our descendant started with `--port <port>`. */
@@ -113,11 +121,14 @@ function statOf(pid: number): Stat | null {
   return { pid, ppid: Number(fields[1]), comm, cpuSeconds: ticks / TICKS_PER_SECOND };
 }
 
-function rssKbOf(pid: number): number | null {
+/** VmRSS and its RssAnon part, in kB (0 for zombies, which have neither), or null when gone. */
+function rssKbOf(pid: number): { rss: number; anon: number } | null {
+  let status: string;
   try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) : 0; // zombies have no VmRSS
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch {
     return null;
   }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS"), anon: kb("RssAnon") };
 }

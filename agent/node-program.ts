@@ -13,9 +13,14 @@
  * browser POST to 127.0.0.1, so a request that carries an Origin header (every cross-site
  * browser request does; the hook's curl/PowerShell does not) is refused.
  */
-import { createServer } from "node:http";
+import type * as Http from "node:http";
 import type { Server, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import { listenLocal } from "./local-port.ts";
+
+// required, not imported: an ESM import of node:http reads every export, and the WebSocket ones
+// load undici (about 7 MB per process that nothing here uses; see ws-client.ts).
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof Http;
 
 export const DEFAULT_PORT = 9847;
 export const HOST = "127.0.0.1";

@@ -41,6 +41,8 @@ export async function startWsServer(options: {
     response.writeHead(426).end();
   });
   server.on("upgrade", (request, socket: Socket) => {
+    // First: a client that resets a refused or half-open socket must not crash the test process.
+    socket.on("error", () => undefined);
     const refusal = options.refuse?.(request.headers) ?? null;
     if (refusal) {
       const body = refusal.body ?? "";
@@ -66,7 +68,6 @@ export async function startWsServer(options: {
       connection.frames.push(...frames);
       if ((options.answerClose ?? true) && frames.some((f) => f.opcode === OPCODES.close)) socket.end();
     });
-    socket.on("error", () => undefined);
     connections.push(connection);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -49,6 +49,8 @@ const MEASURE_HEADROOM = 2.5;
 export type Measured = LoadResult & {
   /** µs of CPU per answered request, by process name (workerd, node = wrangler itself). */
   cpuUsPerRequest: Record<string, number> | null;
+  /** µs of CPU per answered request of this process, where autocannon runs (the load generator). */
+  clientCpuUsPerRequest: number;
 };
 
 export type IngestSection = {
@@ -148,7 +150,9 @@ export async function benchIngest(): Promise<IngestSection> {
 async function measured(edge: LocalEdge, target: LoadTarget, settings: LoadSettings): Promise<Measured> {
   const root = edgeRootPid(edge.url);
   const before = root === null ? null : sampleTree(root);
+  const client = process.cpuUsage();
   const result = await runLoad(target, settings);
+  const clientUsed = process.cpuUsage(client);
   const after = root === null ? null : sampleTree(root);
   let cpuUsPerRequest: Record<string, number> | null = null;
   if (before && after && result.completed > 0) {
@@ -157,7 +161,8 @@ async function measured(edge: LocalEdge, target: LoadTarget, settings: LoadSetti
       cpuUsPerRequest[command] = Math.round(((cpu - (before.cpuByCommand[command] ?? 0)) / result.completed) * 1e6);
     }
   }
-  return { ...result, cpuUsPerRequest };
+  const clientCpuUsPerRequest = result.completed > 0 ? Math.round((clientUsed.user + clientUsed.system) / result.completed) : 0;
+  return { ...result, cpuUsPerRequest, clientCpuUsPerRequest };
 }
 
 function problems(name: string, r: LoadResult): string[] {

@@ -17,7 +17,8 @@ export async function insertTelemetry(
   row: { id: string; nodeId: string; ownerId: string; severity: Severity; event: TelemetryEvent; now: Date },
 ): Promise<StoredTelemetry> {
   // The one statement every report runs, written once (from the schema's own column names)
-  // instead of built by the query builder per request; the same SQL Drizzle generated.
+  // instead of built by the query builder per request: the statement Drizzle built, same
+  // columns and values (resolved = false is 0, as Drizzle binds it).
   const inserted = await db.$client
     .prepare(insertSql())
     .bind(
@@ -29,6 +30,7 @@ export async function insertTelemetry(
       JSON.stringify(row.event),
       row.event.node_version,
       row.severity,
+      0,
       row.now.getTime(),
     )
     .first<{ id: string }>();
@@ -45,9 +47,10 @@ export async function insertTelemetry(
 let insertSqlText: string | null = null;
 
 function insertSql(): string {
+  if (insertSqlText !== null) return insertSqlText;
   const t = nodeTelemetry;
-  const columns = [t.id, t.nodeId, t.ownerId, t.eventId, t.type, t.payload, t.nodeVersion, t.severity, t.createdAt];
-  insertSqlText ??=
+  const columns = [t.id, t.nodeId, t.ownerId, t.eventId, t.type, t.payload, t.nodeVersion, t.severity, t.resolved, t.createdAt];
+  insertSqlText =
     `insert into "${getTableName(t)}" (${columns.map((c) => `"${c.name}"`).join(", ")}) ` +
     `values (${columns.map(() => "?").join(", ")}) ` +
     `on conflict ("${t.nodeId.name}", "${t.eventId.name}") do nothing returning "${t.id.name}" as id`;

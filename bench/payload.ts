@@ -86,6 +86,29 @@ export function crashReportBody(): string {
   return JSON.stringify(event);
 }
 
+/**
+ * The non-critical reports a node sends (warning and info: connection_degraded, error, health),
+ * in turn. Unlike a crash report none of them goes on the triage queue, so the figure measures
+ * ingest alone; crashReportBody's figure also carries triage running in the same workerd.
+ */
+export function nonCriticalBody(): string {
+  const n = sequence++;
+  const at = new Date();
+  const platform = PLATFORMS[n % PLATFORMS.length]!;
+  const common = { event_id: crypto.randomUUID(), node_version: "0.3.0", os: platform.os, arch: platform.arch, timestamp: at.toISOString() };
+  const events: TelemetryEventInput[] = [
+    { ...common, type: "connection_degraded", details: { failure_count: 5 + (n % 7), last_error: "ECONNRESET" } },
+    {
+      ...common,
+      type: "error",
+      entries: [`[${at.toISOString()}] ERROR: config refresh failed: getaddrinfo EAI_AGAIN fleet.buhdi.example`],
+      details: { component: "config", retry_in_s: 60 },
+    },
+    { ...common, type: "health", details: { memory_mb: 48.5, cpu_pct: n % 40, disk_free_mb: 20_480, pending_reports: 0 } },
+  ];
+  return JSON.stringify(events[n % events.length]);
+}
+
 /** The headers of one telemetry POST from the node holding this key. */
 export function telemetryHeaders(nodeKey: string): Record<string, string> {
   return { "content-type": "application/json", [NODE_KEY_HEADER]: nodeKey };

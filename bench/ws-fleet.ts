@@ -116,6 +116,8 @@ export type Loop = {
   beginWindow(): void;
   /** Stops counting and returns the window's figures; the loop keeps running. */
   endWindow(): LoopResult;
+  /** Sockets that have had at least one answer since the loop started (warm-up included). */
+  answeredOnce(): number;
   /** No more frames are sent. */
   stop(): void;
 };
@@ -131,6 +133,8 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
   const latencies: number[] = [];
   const sentAt = new Float64Array(n);
   const answeredInWindow = new Uint8Array(n);
+  const answeredEver = new Uint8Array(n);
+  let answeredOnce = 0;
   const timers: NodeJS.Timeout[] = [];
 
   const send = (i: number) => {
@@ -150,6 +154,10 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
       if (!isAnswer(text)) {
         if (phase === "window" && !text.includes('"welcome"')) unexpected++;
         return;
+      }
+      if (!answeredEver[i]) {
+        answeredEver[i] = 1;
+        answeredOnce++;
       }
       if (phase === "window") {
         answered++;
@@ -195,6 +203,7 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
         silentSockets,
       };
     },
+    answeredOnce: () => answeredOnce,
     stop() {
       phase = "done";
       for (const timer of timers) clearTimeout(timer);

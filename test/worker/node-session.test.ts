@@ -66,10 +66,23 @@ describe("the live socket", () => {
     socket.ws.close();
   });
 
+  it("the first heartbeat, on the version D1 already has, writes nothing to D1", async () => {
+    const node = await enrollNode(); // enrolled on 0.3.0
+    const socket = await connect(node);
+    const connected = await nodeRow(node.node_id);
+    expect(connected).toMatchObject({ status: "online", version: "0.3.0" });
+    // A later millisecond, so a rewrite of last_seen_at would show.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.send(heartbeat(node, { version: "0.3.0" }));
+    await socket.next("heartbeat_ack");
+    expect(await nodeRow(node.node_id)).toEqual(connected);
+    socket.ws.close();
+  });
+
   it("heartbeats do not write D1 each time; a version change does", async () => {
     const node = await enrollNode();
     const socket = await connect(node);
-    // The first heartbeat tells D1 which version runs; after that, only changes do.
+    // The connect tells D1 the node is online (and learns its version); after that, only changes do.
     socket.send(heartbeat(node));
     await socket.next("heartbeat_ack");
     const first = await nodeRow(node.node_id);

@@ -18,7 +18,13 @@ export type NodeStatusSync = {
   events: NodeEvent[];
 };
 
-export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: number): Promise<void> {
+/**
+ * Returns the version the node row holds afterwards: on connect the object knows no version yet
+ * (the first heartbeat brings it), and D1's, from enrollment or an earlier heartbeat, tells it
+ * whether that heartbeat changes anything. Without it every connect cost a second write when the
+ * first heartbeat came with the very version D1 already had.
+ */
+export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: number): Promise<{ version: string | null }> {
   const update = db
     .update(nodes)
     .set({
@@ -27,7 +33,8 @@ export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: nu
       ...(sync.version ? { version: sync.version } : {}),
       ...(sync.lastSeenAt ? { lastSeenAt: new Date(sync.lastSeenAt) } : {}),
     })
-    .where(eq(nodes.id, sync.nodeId));
+    .where(eq(nodes.id, sync.nodeId))
+    .returning({ version: nodes.version });
   const inserts = sync.events.map((event) =>
     db
       .insert(nodeTelemetry)
@@ -44,5 +51,6 @@ export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: nu
       })
       .onConflictDoNothing({ target: [nodeTelemetry.nodeId, nodeTelemetry.eventId] }),
   );
-  await db.batch([update, ...inserts]);
+  const [updated] = await db.batch([update, ...inserts]);
+  return { version: updated[0]?.version ?? sync.version };
 }

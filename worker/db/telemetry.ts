@@ -1,5 +1,5 @@
 /** node_telemetry: idempotent inserts and the dashboard's paged, newest-first reads. */
-import { and, desc, eq, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableName, type SQL } from "drizzle-orm";
 import type { Severity, TelemetryEvent } from "../../protocol/telemetry.ts";
 import type { Database } from "./client.ts";
 import { afterCursor, type PageCursor, pageOf } from "./page.ts";
@@ -16,23 +16,25 @@ export async function insertTelemetry(
   db: Database,
   row: { id: string; nodeId: string; ownerId: string; severity: Severity; event: TelemetryEvent; now: Date },
 ): Promise<StoredTelemetry> {
-  const insert = db
-    .insert(nodeTelemetry)
-    .values({
-      id: row.id,
-      nodeId: row.nodeId,
-      ownerId: row.ownerId,
-      eventId: row.event.event_id,
-      type: row.event.type,
-      payload: JSON.stringify(row.event),
-      nodeVersion: row.event.node_version,
-      severity: row.severity,
-      createdAt: row.now,
-    })
-    .onConflictDoNothing({ target: [nodeTelemetry.nodeId, nodeTelemetry.eventId] })
-    .returning({ id: nodeTelemetry.id });
-  const inserted = await insert;
-  if (inserted.length === 1) return { id: row.id, created: true };
+  // The one statement every report runs, written once (from the schema's own column names)
+  // instead of built by the query builder per request: the statement Drizzle built, same
+  // columns and values (resolved = false is 0, as Drizzle binds it).
+  const inserted = await db.$client
+    .prepare(insertSql())
+    .bind(
+      row.id,
+      row.nodeId,
+      row.ownerId,
+      row.event.event_id,
+      row.event.type,
+      JSON.stringify(row.event),
+      row.event.node_version,
+      row.severity,
+      0,
+      row.now.getTime(),
+    )
+    .first<{ id: string }>();
+  if (inserted) return { id: row.id, created: true };
 
   const existing = await db
     .select({ id: nodeTelemetry.id })
@@ -40,6 +42,19 @@ export async function insertTelemetry(
     .where(and(eq(nodeTelemetry.nodeId, row.nodeId), eq(nodeTelemetry.eventId, row.event.event_id)));
   // The conflict proves the row exists, and rows are never deleted by this API.
   return { id: existing[0]!.id, created: false };
+}
+
+let insertSqlText: string | null = null;
+
+function insertSql(): string {
+  if (insertSqlText !== null) return insertSqlText;
+  const t = nodeTelemetry;
+  const columns = [t.id, t.nodeId, t.ownerId, t.eventId, t.type, t.payload, t.nodeVersion, t.severity, t.resolved, t.createdAt];
+  insertSqlText =
+    `insert into "${getTableName(t)}" (${columns.map((c) => `"${c.name}"`).join(", ")}) ` +
+    `values (${columns.map(() => "?").join(", ")}) ` +
+    `on conflict ("${t.nodeId.name}", "${t.eventId.name}") do nothing returning "${t.id.name}" as id`;
+  return insertSqlText;
 }
 
 export type TelemetryQuery = {

@@ -289,7 +289,7 @@ export class NodeSession extends DurableObject<Env> {
     const status = displayStatus(state);
     const version = state.heartbeat?.version ?? state.synced.version;
     try {
-      await syncNodeStatus(
+      const stored = await syncNodeStatus(
         database(this.env.DB),
         {
           nodeId: state.nodeId,
@@ -302,7 +302,7 @@ export class NodeSession extends DurableObject<Env> {
         },
         now,
       );
-      return { ...state, pendingEvents: [], synced: { status, version, at: now } };
+      return { ...state, pendingEvents: [], synced: { status, version: stored.version, at: now } };
     } catch (error) {
       // Kept pending: the next heartbeat or the alarm (armed below) tries again.
       console.error(JSON.stringify({ msg: "node status sync failed", node_id: state.nodeId, error: String(error) }));

@@ -134,10 +134,13 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       }
       const next = afterExit(state, { startedAt, endedAt, crashed }, tuning);
       state = next.state;
+      // After a rollback the next program is the version that ran well before: no backoff. (The
+      // crash still counts towards a crash loop; a rollback happens once per install.)
+      const delayMs = rolledBackTo === null ? next.delayMs : 0;
       log(`${name} (pid ${spawned.pid ?? "none"}) ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
-        `starting ${rolledBackTo === null ? "it again" : rolledBackTo} in ${(next.delayMs / 1000).toFixed(1)} s`);
+        `starting ${rolledBackTo === null ? "it again" : rolledBackTo} in ${(delayMs / 1000).toFixed(1)} s`);
       if (stopping) process.exit(0);
-      scheduleStart(next.delayMs);
+      scheduleStart(delayMs);
     };
     // 'error' without a pid: the process was never created, and 'exit' may never come.
     spawned.once("error", (spawnError) => {

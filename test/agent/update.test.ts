@@ -142,6 +142,8 @@ describe("an update", () => {
     expect(await readOrNull(path.join(home, "update-trial.json"))).toBeNull();
     expect(JSON.parse((await readOrNull(path.join(home, "rolled-back.json")))!)).toEqual({ versions: ["0.3.3"] });
     expect(node.stderr()).toMatch(/rolled back from 0\.3\.3 to 0\.3\.2/);
+    // The version it goes back to ran well before: started at once, not after a crash backoff.
+    expect(node.stderr()).toMatch(/starting 0\.3\.2 in 0\.0 s/);
 
     // The same release again (a new command): refused, nothing downloaded.
     const requests = cloud.bundleRequests.length;

@@ -13,7 +13,7 @@ import { log } from "./settings.ts";
 export type RemediationFigures = { time_to_remediation_s: number; remediation_health_window_s: number };
 
 export async function benchRemediation(): Promise<RemediationFigures> {
-  const run = await runDemo({ ...DEMO_SETTINGS, nodePort: await freePort() }, (line) => log(`remediation: ${line.trim()}`), 3);
+  const run = await runDemo({ ...DEMO_SETTINGS, nodePort: await freePort() }, (line) => log(`remediation: ${line.trim()}`), { through: 3 });
   try {
     const failed = run.steps.find((s) => s.status === "failed");
     if (failed) throw new Error(`demo step ${failed.n} failed: ${failed.error}`);

@@ -13,15 +13,18 @@ Shortened for the demo: heartbeats every ${settings.heartbeatSeconds} s (30 s in
 ${settings.verifyHealthySeconds} s healthy (60 s), an update's rollback window is ${settings.updateHealthyMs / 1000} s (60 s), a crash loop is 3 crashes
 in ${settings.crashLoopWindowMs / 1000} s (10 min), and a program that ran ${settings.stableRunMs / 1000} s (60 s) is restarted without backoff when it dies.`);
 
-let run: DemoRun | null = null;
+let stop: (() => Promise<void>) | null = null;
 let interrupted = false;
-process.on("SIGINT", () => {
-  interrupted = true;
-  console.log("\nInterrupted; stopping everything the demo started…");
-  void (run?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-});
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.log(`\n${signal}: stopping everything the demo started…`);
+    void (stop?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 
-run = await runDemo(settings, (line) => console.log(line));
+const run: DemoRun = await runDemo(settings, (line) => console.log(line), { onStop: (s) => (stop = s) });
 if (!interrupted) {
   await run.stop();
   console.log(`\n${summary(run.steps)}`);

@@ -95,8 +95,15 @@ const STEPS = [
   "An unknown crash repeats: one ticket, one escalation",
 ] as const;
 
-/** `through`: stop after that step (the benchmark needs only the remediation, steps 1-3). */
-export async function runDemo(settings: DemoSettings, narrate: (line: string) => void, through: number = STEPS.length): Promise<DemoRun> {
+export type DemoOptions = {
+  /** Stop after this step (the benchmark needs only the remediation, steps 1-3). */
+  through?: number;
+  /** Called at once with the stop function, for a caller interrupted while the demo runs (Ctrl-C). */
+  onStop?: (stop: () => Promise<void>) => void;
+};
+
+export async function runDemo(settings: DemoSettings, narrate: (line: string) => void, options: DemoOptions = {}): Promise<DemoRun> {
+  const through = options.through ?? STEPS.length;
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const say = (line: string) => narrate(`[${elapsed().toFixed(1).padStart(6)} s] ${line}`);
@@ -126,6 +133,22 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     supervisors.push(supervisor);
     return supervisor;
   };
+
+  let stopping: Promise<void> | null = null;
+  // Once, however many callers ask (the end of the run, a Ctrl-C, a test's afterAll).
+  const stop = () => (stopping ??= stopEverything());
+  const stopEverything = async () => {
+    for (const supervisor of supervisors) {
+      if (supervisor.child.exitCode === null && supervisor.child.signalCode === null) supervisor.child.kill("SIGTERM");
+      await Promise.race([supervisor.exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      supervisor.child.kill("SIGKILL");
+    }
+    // Whatever node program outlived its supervisor (the zombie, if the fix never came).
+    const endpoint = (await agentFiles(home)).endpoint;
+    if (endpoint && isAlive(endpoint.pid)) process.kill(endpoint.pid, "SIGKILL");
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  options.onStop?.(stop);
 
   /** Polls until ok(value); on timeout throws with what was last seen. */
   const until = async <T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = settings.stepTimeoutMs): Promise<T> => {
@@ -321,17 +344,6 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     if (step.status === "failed") break;
   }
 
-  const stop = async () => {
-    for (const supervisor of supervisors) {
-      if (supervisor.child.exitCode === null && supervisor.child.signalCode === null) supervisor.child.kill("SIGTERM");
-      await Promise.race([supervisor.exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      supervisor.child.kill("SIGKILL");
-    }
-    // Whatever node program outlived its supervisor (the zombie, if the fix never came).
-    const endpoint = (await agentFiles(home)).endpoint;
-    if (endpoint && isAlive(endpoint.pid)) process.kill(endpoint.pid, "SIGKILL");
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  };
   return {
     ok: steps.slice(0, through).every((s) => s.status === "ok"),
     steps,

@@ -3,7 +3,7 @@
  * .keys/ (git-ignored). A key's id is the first 8 bytes of SHA-256 over its raw
  * 32-byte public key, in hex — the same id the edge and the agents use.
  */
-import { createPrivateKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
@@ -18,6 +18,13 @@ export { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
 
 export function loadReleaseKey(file: string): ReleaseKey {
   const privateKey = createPrivateKey(readFileSync(file));
+  const raw = rawPublicKey(privateKey);
+  return { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
+}
+
+/** A fresh key kept only in memory: for a run that signs its own releases (the demo, tests). */
+export function newReleaseKey(): ReleaseKey {
+  const { privateKey } = generateKeyPairSync("ed25519");
   const raw = rawPublicKey(privateKey);
   return { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
 }

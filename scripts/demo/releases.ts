@@ -6,11 +6,10 @@
  *   0.3.1  today's agent, which carries the fix (local-port.ts takes the port back);
  *   0.3.2  a release that dies on start (releases/dies-on-start.ts), to be rolled back.
  */
-import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { buildAgent } from "../build-agent.ts";
 import { REPO_ROOT } from "../local-edge.ts";
-import { keyIdOf, rawPublicKey, type ReleaseKey } from "../release-key.ts";
+import type { ReleaseKey } from "../release-key.ts";
 import { release } from "../release.ts";
 
 export const BUGGY = "0.3.0";
@@ -18,12 +17,6 @@ export const FIXED = "0.3.1";
 export const BROKEN = "0.3.2";
 
 const HERE = path.join(REPO_ROOT, "scripts", "demo", "releases");
-
-export function demoKey(): ReleaseKey {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const raw = rawPublicKey(privateKey);
-  return { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
-}
 
 /** Builds the three bundles under dir; returns version → bundle file. */
 export async function buildDemoBundles(dir: string): Promise<Record<string, string>> {

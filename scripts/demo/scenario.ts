@@ -24,10 +24,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalEdge, type LocalEdge } from "../local-edge.ts";
-import { trustedKeysVar } from "../release-key.ts";
+import { newReleaseKey, trustedKeysVar } from "../release-key.ts";
 import { adminClient, type AdminClient, type TelemetryItem } from "./admin-client.ts";
 import { agentFiles, enroll, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
-import { BROKEN, BUGGY, buildDemoBundles, demoKey, FIXED, publish } from "./releases.ts";
+import { BROKEN, BUGGY, buildDemoBundles, FIXED, publish } from "./releases.ts";
 import { startWebhookReceiver, type Delivery } from "./webhook-receiver.ts";
 
 export type DemoSettings = {
@@ -111,7 +111,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   const dir = await mkdtemp(path.join(tmpdir(), "buhdi-demo-"));
   const home = path.join(dir, "home");
   const secret = randomBytes(24).toString("base64url");
-  const key = demoKey();
+  const key = newReleaseKey();
   const cleanups: Array<() => Promise<void> | void> = [];
   const world: DemoWorld = { edgeUrl: "", adminToken: "", nodeId: "", home, deliveries: [], unknownGroupId: null };
   let edge: LocalEdge | null = null;

@@ -4,18 +4,16 @@
  * makes a node trust that key (BUHDI_NODE_TRUSTED_KEYS). Attacks are built from the same
  * pieces with one thing wrong.
  */
-import { createHash, generateKeyPairSync, sign } from "node:crypto";
+import { createHash, sign } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import type { ReleaseManifest, SignedRelease } from "../../protocol/index.ts";
-import { TRUSTED_KEYS_ENV, keyIdOf, rawPublicKey } from "../../agent/trusted-keys.ts";
+import { TRUSTED_KEYS_ENV } from "../../agent/trusted-keys.ts";
+import { newReleaseKey } from "../../scripts/release-key.ts";
 
 export type TestKey = { keyId: string; publicKey: string; privateKey: KeyObject };
 
-export function testKey(): TestKey {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const raw = rawPublicKey(publicKey);
-  return { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
-}
+/** Made the way the demo and the release tools make one (scripts/release-key.ts). */
+export const testKey: () => TestKey = newReleaseKey;
 
 /** The environment that makes a node trust these keys. */
 export function trustEnv(...keys: TestKey[]): Record<string, string> {

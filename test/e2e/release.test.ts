@@ -3,13 +3,13 @@
  * local R2 (the same state the running `wrangler dev` serves), register; then a
  * node is offered the release and downloads exactly the bytes that were signed.
  */
-import { createHash, generateKeyPairSync, verify } from "node:crypto";
+import { createHash, verify } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
-import { keyIdOf, type ReleaseKey, rawPublicKey, trustedKeysVar } from "../../scripts/release-key.ts";
+import { newReleaseKey, type ReleaseKey, trustedKeysVar } from "../../scripts/release-key.ts";
 import { release } from "../../scripts/release.ts";
 
 describe("npm run release", () => {
@@ -17,9 +17,7 @@ describe("npm run release", () => {
   let key: ReleaseKey;
 
   beforeAll(async () => {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    const raw = rawPublicKey(privateKey);
-    key = { keyId: keyIdOf(raw), publicKey: raw.toString("base64"), privateKey };
+    key = newReleaseKey();
     edge = await startLocalEdge({ vars: { RELEASE_PUBLIC_KEYS: trustedKeysVar([key]) } });
   });
   afterAll(async () => edge?.stop());

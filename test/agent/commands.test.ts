@@ -12,6 +12,7 @@ import { mergePatch } from "../../agent/config-overrides.ts";
 import { homePaths } from "../../agent/paths.ts";
 import type { Updater } from "../../agent/updater.ts";
 import { tempHome } from "../support/helpers.ts";
+import { eventually } from "../support/live-node.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
 
@@ -132,8 +133,7 @@ describe("other commands", () => {
     expect(restarts).toEqual([]);
     const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string; status: string }> };
     expect(handled.handled).toContainEqual(expect.objectContaining({ id: frame.id, status: "done" }));
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(restarts).toEqual(["0.3.1"]);
+    expect(await eventually(() => [...restarts], (r) => r.length > 0, 5_000, "the restart into 0.3.1")).toEqual(["0.3.1"]);
     // Redelivered (the ack was lost with the restart): answered from the store, not installed again.
     expect(await handle(frame)).toEqual(ack);
     expect(calls).toBe(1);

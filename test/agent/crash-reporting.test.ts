@@ -14,6 +14,7 @@ import { telemetrySender } from "../../agent/telemetry-client.ts";
 import { pointAt, startEdge } from "../support/edge.ts";
 import type { Edge } from "../support/edge.ts";
 import { closedPortUrl, collect, holdPort, runCli, spawnCli, tempHome, waitForOutput } from "../support/helpers.ts";
+import { eventually } from "../support/live-node.ts";
 
 let edge: Edge;
 beforeAll(async () => {
@@ -54,15 +55,6 @@ async function spoolFiles(home: string): Promise<string[]> {
 
 async function readOrNull(file: string): Promise<string | null> {
   return readFile(file, "utf8").catch(() => null);
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe("enrollment against the real cloud", () => {

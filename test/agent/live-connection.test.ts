@@ -63,7 +63,9 @@ describe.concurrent("a running node and the cloud", () => {
     const gone = await eventually(() => edge.telemetryOf(vanished.nodeId), (rows) => rows.some((row) => row.type === "node_offline"));
     expect(gone.map((row) => row.type)).toContain("node_offline");
     expect((await edge.nodeView(vanished.nodeId)).status).toBe("offline");
-    await sleep(1_000); // the polite node has been silent at least as long
+    // An absence can only be checked over time: the polite node has been silent at least as long
+    // as the vanished one plus a second. Checked too early this could only pass, never fail falsely.
+    await sleep(1_000);
 
     expect(await edge.nodeView(polite.nodeId)).toMatchObject({ status: "asleep", connected: false });
     expect((await edge.telemetryOf(polite.nodeId)).map((row) => row.type)).not.toContain("node_offline");
@@ -77,7 +79,7 @@ describe.concurrent("a running node and the cloud", () => {
     const response = await fetch(`${node.url()}/sleep`, { method: "POST" });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ going_away: "sleep", sent: true });
-    await sleep(3_000); // three heartbeat intervals
+    await sleep(3_000); // three heartbeat intervals: an absence, only checkable over time
     expect((await edge.nodeView(nodeId)).status).toBe("asleep");
 
     node.supervisor.kill("SIGTERM");
@@ -141,7 +143,9 @@ describe.concurrent("a running node and the cloud", () => {
     expect(view).toMatchObject({ status: "degraded", connected: false });
     expect(view.ws_failure_count).toBeGreaterThanOrEqual(1);
     const rows = await eventually(() => edge.telemetryOf(nodeId), (r) => r.some((row) => row.type === "connection_degraded"));
-    await sleep(2_000); // many more failed connects: still one report
+    // Many more failed connects after the report: still one report.
+    const failuresAtReport = (await node.health()).connection.ws_failure_count;
+    await eventually(() => node.health(), (h) => h.connection.ws_failure_count >= failuresAtReport + 3, 20_000, "three more refused upgrades");
     const degraded = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "connection_degraded");
     expect(degraded).toHaveLength(1);
     expect(degraded[0]).toMatchObject({ severity: "warning", payload: { details: { failure_count: 5, last_connected: null } } });
@@ -188,7 +192,9 @@ describe.concurrent("a running node and the cloud", () => {
     expect(exits).toBeGreaterThanOrEqual(Math.min(deaths() - 3, 6));
     expect(exits).toBeLessThanOrEqual(deaths() - 3);
     expect(entries.at(-1)).toMatch(/ EXIT code=1 signal=null /);
-    expect(await readFile(path.join(home, "crash.log"), "utf8")).toBe("");
+    // The upload is acknowledged before crash.log is rotated: wait for the rotation, not a moment.
+    const crashLog = () => readFile(path.join(home, "crash.log"), "utf8");
+    expect(await eventually(crashLog, (text) => text === "", 10_000, "crash.log to be rotated after the upload")).toBe("");
 
     node.supervisor.kill("SIGTERM");
     await node.exited;
@@ -214,7 +220,9 @@ describe("the cloud goes away and comes back", () => {
     expect((await node.health()).connection).toEqual({ state: "connected", connected: true, ws_failure_count: 0 });
     // The report waited in the spool through the outage and went out once the cloud was back.
     await eventually(() => edge.telemetryOf(nodeId), (rows) => rows.some((row) => row.type === "connection_degraded"));
-    await sleep(1_500); // spool retries and heartbeats keep going: still one
+    // Spool retries and heartbeats keep going (two more seconds of uptime reach the cloud): still one.
+    const reported = await edge.nodeView(nodeId);
+    await eventually(() => edge.nodeView(nodeId), (v) => (v.uptime_s ?? 0) >= (reported.uptime_s ?? 0) + 2, 20_000, "two more seconds of heartbeats");
     const degraded = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "connection_degraded");
     expect(degraded).toHaveLength(1);
     expect(degraded[0]?.payload.details).toEqual({ failure_count: WS_FAILURE_THRESHOLD, last_connected: expect.any(String) });
@@ -257,6 +265,7 @@ async function upgradeRefusingProxy(target: string): Promise<{ url: string; clos
     });
   });
   server.on("upgrade", (_request, socket) => {
+    socket.on("error", () => undefined); // a node that gives up on a refused upgrade resets it
     socket.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

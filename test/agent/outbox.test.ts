@@ -9,6 +9,7 @@ import { listEntries } from "../../agent/spool.ts";
 import { buildDegradedReport } from "../../agent/degraded-report.ts";
 import { homePaths } from "../../agent/paths.ts";
 import { tempHome } from "../support/helpers.ts";
+import { eventually } from "../support/live-node.ts";
 
 function slowReporter() {
   const calls: ReportOptions[] = [];
@@ -111,8 +112,7 @@ describe("outbox", () => {
 });
 
 async function eventuallyTrue(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !check(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(check()).toBe(true);
+  await eventually(check, (ok) => ok, 5_000, "the outbox's condition", 5);
 }
 
 describe("the connection_degraded report", () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
 import { verifySignature as verify } from "../../scripts/demo/webhook-receiver.ts";
 import { TYPE_ERROR_CRASH } from "../fixtures/crashes.ts";
+import { eventually, sleep } from "../support/live-node.ts";
 
 const SECRET = "webhook-secret-for-the-e2e-test";
 
@@ -80,16 +81,17 @@ describe("escalation webhook", () => {
     }
 
     // The local queue delivers batches every few seconds.
-    const deadline = Date.now() + 45_000;
-    let groups: { report_count: number }[] = [];
-    while (Date.now() < deadline) {
-      groups = ((await admin("/api/support/crash-groups")).items as { report_count: number }[]) ?? [];
-      if (received.length >= 1 && groups[0]?.report_count === 3) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const groups = await eventually(
+      async () => ((await admin("/api/support/crash-groups")).items as { report_count: number }[] | undefined) ?? [],
+      (items) => received.length >= 1 && items[0]?.report_count === 3,
+      45_000,
+      `the crash group to count 3 reports and the webhook to be called (webhook calls so far: ${received.length})`,
+      500,
+    );
     expect(groups[0]?.report_count).toBe(3);
-    // Give a second (flooding) webhook the time of one more queue batch to show up.
-    await new Promise((r) => setTimeout(r, 6000));
+    // An absence is only checkable over time: a second (flooding) webhook would come with the next
+    // queue batch. Checked too early this could only pass, never fail falsely.
+    await sleep(6_000);
     expect(received).toHaveLength(1);
 
     const [hook] = received;

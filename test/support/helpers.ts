@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,10 +86,23 @@ export function waitForOutput(child: ChildProcess, text: string | RegExp, timeou
 
 /** A port some other process holds: the EADDRINUSE the spec's zombie node caused. */
 export async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = createTcpServer();
+  const sockets = new Set<Socket>();
+  // The node's zombie probe connects here and gives up (a reset): the holder must not crash on it.
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  server.on("error", () => undefined);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      // close() waits for open connections: end them, so a probe still open cannot hang the test.
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return { port, close };
 }
 
 /** A port nobody listens on (opened, then closed). */

@@ -34,13 +34,35 @@ export type LiveNode = {
   killHard(): Promise<void>;
 };
 
-export async function eventually<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+/**
+ * Polls `probe` until `ok` holds and returns that value. At the deadline it fails with what was
+ * awaited and the last value seen, so a slow machine shows what was still missing instead of a
+ * bare assertion diff on a value read too early.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T> | T,
+  ok: (value: T) => boolean,
+  timeoutMs = 20_000,
+  what = "the awaited condition",
+  pollMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}; last seen: ${describe(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? value : JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 2_000 ? `${text.slice(0, 2_000)}… (${text.length} chars)` : text;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,8 +103,9 @@ export function liveNodes() {
     // Tracked before waiting: a node that never listens is still cleaned up.
     started.push({ node, programPids });
     if (!waitForListening) return node;
-    await eventually(url, (u) => u !== "", 30_000);
-    if (!url()) throw new Error(`the node never listened; stdout: ${out}`);
+    await eventually(url, (u) => u !== "", 30_000, `the node to print "listening on" (stdout: ${out}, stderr: ${err})`).catch(() => {
+      throw new Error(`the node never listened within 30 s; stdout: ${out}\nstderr: ${err}`);
+    });
     return node;
   };
   const stopAll = async () => {

@@ -163,25 +163,27 @@ describe.concurrent("a running node and the cloud", () => {
     const node = await nodes.start(home, {
       BUHDI_NODE_PORT: String(held.port),
       BUHDI_NODE_RESTART_BASE_MS: "50",
-      // Wide enough that three crashes fall in it even on a loaded machine (a start takes ~1 s).
-      BUHDI_NODE_CRASH_LOOP_WINDOW_MS: "6000",
+      // Wide enough that three crashes fall in it even on a loaded machine: a start takes ~1 s
+      // idle, and was seen taking 5 s with both cores busy (a 6 s window then saw no loop).
+      BUHDI_NODE_CRASH_LOOP_WINDOW_MS: "20000",
     }, false);
     const crashReports = async () =>
       (await edge.telemetryOf(nodeId)).filter((row) => row.type === "crash_report").sort((a, b) => a.created_at.localeCompare(b.created_at));
     const deaths = () => (node.stderr().match(/exited with code 1 after/g) ?? []).length;
 
     // Two crashes are reported one by one; the third makes it a loop, reported with its count.
-    const early = await eventually(crashReports, (rows) => rows.some((row) => row.payload.details !== undefined));
+    const early = await eventually(crashReports, (rows) => rows.some((row) => row.payload.details !== undefined), 60_000, "the crash-loop report");
     expect(early.map((row) => row.payload.details?.crash_loop ?? null)).toEqual([null, null, "ongoing"]);
     expect(early[2]?.payload.details).toMatchObject({ crash_count: 3 });
     // It keeps crashing: those are held, not sent.
-    await eventually(deaths, (n) => n >= 6);
+    await eventually(deaths, (n) => n >= 6, 60_000, "six deaths of the node program");
     expect(await crashReports()).toHaveLength(3);
 
     // The port comes free; the next program stays up a whole window: the loop is over and what
     // was held goes out as one report.
     await held.close();
-    const rows = await eventually(crashReports, (r) => r.some((row) => row.payload.details?.crash_loop === "ended"), 30_000);
+    // The loop ends once a program stayed up a whole window (20 s).
+    const rows = await eventually(crashReports, (r) => r.some((row) => row.payload.details?.crash_loop === "ended"), 60_000, "the report that ends the loop");
     expect(rows.map((row) => row.payload.details?.crash_loop ?? null)).toEqual([null, null, "ongoing", "ended"]);
     const ended = rows[3]!;
     expect(ended.payload.details).toMatchObject({ crash_count: deaths() });
@@ -198,7 +200,7 @@ describe.concurrent("a running node and the cloud", () => {
 
     node.supervisor.kill("SIGTERM");
     await node.exited;
-  });
+  }, 150_000);
 });
 
 // After the concurrent suite: taking the edge down would break any test running next to it.

@@ -42,7 +42,7 @@ export type LiveNode = {
 export async function eventually<T>(
   probe: () => Promise<T> | T,
   ok: (value: T) => boolean,
-  timeoutMs = 20_000,
+  timeoutMs = 30_000,
   what = "the awaited condition",
   pollMs = 100,
 ): Promise<T> {

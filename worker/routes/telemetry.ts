@@ -15,7 +15,6 @@ import {
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
-import { countInstall } from "../db/releases.ts";
 import { insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
@@ -23,6 +22,7 @@ import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
+import { countReportedInstall } from "../releases/installs.ts";
 import { visibleNode } from "../visible-node.ts";
 
 const ListQuery = PageQuery.extend({
@@ -43,9 +43,8 @@ export const telemetryRoutes = new Hono<AppEnv>()
       event,
       now: new Date(),
     });
-    // Installs are what rollbacks are measured against (auto-halt): counted once per report.
-    const installed = event.type === "update_progress" && event.details?.stage === "installed" ? event.details.version : null;
-    if (stored.created && typeof installed === "string") await countInstall(database(c.env.DB), installed);
+    // Counted once per report: a retried one is not a second install.
+    if (stored.created) await countReportedInstall(database(c.env.DB), event);
     // Also on a retry: the first attempt may have been stored but never enqueued
     // (the queue failed, the node saw a 503). Triage is idempotent per telemetry id.
     if (severity === "critical") await enqueueForTriage(c.env, { telemetry_id: stored.id, node_id: nodeId, type: event.type });

@@ -17,6 +17,7 @@ import {
   type NodeStatus,
 } from "../../protocol/messages.ts";
 import { isOlder } from "../../protocol/version.ts";
+import { liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
@@ -37,8 +38,6 @@ import {
   withSnapshot,
   worthPersisting,
 } from "./live-state.ts";
-import { triageSettings } from "../triage/settings.ts";
-import { timingFrom } from "./timing.ts";
 
 export type NodeIdentity = { nodeId: string; ownerId: string };
 
@@ -82,7 +81,7 @@ export class NodeSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#commands = new CommandStore(ctx.storage);
-    this.#timing = timingFrom(env);
+    this.#timing = liveTiming(env);
     // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
       this.#persisted = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;

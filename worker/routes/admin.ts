@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireAdmin } from "../auth.ts";
+import { enrollmentTtlSeconds } from "../config.ts";
 import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
@@ -16,7 +17,6 @@ import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
-const DEFAULT_ENROLLMENT_TTL_SECONDS = 7 * 24 * 3600;
 
 const CreateOwner = z.object({
   email: z.email().max(254),
@@ -50,7 +50,7 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!(await findOwner(db, body.owner_id))) {
       throw new ApiError(404, "owner_not_found", `No owner has id ${body.owner_id}.`);
     }
-    const ttl = body.expires_in_seconds ?? (Number(c.env.ENROLLMENT_TTL_SECONDS) || DEFAULT_ENROLLMENT_TTL_SECONDS);
+    const ttl = body.expires_in_seconds ?? enrollmentTtlSeconds(c.env);
     const code = enrollmentCode();
     const expiresAt = new Date(Date.now() + ttl * 1000);
     await insertEnrollmentCode(db, {

@@ -47,14 +47,17 @@ export interface Env {
   VERIFY_HEALTHY_SECONDS?: string;
 }
 
-/** What middleware leaves for handlers and the request log. */
-export type Variables = {
-  /** Set once a node key is verified. */
-  nodeId?: string;
-  ownerId?: string;
-  /** Who is reading the dashboard API: IT Support (admin) or one owner. */
-  viewer?: Viewer;
-};
+/**
+ * What middleware may leave for the request log: any of it, or none. A handler
+ * sees its middleware's own variables as set (the types below), so it needs
+ * no non-null assertions.
+ */
+export type Variables = Partial<NodeVariables & ViewerVariables> & { ownerId?: string };
+
+/** Left by requireNode: the node whose key was verified, and its owner. */
+export type NodeVariables = { nodeId: string; ownerId: string };
+/** Left by requireViewer and requireAdmin: who is reading, IT Support (admin) or one owner. */
+export type ViewerVariables = { viewer: Viewer };
 
 export type Viewer = { kind: "admin" } | { kind: "owner"; ownerId: string };
 

@@ -26,7 +26,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
   .post("/:id/commands", async (c) => {
     const { id } = readParams(c, NodeParams);
     const body = await readJsonBody(c, NewCommand, 8 * 1024);
-    const node = await visibleNode(c.env, c.get("viewer")!, id);
+    const node = await visibleNode(c.env, c.get("viewer"), id);
     const queued = await nodeSession(c.env, id).enqueueCommand(
       { nodeId: node.id, ownerId: node.ownerId },
       { type: body.type, payloadJson: JSON.stringify(body.payload), ttlSeconds: body.ttl_seconds },
@@ -35,7 +35,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
   })
   .get("/:id/commands", async (c) => {
     const { id } = readParams(c, NodeParams);
-    await visibleNode(c.env, c.get("viewer")!, id);
+    await visibleNode(c.env, c.get("viewer"), id);
     const commands = await nodeSession(c.env, id).commands();
     return c.json({
       items: commands.map((command) => ({

@@ -20,20 +20,20 @@ export const nodeLiveRoutes = new Hono<AppEnv>()
         headers: { upgrade: "websocket" },
       });
     }
-    const nodeId = c.get("nodeId")!;
+    const nodeId = c.get("nodeId");
     const headers = new Headers(c.req.raw.headers);
     headers.set(IDENTITY_HEADERS.nodeId, nodeId);
-    headers.set(IDENTITY_HEADERS.ownerId, c.get("ownerId")!);
+    headers.set(IDENTITY_HEADERS.ownerId, c.get("ownerId"));
     return nodeSession(c.env, nodeId).fetch(new Request(c.req.raw, { headers }));
   })
   .post("/heartbeat", requireNode, limitNodeRate, async (c) => {
     const beat = await readJsonBody(c, HeartbeatSchema, MAX_FRAME_BYTES);
-    const nodeId = c.get("nodeId")!;
+    const nodeId = c.get("nodeId");
     if (beat.node_id !== nodeId) {
       throw new ApiError(400, "invalid_body", "The request body is not valid: node_id: must be this node's id.", {
         issues: [{ path: "node_id", message: "must be this node's id" }],
       });
     }
-    const live = await nodeSession(c.env, nodeId).heartbeat({ nodeId, ownerId: c.get("ownerId")! }, beat);
+    const live = await nodeSession(c.env, nodeId).heartbeat({ nodeId, ownerId: c.get("ownerId") }, beat);
     return c.json(live, 202);
   });

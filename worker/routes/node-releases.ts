@@ -20,7 +20,7 @@ import { releaseFor, signedRelease } from "../releases/offer.ts";
 export const nodeReleaseRoutes = new Hono<AppEnv>()
   .get("/versions", requireNode, limitNodeRate, async (c) => {
     const { channel } = readQuery(c, z.object({ channel: z.enum(CHANNELS).default("stable") }));
-    const release = await releaseFor(database(c.env.DB), c.get("nodeId")!, { channel });
+    const release = await releaseFor(database(c.env.DB), c.get("nodeId"), { channel });
     return c.json({ channel, latest: release ? { version: release.version, ...signedRelease(release) } : null });
   })
   .get("/releases/:version/bundle", requireNode, limitNodeRate, async (c) => {

@@ -22,7 +22,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   .use(requireViewer)
   .get("/", async (c) => {
     const query = readQuery(c, NodesQuery);
-    const viewer = c.get("viewer")!;
+    const viewer = c.get("viewer");
     const page = await listNodes(database(c.env.DB), {
       ownerId: viewer.kind === "owner" ? viewer.ownerId : null,
       limit: query.limit,
@@ -35,7 +35,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   })
   .get("/:id", async (c) => {
     const { id } = readParams(c, NodeParams);
-    const node = await visibleNode(c.env, c.get("viewer")!, id);
+    const node = await visibleNode(c.env, c.get("viewer"), id);
     return c.json(await withLiveStatus(c.env, node));
   });
 

@@ -33,12 +33,12 @@ const ListQuery = PageQuery.extend({
 export const telemetryRoutes = new Hono<AppEnv>()
   .post("/", requireNode, limitNodeRate, async (c) => {
     const event = await readJsonBody(c, TelemetryEventSchema, MAX_TELEMETRY_BODY_BYTES);
-    const nodeId = c.get("nodeId")!;
+    const nodeId = c.get("nodeId");
     const severity = severityOf(event.type);
     const stored = await insertTelemetry(database(c.env.DB), {
       id: crypto.randomUUID(),
       nodeId,
-      ownerId: c.get("ownerId")!,
+      ownerId: c.get("ownerId"),
       severity,
       event,
       now: new Date(),
@@ -53,7 +53,7 @@ export const telemetryRoutes = new Hono<AppEnv>()
   })
   .get("/", requireViewer, async (c) => {
     const query = readQuery(c, ListQuery);
-    const viewer = c.get("viewer")!;
+    const viewer = c.get("viewer");
     if (query.node_id) await visibleNode(c.env, viewer, query.node_id);
     const page = await listTelemetry(database(c.env.DB), {
       scope: query.node_id ? { nodeId: query.node_id } : viewer.kind === "owner" ? { ownerId: viewer.ownerId } : "all",

@@ -16,13 +16,13 @@ import {
   NodeFrameSchema,
   type NodeStatus,
 } from "../../protocol/messages.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 import { isOlder } from "../../protocol/version.ts";
 import { liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
-import { issuesFrom } from "../http/errors.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
 import {
   checkSilence,
@@ -373,7 +373,7 @@ function parseFrame(ws: WebSocket, message: string | ArrayBuffer): NodeFrame | n
   }
   const parsed = NodeFrameSchema.safeParse(data);
   if (!parsed.success) {
-    const issues = issuesFrom(parsed.error).map((i) => `${i.path}: ${i.message}`).join("; ");
+    const issues = describeIssues(parsed.error);
     send(ws, { type: "error", code: "invalid_frame", message: `The frame is not valid (${issues}); nothing was stored.` });
     return null;
   }

@@ -6,13 +6,15 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { issuesFrom } from "../../protocol/errors.ts";
 import { KeyIdSchema, ReleaseManifestSchema } from "../../protocol/release.ts";
 import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireAdmin } from "../auth.ts";
+import { toHex } from "../crypto.ts";
 import { database } from "../db/client.ts";
 import { findRelease, insertRelease, listReleases, type Release, updateRelease } from "../db/releases.ts";
 import type { AppEnv, Env } from "../env.ts";
-import { ApiError, issuesFrom } from "../http/errors.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
@@ -64,7 +66,7 @@ function view(release: Release) {
 async function sha256Of(object: R2ObjectBody): Promise<string> {
   const digest = new crypto.DigestStream("SHA-256");
   await object.body.pipeTo(digest);
-  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await digest.digest);
 }
 
 async function existing(env: Env, version: string): Promise<Release> {

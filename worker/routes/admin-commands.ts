@@ -11,6 +11,7 @@ import type { AppEnv } from "../env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
 import { nodeSession } from "../node-session/stub.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { visibleNode } from "../visible-node.ts";
 
 const NodeParams = z.object({ id: z.uuid() });
@@ -49,3 +50,25 @@ export const adminCommandRoutes = new Hono<AppEnv>()
       })),
     });
   });
+
+export const adminCommandApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/admin/nodes/{id}/commands",
+    summary: "Queue a command for a node: sent now if it is connected, on reconnect otherwise",
+    auth: "admin",
+    params: NodeParams,
+    body: NewCommand,
+    responses: { 202: { description: "Queued: {id, expires_at, sent}." } },
+    errors: { 404: "No such node (node_not_found)." },
+  },
+  {
+    method: "get",
+    path: "/api/admin/nodes/{id}/commands",
+    summary: "A node's pending and acknowledged commands",
+    auth: "admin",
+    params: NodeParams,
+    responses: { 200: { description: "{items: [{id, type, payload, created_at, expires_at, send_count, ack}]}" } },
+    errors: { 404: "No such node (node_not_found)." },
+  },
+];

@@ -15,6 +15,7 @@ import { findOwner, insertOwner } from "../db/owners.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
+import type { Operation } from "../openapi/operation.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
 
@@ -61,3 +62,24 @@ export const adminRoutes = new Hono<AppEnv>()
     });
     return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
   });
+
+export const adminApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/admin/owners",
+    summary: "Create an owner; their dashboard token is returned once",
+    auth: "admin",
+    body: CreateOwner,
+    responses: { 201: { description: "{owner_id, dashboard_token}", schema: z.object({ owner_id: z.uuid(), dashboard_token: z.string() }) } },
+    errors: { 409: "An owner with this email exists (owner_exists)." },
+  },
+  {
+    method: "post",
+    path: "/api/admin/enrollments",
+    summary: "Issue a one-time enrollment code for an owner's new node",
+    auth: "admin",
+    body: CreateEnrollment,
+    responses: { 201: { description: "{code, expires_at}", schema: z.object({ code: z.string(), expires_at: z.iso.datetime() }) } },
+    errors: { 404: "No such owner (owner_not_found)." },
+  },
+];

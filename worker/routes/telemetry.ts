@@ -12,6 +12,7 @@ import {
   severityOf,
   TelemetryEventSchema,
   type TelemetryAccepted,
+  TelemetryAcceptedSchema,
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
@@ -22,6 +23,7 @@ import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { countReportedInstall } from "../releases/installs.ts";
 import { visibleNode } from "../visible-node.ts";
 
@@ -87,3 +89,27 @@ async function enqueueForTriage(env: Env, message: { telemetry_id: string; node_
     });
   }
 }
+
+export const telemetryApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/node/telemetry",
+    summary: "Report telemetry (crash reports, degraded connections, errors, health, updates); the same event_id again is the same report",
+    auth: "node",
+    body: TelemetryEventSchema,
+    responses: {
+      202: { description: "Stored (and queued for triage if critical).", schema: TelemetryAcceptedSchema },
+      200: { description: "Already stored: a retry of the same event_id.", schema: TelemetryAcceptedSchema },
+    },
+    errors: { 503: "Stored, but it could not be queued for triage; retry after the retry-after header (triage_unavailable)." },
+  },
+  {
+    method: "get",
+    path: "/api/node/telemetry",
+    summary: "Telemetry the caller may see, newest first (optionally one node's, or unresolved only)",
+    auth: "viewer",
+    query: ListQuery,
+    responses: { 200: { description: "{items: [{id, node_id, type, severity, resolved, node_version, created_at, payload}], next_cursor}" } },
+    errors: { 404: "node_id names a node not visible to the caller (node_not_found)." },
+  },
+];

@@ -5,3 +5,4 @@ export * from "./headers.ts";
 export * from "./messages.ts";
 export * from "./version.ts";
 export * from "./release.ts";
+export * from "./uuid.ts";

@@ -81,4 +81,6 @@ export type TelemetryEvent = z.output<typeof TelemetryEventSchema>;
 /** What a node sends (defaults may be omitted). */
 export type TelemetryEventInput = z.input<typeof TelemetryEventSchema>;
 
-export type TelemetryAccepted = { id: string; severity: Severity };
+/** The edge's answer to a report: the stored id and the severity it gave it. */
+export const TelemetryAcceptedSchema = z.object({ id: z.uuid(), severity: z.enum(SEVERITIES) });
+export type TelemetryAccepted = z.output<typeof TelemetryAcceptedSchema>;

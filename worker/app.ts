@@ -1,10 +1,12 @@
 /**
  * The Hono app: middleware, the routes mounted under /api, and the one place
- * errors become responses. Route logic lives in routes/.
+ * errors become responses. Route logic lives in routes/, each file with the
+ * description of its operations (served as OpenAPI at /api/openapi.json).
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
+import { apiDocument } from "./openapi/api.ts";
 import { requestLog } from "./request-log.ts";
 import { adminCommandRoutes } from "./routes/admin-commands.ts";
 import { adminReleaseRoutes } from "./routes/admin-releases.ts";
@@ -20,6 +22,7 @@ import { telemetryRoutes } from "./routes/telemetry.ts";
 export const app = new Hono<AppEnv>()
   .use(requestLog)
   .get("/api/health", (c) => c.json({ ok: true }))
+  .get("/api/openapi.json", (c) => c.json(apiDocument()))
   .route("/api/admin/nodes", adminCommandRoutes)
   .route("/api/admin/known-issues", knownIssueRoutes)
   .route("/api/admin/releases", adminReleaseRoutes)

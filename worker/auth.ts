@@ -10,11 +10,11 @@ import { matchesHash, secretsEqual, sha256Hex } from "./crypto.ts";
 import { database } from "./db/client.ts";
 import { findNode } from "./db/nodes.ts";
 import { findOwner } from "./db/owners.ts";
-import type { AppEnv, Env, Viewer } from "./env.ts";
+import type { Env, NodeVariables, Viewer, ViewerVariables } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
 import { cachedNode, rememberNode } from "./node-key-cache.ts";
 
-export const requireNode = createMiddleware<AppEnv>(async (c, next) => {
+export const requireNode = createMiddleware<{ Bindings: Env; Variables: NodeVariables }>(async (c, next) => {
   const key = c.req.header(NODE_KEY_HEADER);
   if (!key) throw new ApiError(401, "node_key_missing", `Send the node key in the ${NODE_KEY_HEADER} header.`);
   const node = await verifyNodeKey(c.env, key);
@@ -38,7 +38,7 @@ async function verifyNodeKey(env: Env, key: string): Promise<{ nodeId: string; o
   return { nodeId: node.id, ownerId: node.ownerId };
 }
 
-export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: ViewerVariables }>(async (c, next) => {
   if (!(await isAdmin(c.env, bearerToken(c.req.header("authorization"))))) {
     throw new ApiError(401, "admin_token_invalid", "Send the admin token as Authorization: Bearer <ADMIN_TOKEN>.");
   }
@@ -47,7 +47,7 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /** Dashboard reads: IT Support sees every node, an owner only their own. */
-export const requireViewer = createMiddleware<AppEnv>(async (c, next) => {
+export const requireViewer = createMiddleware<{ Bindings: Env; Variables: ViewerVariables & { ownerId?: string } }>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   const viewer = await viewerFor(c.env, token);
   if (!viewer) {

@@ -3,13 +3,14 @@
  * the node id (after authentication), never the IP: many homes share an IP.
  */
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "./env.ts";
+import type { Env, NodeVariables } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
 
 /** The `period` of NODE_RATE_LIMIT in wrangler.toml: the longest a refused node must wait. */
 export const NODE_RATE_LIMIT_PERIOD_SECONDS = 60;
 
-export const limitNodeRate = createMiddleware<AppEnv>(async (c, next) => {
+/** Runs after requireNode (the types can't enforce the order; the check below does). */
+export const limitNodeRate = createMiddleware<{ Bindings: Env; Variables: Partial<NodeVariables> }>(async (c, next) => {
   const nodeId = c.get("nodeId");
   if (!nodeId) throw new Error("limitNodeRate must run after requireNode");
   const { success } = await c.env.NODE_RATE_LIMIT.limit({ key: nodeId });

@@ -2,6 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../worker/index.ts";
+import { toHex } from "../../worker/crypto.ts";
 import { keyIdOf } from "../../worker/releases/signature.ts";
 import { BASE } from "./helpers.ts";
 
@@ -16,7 +17,7 @@ export async function signingKey(): Promise<SigningKey> {
 }
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 export async function publishBundle(version: string, bytes: Uint8Array): Promise<void> {

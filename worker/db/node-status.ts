@@ -4,9 +4,18 @@
  */
 import { eq } from "drizzle-orm";
 import type { NodeStatus } from "../../protocol/messages.ts";
-import type { NodeEvent } from "../node-session/live-state.ts";
 import type { Database } from "./client.ts";
 import { nodes, nodeTelemetry } from "./schema.ts";
+
+/** A telemetry row the cloud writes about a node (not one the node sent). */
+export type NodeEvent = {
+  /** Deterministic, so a retried alarm stores the event once. */
+  eventId: string;
+  type: "node_offline" | "node_back_online";
+  severity: "warning" | "info";
+  at: number;
+  details: Record<string, number | string | null>;
+};
 
 export type NodeStatusSync = {
   nodeId: string;

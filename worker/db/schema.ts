@@ -250,6 +250,9 @@ export const bridgeComms = sqliteTable(
   (t) => [index("idx_bridge_status").on(t.status, desc(t.createdAt))],
 );
 
+export const ESCALATION_REASONS = ["unknown_crash", "regression", "waiting_for_release", "release_halted"] as const;
+export type EscalationReason = (typeof ESCALATION_REASONS)[number];
+
 /** Escalations to a human through the outbound webhook; delivered with retries. */
 export const escalations = sqliteTable(
   "escalations",
@@ -260,7 +263,7 @@ export const escalations = sqliteTable(
       .references(() => crashGroups.id),
     /** The triage message that raised it (its telemetry id): delivery is retried through it. */
     telemetryId: text("telemetry_id").notNull(),
-    reason: text("reason", { enum: ["unknown_crash", "regression", "waiting_for_release", "release_halted"] }).notNull(),
+    reason: text("reason", { enum: ESCALATION_REASONS }).notNull(),
     reportsSinceLast: integer("reports_since_last").notNull(),
     /** The exact JSON body that is signed and sent. */
     body: text("body").notNull(),

@@ -3,7 +3,8 @@
  * upserts and compare-and-set inserts below say exactly what happens under
  * concurrent consumers, which a query builder would hide.
  */
-import type { Decision, EscalationReason } from "../triage/decide.ts";
+import { rollbackStatements } from "./releases.ts";
+import type { CRASH_GROUP_STATES, EscalationReason, RESOLUTION_ACTIONS, RESOLUTION_STATES } from "./schema.ts";
 
 export type TriageContext = {
   telemetryId: string;
@@ -35,7 +36,7 @@ export async function loadTriageContext(d1: D1Database, telemetryId: string): Pr
 
 export type GroupRow = {
   id: string;
-  state: Decision["groupState"];
+  state: (typeof CRASH_GROUP_STATES)[number];
   reportCount: number;
   reportsAtLastEscalation: number;
   lastEscalatedAt: number | null;
@@ -73,6 +74,15 @@ export async function enabledKnownIssues(d1: D1Database): Promise<KnownIssueRow[
   return results;
 }
 
+/** What triage decided, as far as the database records it (triage's Decision has these fields and more). */
+export type DecisionColumns = {
+  action: (typeof RESOLUTION_ACTIONS)[number];
+  resolutionState: (typeof RESOLUTION_STATES)[number];
+  groupState: (typeof CRASH_GROUP_STATES)[number];
+  fixVersion: string | null;
+  ticket: boolean;
+};
+
 /** Everything one triaged report writes, applied by the caller as one D1 batch. */
 export type TriagePlan = {
   context: TriageContext;
@@ -80,7 +90,7 @@ export type TriagePlan = {
   group: { id: string; isNew: boolean; fingerprint: string; title: string; sample: string[]; previous: GroupRow | null };
   knownIssueId: string | null;
   autoResolve: boolean;
-  decision: Decision;
+  decision: DecisionColumns;
   resolutionId: string;
   /** JSON text for the node's Durable Object, or null. */
   nodeOutbox: string | null;
@@ -143,14 +153,7 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
       .prepare("INSERT INTO bridge_comms (id, telemetry_id, from_name, class, msg, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)")
       .bind(plan.bridge.id, context.telemetryId, plan.bridge.from, plan.bridge.class, plan.bridge.msg, now),
   ];
-  if (plan.rollback) {
-    statements.push(d1.prepare("UPDATE releases SET rollbacks = rollbacks + 1 WHERE version = ?").bind(plan.rollback.version));
-    if (plan.rollback.halt) {
-      statements.push(
-        d1.prepare("UPDATE releases SET status = 'halted', halted_reason = ? WHERE version = ? AND status = 'active'").bind(plan.rollback.halt, plan.rollback.version),
-      );
-    }
-  }
+  if (plan.rollback) statements.push(...rollbackStatements(d1, plan.rollback));
   if (plan.knownIssueId) {
     statements.push(d1.prepare("UPDATE node_known_issues SET hit_count = hit_count + 1, last_hit_at = ? WHERE id = ?").bind(now, plan.knownIssueId));
   }
@@ -259,28 +262,5 @@ export async function verifyResolutions(d1: D1Database, resolutionIds: string[],
     d1
       .prepare(`UPDATE resolutions SET state = 'verified', verified_at = ?2 WHERE id IN (${pending}) AND state IN ('pending', 'waiting_for_release')`)
       .bind(ids, now),
-  ]);
-}
-
-/** Decisions still waiting for a release (oldest first, bounded per call). */
-export async function waitingForRelease(d1: D1Database, limit: number) {
-  const { results } = await d1
-    .prepare(
-      `SELECT r.id, r.node_id AS nodeId, n.owner_id AS ownerId, r.fix_version AS fixVersion, r.group_id AS groupId
-       FROM resolutions r JOIN nodes n ON n.id = r.node_id
-       WHERE r.state = 'waiting_for_release' ORDER BY r.created_at LIMIT ?`,
-    )
-    .bind(limit)
-    .all<{ id: string; nodeId: string; ownerId: string; fixVersion: string; groupId: string }>();
-  return results;
-}
-
-/** A waiting decision carried out: the update was sent, the fix is now pending verification. */
-export async function markUpdateSent(d1: D1Database, resolutionId: string, groupId: string, commandId: string): Promise<void> {
-  await d1.batch([
-    d1
-      .prepare("UPDATE resolutions SET action = 'software_update', state = 'pending', command_id = ? WHERE id = ? AND state = 'waiting_for_release'")
-      .bind(commandId, resolutionId),
-    d1.prepare("UPDATE crash_groups SET state = 'fixing' WHERE id = ? AND state = 'waiting_for_release'").bind(groupId),
   ]);
 }

@@ -4,7 +4,7 @@
  * error body; anything else thrown is a bug and becomes a logged 500.
  */
 import type { z } from "zod";
-import type { ApiErrorBody, ApiIssue } from "../../protocol/errors.ts";
+import { type ApiErrorBody, type ApiIssue, issuesFrom } from "../../protocol/errors.ts";
 
 export class ApiError extends Error {
   readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 416 | 422 | 426 | 429 | 503;
@@ -28,18 +28,6 @@ export class ApiError extends Error {
   toBody(): ApiErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
   }
-}
-
-/** zod's issues as `{path, message}` with paths like `entries[3]`, `(body)` for the root. */
-export function issuesFrom(error: z.ZodError): ApiIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-}
-
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  if (path.length === 0) return "(body)";
-  return path
-    .map((part, i) => (typeof part === "number" ? `[${part}]` : `${i === 0 ? "" : "."}${String(part)}`))
-    .join("");
 }
 
 /** A 400 for input that failed its schema; `what` says which input ("body", "query"). */

@@ -4,18 +4,9 @@
  * event, when D1 must hear about it — are tested without a runtime.
  */
 import type { Heartbeat, NodeStatus } from "../../protocol/messages.ts";
+import type { NodeEvent } from "../db/node-status.ts";
 
 export type Presence = "online" | "offline" | "asleep";
-
-/** A telemetry row the cloud writes about a node (not one the node sent). */
-export type NodeEvent = {
-  /** Deterministic, so a retried alarm stores the event once. */
-  eventId: string;
-  type: "node_offline" | "node_back_online";
-  severity: "warning" | "info";
-  at: number;
-  details: Record<string, number | string | null>;
-};
 
 export type LiveState = {
   nodeId: string;

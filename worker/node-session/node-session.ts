@@ -16,12 +16,13 @@ import {
   NodeFrameSchema,
   type NodeStatus,
 } from "../../protocol/messages.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 import { isOlder } from "../../protocol/version.ts";
+import { liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
-import { issuesFrom } from "../http/errors.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
 import {
   checkSilence,
@@ -37,8 +38,6 @@ import {
   withSnapshot,
   worthPersisting,
 } from "./live-state.ts";
-import { triageSettings } from "../triage/settings.ts";
-import { timingFrom } from "./timing.ts";
 
 export type NodeIdentity = { nodeId: string; ownerId: string };
 
@@ -82,7 +81,7 @@ export class NodeSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#commands = new CommandStore(ctx.storage);
-    this.#timing = timingFrom(env);
+    this.#timing = liveTiming(env);
     // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
       this.#persisted = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;
@@ -374,7 +373,7 @@ function parseFrame(ws: WebSocket, message: string | ArrayBuffer): NodeFrame | n
   }
   const parsed = NodeFrameSchema.safeParse(data);
   if (!parsed.success) {
-    const issues = issuesFrom(parsed.error).map((i) => `${i.path}: ${i.message}`).join("; ");
+    const issues = describeIssues(parsed.error);
     send(ws, { type: "error", code: "invalid_frame", message: `The frame is not valid (${issues}); nothing was stored.` });
     return null;
   }

@@ -4,8 +4,7 @@
  * each waiting node in the rollout gets the update, once.
  */
 import { compareVersions } from "../../protocol/version.ts";
-import type { Release } from "../db/releases.ts";
-import { markUpdateSent, waitingForRelease } from "../db/triage.ts";
+import { markUpdateSent, type Release, waitingForRelease } from "../db/releases.ts";
 import type { Env } from "../env.ts";
 import { inRollout } from "./rollout.ts";
 import { pushRelease } from "./push.ts";

@@ -4,6 +4,8 @@
  * a redelivered message): its command id is derived from both, and the Durable
  * Object ignores an id it already has.
  */
+import { uuidFromSha256Hex } from "../../protocol/uuid.ts";
+import { sha256Hex } from "../crypto.ts";
 import type { Release } from "../db/releases.ts";
 import type { Env } from "../env.ts";
 import { nodeSession } from "../node-session/stub.ts";
@@ -14,10 +16,7 @@ export const UPDATE_COMMAND_TTL_SECONDS = 14 * 24 * 3600;
 
 /** A UUID-shaped id from SHA-256 of node id and version (the command protocol wants UUIDs). */
 export async function updateCommandId(nodeId: string, version: string): Promise<string> {
-  const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`update:${nodeId}:${version}`)))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return uuidFromSha256Hex(await sha256Hex(`update:${nodeId}:${version}`));
 }
 
 export async function pushRelease(env: Env, node: { nodeId: string; ownerId: string }, release: Release): Promise<string> {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { KeyIdSchema } from "../../protocol/release.ts";
+import { toHex } from "../crypto.ts";
 
 const TrustedKeysSchema = z.array(z.object({ key_id: KeyIdSchema, public_key: z.string().min(40).max(60) }));
 export type TrustedKey = z.output<typeof TrustedKeysSchema>[number];
@@ -20,7 +21,7 @@ export function trustedKeys(json: string | undefined): TrustedKey[] {
 
 export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", rawPublicKey));
-  return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(digest.slice(0, 8));
 }
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };

@@ -11,6 +11,7 @@ import type { AppEnv } from "../env.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
 import { nodeSession } from "../node-session/stub.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { visibleNode } from "../visible-node.ts";
 
 const NodeParams = z.object({ id: z.uuid() });
@@ -26,7 +27,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
   .post("/:id/commands", async (c) => {
     const { id } = readParams(c, NodeParams);
     const body = await readJsonBody(c, NewCommand, 8 * 1024);
-    const node = await visibleNode(c.env, c.get("viewer")!, id);
+    const node = await visibleNode(c.env, c.get("viewer"), id);
     const queued = await nodeSession(c.env, id).enqueueCommand(
       { nodeId: node.id, ownerId: node.ownerId },
       { type: body.type, payloadJson: JSON.stringify(body.payload), ttlSeconds: body.ttl_seconds },
@@ -35,7 +36,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
   })
   .get("/:id/commands", async (c) => {
     const { id } = readParams(c, NodeParams);
-    await visibleNode(c.env, c.get("viewer")!, id);
+    await visibleNode(c.env, c.get("viewer"), id);
     const commands = await nodeSession(c.env, id).commands();
     return c.json({
       items: commands.map((command) => ({
@@ -49,3 +50,25 @@ export const adminCommandRoutes = new Hono<AppEnv>()
       })),
     });
   });
+
+export const adminCommandApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/admin/nodes/{id}/commands",
+    summary: "Queue a command for a node: sent now if it is connected, on reconnect otherwise",
+    auth: "admin",
+    params: NodeParams,
+    body: NewCommand,
+    responses: { 202: { description: "Queued: {id, expires_at, sent}." } },
+    errors: { 404: "No such node (node_not_found)." },
+  },
+  {
+    method: "get",
+    path: "/api/admin/nodes/{id}/commands",
+    summary: "A node's pending and acknowledged commands",
+    auth: "admin",
+    params: NodeParams,
+    responses: { 200: { description: "{items: [{id, type, payload, created_at, expires_at, send_count, ack}]}" } },
+    errors: { 404: "No such node (node_not_found)." },
+  },
+];

@@ -6,15 +6,18 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { issuesFrom } from "../../protocol/errors.ts";
 import { KeyIdSchema, ReleaseManifestSchema } from "../../protocol/release.ts";
 import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireAdmin } from "../auth.ts";
+import { toHex } from "../crypto.ts";
 import { database } from "../db/client.ts";
 import { findRelease, insertRelease, listReleases, type Release, updateRelease } from "../db/releases.ts";
 import type { AppEnv, Env } from "../env.ts";
-import { ApiError, issuesFrom } from "../http/errors.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
 import { carryOutWaitingDecisions } from "../releases/carry-out.ts";
 import { PUSH_PAGE, pushNow } from "../releases/push-now.ts";
@@ -37,6 +40,8 @@ const Push = z
     cursor: z.string().max(200).optional(),
   })
   .refine((body) => !(body.node_ids && body.cursor), { message: "give node_ids or cursor, not both", path: ["cursor"] });
+const Rollout = z.object({ percent: z.number().int().min(0).max(100) });
+const Halt = z.object({ reason: z.string().trim().min(1).max(500) });
 
 function refuse(path: string, message: string, status: 400 | 422 = 400): ApiError {
   return new ApiError(status, status === 400 ? "invalid_body" : "release_refused", `The release is refused: ${path}: ${message}.`, {
@@ -64,7 +69,7 @@ function view(release: Release) {
 async function sha256Of(object: R2ObjectBody): Promise<string> {
   const digest = new crypto.DigestStream("SHA-256");
   await object.body.pipeTo(digest);
-  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await digest.digest);
 }
 
 async function existing(env: Env, version: string): Promise<Release> {
@@ -121,7 +126,7 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
   })
   .post("/:version/rollout", async (c) => {
     const { version } = readParams(c, Params);
-    const { percent } = await readJsonBody(c, z.object({ percent: z.number().int().min(0).max(100) }), 1024);
+    const { percent } = await readJsonBody(c, Rollout, 1024);
     await existing(c.env, version);
     const release = (await updateRelease(database(c.env.DB), version, { rolloutPercent: percent }))!;
     return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
@@ -142,7 +147,7 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
   })
   .post("/:version/halt", async (c) => {
     const { version } = readParams(c, Params);
-    const { reason } = await readJsonBody(c, z.object({ reason: z.string().trim().min(1).max(500) }), 2048);
+    const { reason } = await readJsonBody(c, Halt, 2048);
     const current = await existing(c.env, version);
     if (current.status === "yanked") throw new ApiError(409, "release_yanked", `Release ${version} was yanked; it cannot be halted.`);
     return c.json(view((await updateRelease(database(c.env.DB), version, { status: "halted", haltedReason: reason }))!));
@@ -159,3 +164,70 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     await existing(c.env, version);
     return c.json(view((await updateRelease(database(c.env.DB), version, { status: "yanked" }))!));
   });
+
+const RELEASE = "The release: {version, channel, sha256, size, key_id, expires_at, rollout_percent, status, halted_reason, installs, rollbacks, created_at}";
+const NOT_FOUND = { 404: "No such release (release_not_found)." };
+
+export const adminReleaseApi: Operation[] = [
+  { method: "get", path: "/api/admin/releases", summary: "Every release, newest version first", auth: "admin", responses: { 200: { description: `{items: [${RELEASE}]}` } } },
+  {
+    method: "post",
+    path: "/api/admin/releases",
+    summary: "Register a signed release whose bundle is already in R2",
+    auth: "admin",
+    body: Register,
+    responses: { 201: { description: `${RELEASE}, and pushed_to_waiting_nodes.` } },
+    errors: {
+      409: "The version is already registered (release_exists).",
+      422: "Signature, bundle size or SHA-256 do not check out (release_refused).",
+    },
+  },
+  {
+    method: "post",
+    path: "/api/admin/releases/{version}/rollout",
+    summary: "Set the rollout percentage",
+    auth: "admin",
+    params: Params,
+    body: Rollout,
+    responses: { 200: { description: `${RELEASE}, and pushed_to_waiting_nodes.` } },
+    errors: NOT_FOUND,
+  },
+  {
+    method: "post",
+    path: "/api/admin/releases/{version}/push",
+    summary: "Push the release to named nodes, or to a page of all nodes, now",
+    auth: "admin",
+    params: Params,
+    body: Push,
+    responses: { 202: { description: "{version, pushed_to, skipped, next_cursor}" } },
+    errors: { ...NOT_FOUND, 409: "The release is halted, yanked or expired." },
+  },
+  {
+    method: "post",
+    path: "/api/admin/releases/{version}/halt",
+    summary: "Halt the release for everyone",
+    auth: "admin",
+    params: Params,
+    body: Halt,
+    responses: { 200: { description: RELEASE } },
+    errors: { ...NOT_FOUND, 409: "The release was yanked (release_yanked)." },
+  },
+  {
+    method: "post",
+    path: "/api/admin/releases/{version}/resume",
+    summary: "Resume a halted release",
+    auth: "admin",
+    params: Params,
+    responses: { 200: { description: `${RELEASE}, and pushed_to_waiting_nodes.` } },
+    errors: { ...NOT_FOUND, 409: "The release was yanked (release_yanked)." },
+  },
+  {
+    method: "post",
+    path: "/api/admin/releases/{version}/yank",
+    summary: "Withdraw the release: nodes can no longer download it",
+    auth: "admin",
+    params: Params,
+    responses: { 200: { description: RELEASE } },
+    errors: NOT_FOUND,
+  },
+];

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireAdmin } from "../auth.ts";
+import { enrollmentTtlSeconds } from "../config.ts";
 import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
@@ -14,9 +15,9 @@ import { findOwner, insertOwner } from "../db/owners.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
+import type { Operation } from "../openapi/operation.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
-const DEFAULT_ENROLLMENT_TTL_SECONDS = 7 * 24 * 3600;
 
 const CreateOwner = z.object({
   email: z.email().max(254),
@@ -50,7 +51,7 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!(await findOwner(db, body.owner_id))) {
       throw new ApiError(404, "owner_not_found", `No owner has id ${body.owner_id}.`);
     }
-    const ttl = body.expires_in_seconds ?? (Number(c.env.ENROLLMENT_TTL_SECONDS) || DEFAULT_ENROLLMENT_TTL_SECONDS);
+    const ttl = body.expires_in_seconds ?? enrollmentTtlSeconds(c.env);
     const code = enrollmentCode();
     const expiresAt = new Date(Date.now() + ttl * 1000);
     await insertEnrollmentCode(db, {
@@ -61,3 +62,24 @@ export const adminRoutes = new Hono<AppEnv>()
     });
     return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
   });
+
+export const adminApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/admin/owners",
+    summary: "Create an owner; their dashboard token is returned once",
+    auth: "admin",
+    body: CreateOwner,
+    responses: { 201: { description: "{owner_id, dashboard_token}", schema: z.object({ owner_id: z.uuid(), dashboard_token: z.string() }) } },
+    errors: { 409: "An owner with this email exists (owner_exists)." },
+  },
+  {
+    method: "post",
+    path: "/api/admin/enrollments",
+    summary: "Issue a one-time enrollment code for an owner's new node",
+    auth: "admin",
+    body: CreateEnrollment,
+    responses: { 201: { description: "{code, expires_at}", schema: z.object({ code: z.string(), expires_at: z.iso.datetime() }) } },
+    errors: { 404: "No such owner (owner_not_found)." },
+  },
+];

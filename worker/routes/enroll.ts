@@ -3,7 +3,7 @@
  * returned once; only its hash is kept.
  */
 import { Hono } from "hono";
-import { EnrollRequestSchema, type EnrollResponse } from "../../protocol/enrollment.ts";
+import { EnrollRequestSchema, type EnrollResponse, EnrollResponseSchema } from "../../protocol/enrollment.ts";
 import { makeCredential, NODE_KEY_PREFIX } from "../credentials.ts";
 import { sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
@@ -11,6 +11,7 @@ import { redeemEnrollmentCode } from "../db/enrollments.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
+import type { Operation } from "../openapi/operation.ts";
 
 const ENROLL_BODY_MAX_BYTES = 4 * 1024;
 
@@ -35,3 +36,18 @@ export const enrollRoutes = new Hono<AppEnv>().post("/", async (c) => {
   const response: EnrollResponse = { node_id: key.id, node_key: key.token };
   return c.json(response, 201);
 });
+
+export const enrollApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/enroll",
+    summary: "Redeem a one-time enrollment code: a node id and its key (returned once)",
+    auth: "none",
+    body: EnrollRequestSchema,
+    responses: { 201: { description: "The new node's id and key.", schema: EnrollResponseSchema } },
+    errors: {
+      404: "No such enrollment code (enrollment_code_unknown).",
+      410: "The code was already used or has expired (enrollment_code_used, enrollment_code_expired).",
+    },
+  },
+];

@@ -21,6 +21,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { checkPattern, compilePattern } from "../triage/pattern.ts";
 
 const BODY_MAX_BYTES = 16 * 1024;
@@ -130,3 +131,46 @@ export const knownIssueRoutes = new Hono<AppEnv>()
       matches: matched.map((g) => ({ crash_group_id: g.id, title: g.title, report_count: g.reportCount, current_known_issue_id: g.knownIssueId })),
     });
   });
+
+const ISSUE = "The known issue: {id, pattern, description, fix_type, fix_version, fix_instructions, auto_resolve, enabled, hit_count, last_hit_at, created_at, updated_at}";
+const NOT_FOUND = { 404: "No such known issue (known_issue_not_found)." };
+
+export const knownIssueApi: Operation[] = [
+  { method: "get", path: "/api/admin/known-issues", summary: "Every known issue", auth: "admin", responses: { 200: { description: `{items: [${ISSUE}]}` } } },
+  {
+    method: "post",
+    path: "/api/admin/known-issues",
+    summary: "Create a known issue (its pattern is checked first)",
+    auth: "admin",
+    body: Fields,
+    responses: { 201: { description: ISSUE } },
+  },
+  {
+    method: "patch",
+    path: "/api/admin/known-issues/{id}",
+    summary: "Change some fields of a known issue",
+    auth: "admin",
+    params: Params,
+    body: Fields.partial(),
+    responses: { 200: { description: ISSUE } },
+    errors: NOT_FOUND,
+  },
+  {
+    method: "post",
+    path: "/api/admin/known-issues/{id}/disable",
+    summary: "Stop matching crashes against a known issue",
+    auth: "admin",
+    params: Params,
+    responses: { 200: { description: ISSUE } },
+    errors: NOT_FOUND,
+  },
+  {
+    method: "post",
+    path: "/api/admin/known-issues/{id}/test",
+    summary: "Which recent crash groups the pattern matches (nothing is changed)",
+    auth: "admin",
+    params: Params,
+    responses: { 200: { description: "{known_issue_id, pattern, enabled, checked_groups, matches: [{crash_group_id, title, report_count, current_known_issue_id}]}" } },
+    errors: NOT_FOUND,
+  },
+];

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { CHANNELS } from "../../protocol/release.ts";
+import { CHANNELS, SignedReleaseSchema } from "../../protocol/release.ts";
 import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireNode } from "../auth.ts";
 import { database } from "../db/client.ts";
@@ -14,17 +14,21 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readParams, readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { releaseFor, signedRelease } from "../releases/offer.ts";
+
+const VersionsQuery = z.object({ channel: z.enum(CHANNELS).default("stable") });
+const BundleParams = z.object({ version: VersionSchema });
 
 // Middleware per route, not `.use()`: this app shares the /api/node prefix with others.
 export const nodeReleaseRoutes = new Hono<AppEnv>()
   .get("/versions", requireNode, limitNodeRate, async (c) => {
-    const { channel } = readQuery(c, z.object({ channel: z.enum(CHANNELS).default("stable") }));
-    const release = await releaseFor(database(c.env.DB), c.get("nodeId")!, { channel });
+    const { channel } = readQuery(c, VersionsQuery);
+    const release = await releaseFor(database(c.env.DB), c.get("nodeId"), { channel });
     return c.json({ channel, latest: release ? { version: release.version, ...signedRelease(release) } : null });
   })
   .get("/releases/:version/bundle", requireNode, limitNodeRate, async (c) => {
-    const { version } = readParams(c, z.object({ version: VersionSchema }));
+    const { version } = readParams(c, BundleParams);
     const release = await findRelease(database(c.env.DB), version);
     if (!release) throw new ApiError(404, "release_not_found", `No release ${version}.`);
     if (release.status === "yanked") throw new ApiError(410, "release_yanked", `Release ${version} was withdrawn.`);
@@ -43,3 +47,32 @@ export const nodeReleaseRoutes = new Hono<AppEnv>()
     headers.set("content-length", String(object.size));
     return new Response(object.body, { status: 200, headers });
   });
+
+export const nodeReleaseApi: Operation[] = [
+  {
+    method: "get",
+    path: "/api/node/versions",
+    summary: "The release this node should run on a channel, signed (null: none)",
+    auth: "node",
+    query: VersionsQuery,
+    responses: {
+      200: {
+        description: "The channel and the latest release for this node.",
+        schema: z.object({ channel: z.enum(CHANNELS), latest: SignedReleaseSchema.extend({ version: VersionSchema }).nullable() }),
+      },
+    },
+  },
+  {
+    method: "get",
+    path: "/api/node/releases/{version}/bundle",
+    summary: "The release bundle, with ETag and Range for resumed downloads",
+    auth: "node",
+    params: BundleParams,
+    responses: {
+      200: { description: "The whole bundle.", mediaType: "application/javascript" },
+      206: { description: "The requested range of the bundle.", mediaType: "application/javascript" },
+      304: { description: "Not modified since the ETag sent in If-None-Match." },
+    },
+    errors: { 404: "No such release, or its bundle is missing (release_not_found, bundle_missing).", 410: "The release was yanked (release_yanked)." },
+  },
+];

@@ -13,6 +13,7 @@ import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { readParams, readQuery } from "../http/query.ts";
 import { nodeSession } from "../node-session/stub.ts";
+import type { Operation } from "../openapi/operation.ts";
 import { visibleNode } from "../visible-node.ts";
 
 const NodesQuery = PageQuery.extend({ limit: z.coerce.number().int().min(1).max(100).default(50) });
@@ -22,7 +23,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   .use(requireViewer)
   .get("/", async (c) => {
     const query = readQuery(c, NodesQuery);
-    const viewer = c.get("viewer")!;
+    const viewer = c.get("viewer");
     const page = await listNodes(database(c.env.DB), {
       ownerId: viewer.kind === "owner" ? viewer.ownerId : null,
       limit: query.limit,
@@ -35,7 +36,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   })
   .get("/:id", async (c) => {
     const { id } = readParams(c, NodeParams);
-    const node = await visibleNode(c.env, c.get("viewer")!, id);
+    const node = await visibleNode(c.env, c.get("viewer"), id);
     return c.json(await withLiveStatus(c.env, node));
   });
 
@@ -54,3 +55,25 @@ async function withLiveStatus(env: Env, node: typeof nodes.$inferSelect) {
     last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
   };
 }
+
+const NODE = "The node: {id, owner_id, name, os, arch, enrolled_at, status, version, last_seen, ...live status}";
+
+export const nodeApi: Operation[] = [
+  {
+    method: "get",
+    path: "/api/nodes",
+    summary: "The nodes the caller may see (IT Support: all; an owner: theirs), with live status",
+    auth: "viewer",
+    query: NodesQuery,
+    responses: { 200: { description: `{items: [${NODE}], next_cursor}` } },
+  },
+  {
+    method: "get",
+    path: "/api/nodes/{id}",
+    summary: "One node, with live status",
+    auth: "viewer",
+    params: NodeParams,
+    responses: { 200: { description: NODE } },
+    errors: { 404: "No such node visible to the caller (node_not_found)." },
+  },
+];

@@ -15,6 +15,11 @@ import type { AppEnv } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { ApiError } from "../http/errors.ts";
 import { readParams, readQuery } from "../http/query.ts";
+import type { Operation } from "../openapi/operation.ts";
+
+const ResolutionsQuery = PageQuery.extend({ node_id: z.uuid().optional() });
+const BridgeQuery = PageQuery.extend({ status: z.enum(["pending", "acked"]).optional() });
+const BridgeParams = z.object({ id: z.uuid() });
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const next = (page: { next: { createdAt: number; id: string } | null }) => (page.next ? encodeCursor(page.next) : null);
@@ -75,7 +80,7 @@ export const supportRoutes = new Hono<AppEnv>()
     });
   })
   .get("/resolutions", async (c) => {
-    const query = readQuery(c, PageQuery.extend({ node_id: z.uuid().optional() }));
+    const query = readQuery(c, ResolutionsQuery);
     const page = await listResolutions(database(c.env.DB), { nodeId: query.node_id, limit: query.limit, after: decodeCursor(query.cursor) });
     return c.json({
       items: page.rows.map((r) => ({
@@ -97,13 +102,64 @@ export const supportRoutes = new Hono<AppEnv>()
     });
   })
   .get("/bridge", async (c) => {
-    const query = readQuery(c, PageQuery.extend({ status: z.enum(["pending", "acked"]).optional() }));
+    const query = readQuery(c, BridgeQuery);
     const page = await listBridgeMessages(database(c.env.DB), { status: query.status, limit: query.limit, after: decodeCursor(query.cursor) });
     return c.json({ items: page.rows.map(bridgeView), next_cursor: next(page) });
   })
   .post("/bridge/:id/ack", async (c) => {
-    const { id } = readParams(c, z.object({ id: z.uuid() }));
+    const { id } = readParams(c, BridgeParams);
     const row = await ackBridgeMessage(database(c.env.DB), id, new Date());
     if (!row) throw new ApiError(404, "bridge_message_not_found", `No bridge message ${id}.`);
     return c.json(bridgeView(row));
   });
+
+const BRIDGE = "{id, telemetry_id, from, class, msg, text, status, created_at, acked_at}";
+
+export const supportApi: Operation[] = [
+  {
+    method: "get",
+    path: "/api/support/crash-groups",
+    summary: "Crash groups, newest first",
+    auth: "admin",
+    query: PageQuery,
+    responses: { 200: { description: "{items: [{id, fingerprint, title, state, report_count, node_count, versions, known_issue_id, first_seen_at, last_seen_at, latest_telemetry_id, latest_sample, last_escalated_at}], next_cursor}" } },
+  },
+  {
+    method: "get",
+    path: "/api/support/tickets",
+    summary: "Tickets, newest first",
+    auth: "admin",
+    query: PageQuery,
+    responses: { 200: { description: "{items: [{id, crash_group_id, title, tags, status, report_count, created_at, updated_at}], next_cursor}" } },
+  },
+  {
+    method: "get",
+    path: "/api/support/resolutions",
+    summary: "What triage decided for each report, newest first (optionally one node's)",
+    auth: "admin",
+    query: ResolutionsQuery,
+    responses: {
+      200: {
+        description:
+          "{items: [{id, telemetry_id, crash_group_id, node_id, known_issue_id, action, from_version, fix_version, state, auto_resolve, command_id, created_at, verified_at}], next_cursor}",
+      },
+    },
+  },
+  {
+    method: "get",
+    path: "/api/support/bridge",
+    summary: "The bridge_comms inbox, newest first: pending until acknowledged",
+    auth: "admin",
+    query: BridgeQuery,
+    responses: { 200: { description: `{items: [${BRIDGE}], next_cursor}` } },
+  },
+  {
+    method: "post",
+    path: "/api/support/bridge/{id}/ack",
+    summary: "Acknowledge a bridge message",
+    auth: "admin",
+    params: BridgeParams,
+    responses: { 200: { description: BRIDGE } },
+    errors: { 404: "No such bridge message (bridge_message_not_found)." },
+  },
+];

@@ -12,10 +12,10 @@ import {
   severityOf,
   TelemetryEventSchema,
   type TelemetryAccepted,
+  TelemetryAcceptedSchema,
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
-import { countInstall } from "../db/releases.ts";
 import { insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
@@ -23,6 +23,8 @@ import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
+import type { Operation } from "../openapi/operation.ts";
+import { countReportedInstall } from "../releases/installs.ts";
 import { visibleNode } from "../visible-node.ts";
 
 const ListQuery = PageQuery.extend({
@@ -33,19 +35,18 @@ const ListQuery = PageQuery.extend({
 export const telemetryRoutes = new Hono<AppEnv>()
   .post("/", requireNode, limitNodeRate, async (c) => {
     const event = await readJsonBody(c, TelemetryEventSchema, MAX_TELEMETRY_BODY_BYTES);
-    const nodeId = c.get("nodeId")!;
+    const nodeId = c.get("nodeId");
     const severity = severityOf(event.type);
     const stored = await insertTelemetry(database(c.env.DB), {
       id: crypto.randomUUID(),
       nodeId,
-      ownerId: c.get("ownerId")!,
+      ownerId: c.get("ownerId"),
       severity,
       event,
       now: new Date(),
     });
-    // Installs are what rollbacks are measured against (auto-halt): counted once per report.
-    const installed = event.type === "update_progress" && event.details?.stage === "installed" ? event.details.version : null;
-    if (stored.created && typeof installed === "string") await countInstall(database(c.env.DB), installed);
+    // Counted once per report: a retried one is not a second install.
+    if (stored.created) await countReportedInstall(database(c.env.DB), event);
     // Also on a retry: the first attempt may have been stored but never enqueued
     // (the queue failed, the node saw a 503). Triage is idempotent per telemetry id.
     if (severity === "critical") await enqueueForTriage(c.env, { telemetry_id: stored.id, node_id: nodeId, type: event.type });
@@ -54,7 +55,7 @@ export const telemetryRoutes = new Hono<AppEnv>()
   })
   .get("/", requireViewer, async (c) => {
     const query = readQuery(c, ListQuery);
-    const viewer = c.get("viewer")!;
+    const viewer = c.get("viewer");
     if (query.node_id) await visibleNode(c.env, viewer, query.node_id);
     const page = await listTelemetry(database(c.env.DB), {
       scope: query.node_id ? { nodeId: query.node_id } : viewer.kind === "owner" ? { ownerId: viewer.ownerId } : "all",
@@ -88,3 +89,27 @@ async function enqueueForTriage(env: Env, message: { telemetry_id: string; node_
     });
   }
 }
+
+export const telemetryApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/node/telemetry",
+    summary: "Report telemetry (crash reports, degraded connections, errors, health, updates); the same event_id again is the same report",
+    auth: "node",
+    body: TelemetryEventSchema,
+    responses: {
+      202: { description: "Stored (and queued for triage if critical).", schema: TelemetryAcceptedSchema },
+      200: { description: "Already stored: a retry of the same event_id.", schema: TelemetryAcceptedSchema },
+    },
+    errors: { 503: "Stored, but it could not be queued for triage; retry after the retry-after header (triage_unavailable)." },
+  },
+  {
+    method: "get",
+    path: "/api/node/telemetry",
+    summary: "Telemetry the caller may see, newest first (optionally one node's, or unresolved only)",
+    auth: "viewer",
+    query: ListQuery,
+    responses: { 200: { description: "{items: [{id, node_id, type, severity, resolved, node_version, created_at, payload}], next_cursor}" } },
+    errors: { 404: "node_id names a node not visible to the caller (node_not_found)." },
+  },
+];

@@ -5,7 +5,7 @@
  * webhook) acts on the Decision elsewhere.
  */
 import { isOlder } from "../../protocol/version.ts";
-import type { CRASH_GROUP_STATES, RESOLUTION_ACTIONS, RESOLUTION_STATES } from "../db/schema.ts";
+import type { CRASH_GROUP_STATES, EscalationReason, RESOLUTION_ACTIONS, RESOLUTION_STATES } from "../db/schema.ts";
 
 export type KnownIssueMatch = {
   id: string;
@@ -21,8 +21,6 @@ export type GroupHistory = {
   state: (typeof CRASH_GROUP_STATES)[number] | null;
   lastEscalatedAt: number | null;
 };
-
-export type EscalationReason = "unknown_crash" | "regression" | "waiting_for_release" | "release_halted";
 
 export type Decision = {
   action: (typeof RESOLUTION_ACTIONS)[number];

@@ -1,5 +1,5 @@
 /** The escalation webhook's JSON body: what a person needs to act without opening the dashboard. */
-import type { EscalationReason } from "./decide.ts";
+import type { EscalationReason } from "../db/schema.ts";
 
 export function escalationBody(input: {
   id: string;

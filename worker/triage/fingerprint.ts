@@ -18,6 +18,7 @@
  *   [2026-11-28T13:00:00.010Z] EXIT code=1 signal=null after 0.4 s
  *   [2026-11-28T13:05:00.000Z] EXIT code=null signal=SIGKILL after 298.6 s
  */
+import { toHex } from "../crypto.ts";
 
 export type CrashFingerprint = {
   /** Hex SHA-256 of the normalized error type, message and frames. */
@@ -62,8 +63,7 @@ export async function fingerprint(lines: readonly string[]): Promise<CrashFinger
   const description = describeCrash(lines);
   const key = JSON.stringify([FINGERPRINT_SCHEME, description.errorType, description.message, description.frames]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-  return { fingerprint: hex, ...description };
+  return { fingerprint: toHex(digest), ...description };
 }
 
 /** The most recent crash in the lines, normalized; the synchronous part of fingerprint(). */

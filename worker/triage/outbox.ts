@@ -5,11 +5,11 @@
  * message finishes what a failed attempt left, and never does anything twice.
  */
 import type { CommandType } from "../../protocol/messages.ts";
+import { triageSettings } from "../config.ts";
 import { clearNodeOutbox, pendingEscalations, pendingNodeOutbox, recordDelivery } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import { UPDATE_COMMAND_TTL_SECONDS } from "../releases/push.ts";
-import { triageSettings } from "./settings.ts";
 import { deliverWebhook } from "./webhook.ts";
 
 /** Commands from triage stay deliverable as long as updates do (a laptop may be off for two weeks). */

@@ -7,6 +7,7 @@
  */
 import { TelemetryEventSchema } from "../../protocol/telemetry.ts";
 import { isOlder } from "../../protocol/version.ts";
+import { triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import {
   enabledKnownIssues,
@@ -26,7 +27,6 @@ import { escalationBody } from "./escalation.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { matchKnownIssue } from "./known-issue-matcher.ts";
 import { flushOutbox } from "./outbox.ts";
-import { triageSettings } from "./settings.ts";
 
 export type TriageOutcome = "triaged" | "already_triaged" | "not_a_crash" | "unknown_telemetry";
 

@@ -4,13 +4,14 @@
  * Signing the timestamp with the body lets the receiver refuse replays
  * (the Stripe convention, which receivers already know how to check).
  */
+import { toHex } from "../crypto.ts";
+
 export const SIGNATURE_HEADER = "x-buhdi-signature";
 
 export async function signatureHeader(secret: string, body: string, unixSeconds: number): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${unixSeconds}.${body}`));
-  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `t=${unixSeconds},v1=${hex}`;
+  return `t=${unixSeconds},v1=${toHex(mac)}`;
 }
 
 export type DeliveryResult = { ok: true } | { ok: false; error: string };

@@ -1,0 +1,91 @@
+/**
+ * The [vars] parsers: what a good value gives, and what a bad one does — it
+ * falls back to the default, so a typo in wrangler.toml never fails requests.
+ */
+import { describe, expect, it } from "vitest";
+import { count, enrollmentTtlSeconds, liveTiming, percent, positiveSeconds, seconds, triageSettings } from "../../worker/config.ts";
+import type { Env } from "../../worker/env.ts";
+
+const NOT_NUMBERS = ["abc", "30s", "NaN", "Infinity", "-Infinity"];
+
+function envWith(vars: Partial<Record<keyof Env, string>>): Env {
+  // Only the vars are read; the bindings are not needed to parse them.
+  return vars as unknown as Env;
+}
+
+describe("seconds()", () => {
+  it("reads whole and fractional seconds, and zero", () => {
+    expect(seconds("3600", 1)).toBe(3600);
+    expect(seconds("0.5", 1)).toBe(0.5);
+    expect(seconds("0", 1)).toBe(0);
+  });
+
+  it.each([undefined, "", "-1", ...NOT_NUMBERS])("falls back to the default for %j", (value) => {
+    expect(seconds(value, 60)).toBe(60);
+  });
+});
+
+describe("positiveSeconds()", () => {
+  it("reads a positive number of seconds", () => {
+    expect(positiveSeconds("30", 1)).toBe(30);
+    expect(positiveSeconds("0.25", 1)).toBe(0.25);
+  });
+
+  it.each([undefined, "", "0", "-5", ...NOT_NUMBERS])("falls back to the default for %j", (value) => {
+    expect(positiveSeconds(value, 30)).toBe(30);
+  });
+});
+
+describe("count()", () => {
+  it("reads a count", () => {
+    expect(count("7", 2)).toBe(7);
+  });
+
+  it("raises zero to one: a threshold of zero would trip on nothing", () => {
+    expect(count("0", 2)).toBe(1);
+  });
+
+  it.each([undefined, "", "-3", ...NOT_NUMBERS])("falls back to the default for %j", (value) => {
+    expect(count(value, 2)).toBe(2);
+  });
+});
+
+describe("percent()", () => {
+  it("reads a percentage, including 0 and more than 100", () => {
+    expect(percent("5", 1)).toBe(5);
+    expect(percent("0", 1)).toBe(0);
+    expect(percent("150", 1)).toBe(150);
+  });
+
+  it.each([undefined, "", "-1", "5%", ...NOT_NUMBERS])("falls back to the default for %j", (value) => {
+    expect(percent(value, 5)).toBe(5);
+  });
+});
+
+describe("the configuration the Worker reads", () => {
+  it("gives the defaults when no var is set", () => {
+    expect(enrollmentTtlSeconds(envWith({}))).toBe(7 * 24 * 3600);
+    expect(liveTiming(envWith({}))).toEqual({ heartbeatIntervalMs: 30_000, offlineGraceMs: 95_000, flapWindowMs: 600_000, rollupMs: 3_600_000 });
+    expect(triageSettings(envWith({}))).toEqual({
+      escalationPeriodMs: 3_600_000,
+      webhookUrl: null,
+      webhookSecret: null,
+      healthyWindowMs: 60_000,
+      rollbackHaltCount: 2,
+      rollbackHaltPercent: 5,
+    });
+  });
+
+  it("derives the offline grace from the heartbeat interval unless it is set", () => {
+    expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1" })).offlineGraceMs).toBe(8_000);
+    expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1", OFFLINE_GRACE_SECONDS: "3" })).offlineGraceMs).toBe(3_000);
+  });
+
+  it("gives the default enrollment lifetime for a bad ENROLLMENT_TTL_SECONDS, a negative one included", () => {
+    for (const value of ["", "0", "-60", "week"]) expect(enrollmentTtlSeconds(envWith({ ENROLLMENT_TTL_SECONDS: value }))).toBe(7 * 24 * 3600);
+  });
+
+  it("treats an empty ESCALATION_WEBHOOK_URL as no webhook", () => {
+    expect(triageSettings(envWith({ ESCALATION_WEBHOOK_URL: "" })).webhookUrl).toBeNull();
+  });
+});

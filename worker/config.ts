@@ -1,0 +1,79 @@
+/**
+ * The one reader of the Worker's configuration: wrangler.toml [vars] (and the
+ * optional overrides and secrets beside them), each with its default. A value
+ * that is not what its parser wants falls back to the default instead of
+ * failing requests: a typo in a var must not take the edge down.
+ */
+import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from "../protocol/messages.ts";
+import type { Env } from "./env.ts";
+import type { Timing } from "./node-session/live-state.ts";
+
+const DEFAULT_ENROLLMENT_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Seconds that may be zero ("no wait"): a finite number ≥ 0, else the fallback. */
+export function seconds(value: string | undefined, fallback: number): number {
+  return nonNegative(value) ?? fallback;
+}
+
+/** Seconds that must pass (an interval, a lifetime): a finite number > 0, else the fallback. */
+export function positiveSeconds(value: string | undefined, fallback: number): number {
+  const n = nonNegative(value);
+  return n !== null && n > 0 ? n : fallback;
+}
+
+/** A threshold count: a finite number ≥ 0, else the fallback; never below 1 (0 would trip on nothing). */
+export function count(value: string | undefined, fallback: number): number {
+  return Math.max(1, nonNegative(value) ?? fallback);
+}
+
+/** A percentage: a finite number ≥ 0, else the fallback (over 100 is allowed: a share that is never reached). */
+export function percent(value: string | undefined, fallback: number): number {
+  return nonNegative(value) ?? fallback;
+}
+
+function nonNegative(value: string | undefined): number | null {
+  if (value === undefined || value === "") return null;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+/** How long a new enrollment code lives unless the admin asks for less. */
+export function enrollmentTtlSeconds(env: Env): number {
+  return positiveSeconds(env.ENROLLMENT_TTL_SECONDS, DEFAULT_ENROLLMENT_TTL_SECONDS);
+}
+
+/** The liveness clock of every NodeSession. */
+export function liveTiming(env: Env): Timing {
+  const interval = positiveSeconds(env.HEARTBEAT_INTERVAL_SECONDS, DEFAULT_HEARTBEAT_INTERVAL_SECONDS);
+  return {
+    heartbeatIntervalMs: interval * 1000,
+    // Three missed beats plus a little slack for a slow network.
+    offlineGraceMs: positiveSeconds(env.OFFLINE_GRACE_SECONDS, interval * 3 + 5) * 1000,
+    flapWindowMs: positiveSeconds(env.FLAP_WINDOW_SECONDS, 600) * 1000,
+    rollupMs: 3600 * 1000,
+  };
+}
+
+export type TriageSettings = {
+  /** At most one escalation per crash group per this period. */
+  escalationPeriodMs: number;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  /** A fix is verified when the node runs it healthy this long. */
+  healthyWindowMs: number;
+  /** Halt a release after this many rollbacks… */
+  rollbackHaltCount: number;
+  /** …or when rollbacks reach this percentage of its installs. */
+  rollbackHaltPercent: number;
+};
+
+export function triageSettings(env: Env): TriageSettings {
+  return {
+    escalationPeriodMs: seconds(env.ESCALATION_PERIOD_SECONDS, 3600) * 1000,
+    webhookUrl: env.ESCALATION_WEBHOOK_URL || null,
+    webhookSecret: env.ESCALATION_WEBHOOK_SECRET || null,
+    healthyWindowMs: seconds(env.VERIFY_HEALTHY_SECONDS, 60) * 1000,
+    rollbackHaltCount: count(env.ROLLBACK_HALT_COUNT, 2),
+    rollbackHaltPercent: percent(env.ROLLBACK_HALT_PERCENT, 5),
+  };
+}

@@ -26,7 +26,10 @@ function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
   };
 }
 
-async function setup(update: Updater = async () => ({ status: "failed", code: "test", detail: "no updates in this test" })) {
+async function setup(
+  update: Updater = async () => ({ status: "failed", code: "test", detail: "no updates in this test" }),
+  extra: Partial<Parameters<typeof commandHandler>[0]> = {},
+) {
   const paths = homePaths(await tempHome());
   const logs: string[] = [];
   const restarts: string[] = [];
@@ -40,6 +43,7 @@ async function setup(update: Updater = async () => ({ status: "failed", code: "t
       countError: () => (errors += 1),
       update,
       restartInto: (version) => restarts.push(version),
+      ...extra,
     });
   const overrides = async () => JSON.parse(await readFile(paths.configOverrides, "utf8")) as unknown;
   return { paths, logs, open, overrides, restarts, errors: () => errors };
@@ -154,6 +158,32 @@ describe("other commands", () => {
     expect(ack).toEqual({ status: "failed", detail: "expired" });
     await expect(readFile(paths.configOverrides)).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe("every command has a deadline of its own", () => {
+  it("a SOFTWARE_UPDATE stuck past its deadline acks failed with why, and the CONFIG_CHANGE queued behind it still runs", async () => {
+    let signal: AbortSignal | null = null;
+    const stuck: Updater = (_payload, options) => {
+      signal = options?.signal ?? null;
+      return new Promise(() => undefined); // never settles, whatever it is told
+    };
+    const { open, overrides, paths, errors } = await setup(stuck, { deadlinesMs: { SOFTWARE_UPDATE: 100, CONFIG_CHANGE: 5_000 } });
+    const handle = await open();
+    const update = command({ command: "SOFTWARE_UPDATE", payload: {} });
+    const started = Date.now();
+    const [updateAck, configAck] = await Promise.all([handle(update), handle(command({ payload: { log_level: "warn" } }))]);
+    expect(updateAck).toEqual({ status: "failed", detail: "SOFTWARE_UPDATE did not finish within 0.1 s and was stopped" });
+    expect(configAck).toMatchObject({ status: "done" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await overrides()).toEqual({ log_level: "warn" });
+    // The updater was told to stop, so its download does not run on behind the next command.
+    expect(signal).not.toBeNull();
+    expect(signal!.aborted).toBe(true);
+    expect(errors()).toBe(1);
+    // The failure is what the store answers a resend with.
+    const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string; status: string }> };
+    expect(handled.handled).toContainEqual(expect.objectContaining({ id: update.id, status: "failed" }));
+  }, 15_000);
 });
 
 describe("mergePatch (RFC 7396)", () => {

@@ -7,10 +7,16 @@
  *     RESTART_INTO_CURRENT_EXIT_CODE; the supervisor starts `current`).
  *   - Any refusal or failure: nothing is installed, the running version goes on, the command is
  *     acked failed with the reason, and update_failed {version, code, reason} goes to the spool.
+ *   - The very release this node installed and now runs (same signed manifest and signature):
+ *     acked done, nothing fetched. That is a command re-sent because the node was killed after
+ *     the commit and before its ack; calling it "not newer" would record a failed update that
+ *     in fact succeeded. Any other release of the running version is still refused (a replay).
  *   - Told to stop (the command's deadline, `signal`): the download is cut, no further attempt
  *     and no install start, and update_failed says why.
  * Telemetry is spooled before the ack is returned, so the report survives the restart.
  */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Json, TelemetryEvent } from "../protocol/index.ts";
 import { installRelease } from "./install.ts";
 import type { HomePaths } from "./paths.ts";
@@ -21,7 +27,7 @@ import type { Refusal } from "./release-verify.ts";
 import type { Keyring } from "./trusted-keys.ts";
 import { updateFailedEvent, updateProgressEvent } from "./update-events.ts";
 import type { EventContext } from "./update-events.ts";
-import { readRolledBack } from "./version-store.ts";
+import { MANIFEST_FILE, SIGNATURE_FILE, readRolledBack, readVersionName, versionDir } from "./version-store.ts";
 
 export type UpdaterDeps = {
   paths: HomePaths;
@@ -42,8 +48,9 @@ export type UpdaterDeps = {
   sleep?: (ms: number) => Promise<void>;
 };
 
+/** installed: the version to restart into; null when nothing new was installed. */
 export type UpdateResult =
-  | { status: "done"; detail: string; installed: string }
+  | { status: "done"; detail: string; installed: string | null }
   | { status: "failed"; detail: string; code: string };
 
 /** signal: the command's deadline passed; stop (the download is cut, nothing more is installed). */
@@ -78,6 +85,10 @@ export function createUpdater(deps: UpdaterDeps): Updater {
 
   /** Verify, download, install: one command's update. */
   const update = async (payload: Record<string, Json>, signal: AbortSignal | undefined): Promise<UpdateResult> => {
+    if (await runsThisRelease(deps.paths, deps.version, payload)) {
+      deps.log(`update to ${deps.version}: this very release is installed and running; nothing to do`);
+      return { status: "done", installed: null, detail: `${deps.version} is already installed and running` };
+    }
     const verdict = verifyRelease(payload, {
       keys: deps.keys,
       now: deps.now(),
@@ -136,4 +147,25 @@ function aborted(signal: AbortSignal | undefined): Promise<void> {
 function stopReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason.message : "the update was stopped";
+}
+
+/**
+ * Whether `payload` is the signed release this node installed and runs now: `current` names the
+ * running version and its manifest.json and signature.json are the payload's, byte for byte.
+ * Those were verified when installed; nothing is downloaded or installed on the strength of this.
+ */
+async function runsThisRelease(paths: HomePaths, runningVersion: string, payload: Record<string, Json>): Promise<boolean> {
+  if (typeof payload.manifest !== "string" || typeof payload.signature !== "string" || typeof payload.key_id !== "string") return false;
+  if ((await readVersionName(paths.current)) !== runningVersion) return false;
+  try {
+    const dir = versionDir(paths, runningVersion);
+    const manifest = await readFile(path.join(dir, MANIFEST_FILE), "utf8");
+    const signature: unknown = JSON.parse(await readFile(path.join(dir, SIGNATURE_FILE), "utf8"));
+    return manifest === payload.manifest
+      && typeof signature === "object" && signature !== null
+      && "signature" in signature && signature.signature === payload.signature
+      && "key_id" in signature && signature.key_id === payload.key_id;
+  } catch {
+    return false; // not installed from a release (or unreadable): the normal checks decide
+  }
 }

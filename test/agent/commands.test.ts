@@ -4,7 +4,7 @@
  * not replaced.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CommandFrame } from "../../protocol/index.ts";
 import { commandHandler } from "../../agent/commands.ts";
 import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
@@ -141,6 +141,22 @@ describe("other commands", () => {
     // Redelivered (the ack was lost with the restart): answered from the store, not installed again.
     expect(await handle(frame)).toEqual(ack);
     expect(calls).toBe(1);
+  });
+
+  it("a SOFTWARE_UPDATE for the release already installed and running acks done, counts no error and restarts nothing", async () => {
+    const { open, restarts, errors } = await setup(async () => ({ status: "done", installed: null, detail: "0.3.1 is already installed and running" }));
+    const handle = await open();
+    // Fake timers: a restart would be asked for on a timer; running every pending one shows there is none.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const ack = await handle(command({ command: "SOFTWARE_UPDATE", payload: {} }));
+      expect(ack).toEqual({ status: "done", detail: "0.3.1 is already installed and running" });
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(restarts).toEqual([]);
+    expect(errors()).toBe(0);
   });
 
   it("a refused SOFTWARE_UPDATE acks failed with the updater's reason, counts an error and restarts nothing", async () => {

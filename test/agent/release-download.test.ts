@@ -320,4 +320,29 @@ describe("the updater", () => {
     await until(() => server.openSockets() === 0, "the download's connection to close");
     expect(events.map((e) => e.type)).toEqual(["update_failed"]);
   }, 15_000);
+
+  it("a SOFTWARE_UPDATE re-sent after its install committed (its ack lost with the restart) is acked done by the new version as already installed", async () => {
+    const key = testKey();
+    const server = await serve(honestBundle(bytes));
+    const paths = homePaths(await tempHome());
+    const release = signRelease(manifestFor(bytes, { version: "0.3.1" }), key);
+    expect(await updaterFor(paths, "0.3.0", server.url, key, [])(release)).toMatchObject({ status: "done", installed: "0.3.1" });
+
+    // The node was killed before the ack; 0.3.1 now runs and the cloud sends the same command again.
+    const events: TelemetryEvent[] = [];
+    const requests = server.ranges.length;
+    const result = await updaterFor(paths, "0.3.1", server.url, key, events)(release);
+    expect(result).toEqual({ status: "done", installed: null, detail: "0.3.1 is already installed and running" });
+    expect(server.ranges.length).toBe(requests);
+    expect(events).toEqual([]);
+  });
+
+  it("the running version's release signed anew, not the one this node installed, is still refused as not newer (a replay)", async () => {
+    const key = testKey();
+    const server = await serve(honestBundle(bytes));
+    const paths = homePaths(await tempHome());
+    await updaterFor(paths, "0.3.0", server.url, key, [])(signRelease(manifestFor(bytes, { version: "0.3.1" }), key));
+    const replay = signRelease(manifestFor(bytes, { version: "0.3.1", created_at: new Date(Date.now() - 3_600_000).toISOString() }), key);
+    expect(await updaterFor(paths, "0.3.1", server.url, key, [])(replay)).toMatchObject({ status: "failed", code: "not_newer" });
+  });
 });

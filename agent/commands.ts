@@ -15,6 +15,8 @@
  * runs. One command that hangs must never hold the ones queued behind it. An update that still
  * installs after its deadline (the commit was already under way) restarts into it all the same:
  * `current` already names it.
+ * An ack's detail is scrubbed (scrub.ts) before it is stored or sent: a failure's reason can
+ * name a path in the owner's home.
  * The result is on disk before the ack goes out. If the node dies between applying a
  * CONFIG_CHANGE and recording it, the cloud resends it and it is applied again, which a merge
  * patch makes harmless (config-overrides.ts).
@@ -22,6 +24,7 @@
 import type { CommandFrame } from "../protocol/index.ts";
 import type { CommandResult, CommandStore } from "./command-store.ts";
 import { applyOverrides } from "./config-overrides.ts";
+import type { Scrubber } from "./scrub.ts";
 import type { Updater } from "./updater.ts";
 
 export type CommandAck = { status: CommandResult["status"]; detail?: string };
@@ -43,6 +46,8 @@ export type CommandHandlerDeps = {
   update: Updater;
   /** An update was installed and its "done" recorded: restart into it (after the ack is out). */
   restartInto: (version: string) => void;
+  /** The privacy filter every ack's detail passes before it is stored and sent. */
+  scrub: Scrubber;
   /** Per command; absent ones take DEFAULT_COMMAND_DEADLINES_MS. */
   deadlinesMs?: Partial<Record<CommandName, number>>;
 };
@@ -111,7 +116,9 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
       deps.log(`command ${frame.id} (${frame.command}) was already handled (${earlier.status}); answering again without running it`);
       return ackOf(earlier);
     }
-    const { ack, installed } = await carryOutWithin(frame);
+    const outcome = await carryOutWithin(frame);
+    const ack: CommandAck = outcome.ack.detail === undefined ? outcome.ack : { ...outcome.ack, detail: deps.scrub(outcome.ack.detail).slice(0, 1000) };
+    const installed = outcome.installed;
     deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
     await deps.store.record({ id: frame.id, ...ack, at: new Date(deps.now()).toISOString() });
     if (installed !== null) restartSoon(installed);

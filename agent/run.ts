@@ -30,7 +30,7 @@ import { buildDegradedReport } from "./degraded-report.ts";
 import { buildHeartbeat, newStats } from "./heartbeat.ts";
 import { heartbeatPoster } from "./heartbeat-client.ts";
 import { LiveLink } from "./live-link.ts";
-import { log, realCrashReporter } from "./node-context.ts";
+import { log, realCrashReporter, realScrubber } from "./node-context.ts";
 import { parsePort, startNodeProgram } from "./node-program.ts";
 import { createOutbox } from "./outbox.ts";
 import { homePaths, nodeHome } from "./paths.ts";
@@ -143,6 +143,7 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     countError,
     update: updater,
     restartInto,
+    scrub: realScrubber(),
     deadlinesMs: commandDeadlinesMs(env),
   });
   const liveLink = new LiveLink({

@@ -10,10 +10,12 @@ import { commandHandler } from "../../agent/commands.ts";
 import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
 import { mergePatch } from "../../agent/config-overrides.ts";
 import { homePaths } from "../../agent/paths.ts";
+import { makeScrubber } from "../../agent/scrub.ts";
 import type { Updater } from "../../agent/updater.ts";
 import { tempHome } from "../support/helpers.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
+const OWNER = { homedir: "/home/Nana Smith", username: "nana" };
 
 function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
   return {
@@ -43,6 +45,7 @@ async function setup(
       countError: () => (errors += 1),
       update,
       restartInto: (version) => restarts.push(version),
+      scrub: makeScrubber(OWNER),
       ...extra,
     });
   const overrides = async () => JSON.parse(await readFile(paths.configOverrides, "utf8")) as unknown;
@@ -166,6 +169,19 @@ describe("other commands", () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(restarts).toEqual([]);
     expect(errors()).toBe(1);
+  });
+
+  it("a failure's detail leaves without the owner's home or name: the ack and the stored result are scrubbed", async () => {
+    const { open, paths } = await setup(async () => ({
+      status: "failed",
+      code: "install_failed",
+      detail: "could not install 0.3.1: EACCES: permission denied, mkdir '/home/Nana Smith/.buhdi-node/versions' (file:///home/Nana%20Smith/x.mjs)",
+    }));
+    const frame = command({ command: "SOFTWARE_UPDATE", payload: {} });
+    const ack = await (await open())(frame);
+    expect(ack).toEqual({ status: "failed", detail: "could not install 0.3.1: EACCES: permission denied, mkdir '~/.buhdi-node/versions' (file://~/x.mjs)" });
+    const stored = await readFile(paths.handledCommands, "utf8");
+    expect(stored).not.toMatch(/Nana/);
   });
 
   it("an expired command is not run and acks failed with detail expired", async () => {

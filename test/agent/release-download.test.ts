@@ -13,9 +13,11 @@ import type { AddressInfo, Socket } from "node:net";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { TelemetryEventSchema } from "../../protocol/index.ts";
 import type { TelemetryEvent } from "../../protocol/index.ts";
 import { homePaths } from "../../agent/paths.ts";
 import { downloadBundle, partFileOf } from "../../agent/release-download.ts";
+import { makeScrubber, scrubEvent } from "../../agent/scrub.ts";
 import { buildKeyring } from "../../agent/trusted-keys.ts";
 import { createUpdater } from "../../agent/updater.ts";
 import { tempHome } from "../support/helpers.ts";
@@ -320,6 +322,24 @@ describe("the updater", () => {
     await until(() => server.openSockets() === 0, "the download's connection to close");
     expect(events.map((e) => e.type)).toEqual(["update_failed"]);
   }, 15_000);
+
+  it("an install that fails on disk in a home whose path has a space reports its error, but not the home, once scrubbed for the way out", async () => {
+    const key = testKey();
+    const server = await serve(honestBundle(bytes));
+    const owner = path.join(await tempHome(), "Nana Smith");
+    const paths = homePaths(path.join(owner, ".buhdi-node"));
+    await mkdir(paths.home, { recursive: true });
+    await writeFile(paths.versions, "not a directory"); // the install cannot make versions/
+    const events: TelemetryEvent[] = [];
+    const result = await updaterFor(paths, "0.3.0", server.url, key, events)(signRelease(manifestFor(bytes, { version: "0.3.1" }), key));
+    expect(result).toMatchObject({ status: "failed", code: "install_failed" });
+    const failed = events.find((e) => e.type === "update_failed")!;
+    expect(String(failed.details?.reason)).toContain(owner); // as made, on this machine
+    const leaving = scrubEvent(failed, makeScrubber({ homedir: owner, username: "nana" }));
+    expect(String(leaving.details?.reason)).toMatch(/^could not install 0\.3\.1: .*~\/\.buhdi-node\/versions/);
+    expect(JSON.stringify(leaving)).not.toContain("Nana Smith");
+    expect(TelemetryEventSchema.safeParse(leaving).success).toBe(true);
+  });
 
   it("a SOFTWARE_UPDATE re-sent after its install committed (its ack lost with the restart) is acked done by the new version as already installed", async () => {
     const key = testKey();

@@ -15,6 +15,11 @@ function isApiErrorBody(value: unknown): value is ApiErrorBody {
 
 export async function readApiError(response: Response): Promise<ApiErrorInfo> {
   const text = await response.text().catch(() => "");
+  return parseApiError(response.status, response.statusText, text);
+}
+
+/** The same, from a body already read (a request made without fetch). */
+export function parseApiError(status: number, statusText: string, text: string): ApiErrorInfo {
   let body: unknown = null;
   try {
     body = JSON.parse(text);
@@ -24,10 +29,10 @@ export async function readApiError(response: Response): Promise<ApiErrorInfo> {
   if (isApiErrorBody(body)) {
     const issues = (body.error.issues ?? []).map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message));
     const message = issues.length > 0 ? `${body.error.message} (${issues.join("; ")})` : body.error.message;
-    return { status: response.status, code: body.error.code, message };
+    return { status, code: body.error.code, message };
   }
-  const statusLine = `${response.status} ${response.statusText}`.trim();
-  return { status: response.status, code: null, message: `the server answered ${statusLine}` };
+  const statusLine = `${status} ${statusText}`.trim();
+  return { status, code: null, message: `the server answered ${statusLine}` };
 }
 
 /** fetch() hides the real reason (ECONNREFUSED, ENOTFOUND...) in error.cause. */

@@ -10,6 +10,13 @@
  *                     same turn), restartInto() asks run.ts to restart into the new version;
  *                     a redelivered copy is then answered "done" from the store, by either version.
  *   expires_at past → ack "failed", detail "expired", nothing run.
+ * Each command has a deadline of its own (deadlinesMs): past it the command is acked "failed"
+ * with why, told to stop (an AbortSignal: the updater cuts its download), and the next command
+ * runs. One command that hangs must never hold the ones queued behind it. An update that still
+ * installs after its deadline (the commit was already under way) restarts into it all the same:
+ * `current` already names it.
+ * An ack's detail is scrubbed (scrub.ts) before it is stored or sent: a failure's reason can
+ * name a path in the owner's home.
  * The result is on disk before the ack goes out. If the node dies between applying a
  * CONFIG_CHANGE and recording it, the cloud resends it and it is applied again, which a merge
  * patch makes harmless (config-overrides.ts).
@@ -17,9 +24,17 @@
 import type { CommandFrame } from "../protocol/index.ts";
 import type { CommandResult, CommandStore } from "./command-store.ts";
 import { applyOverrides } from "./config-overrides.ts";
+import type { Scrubber } from "./scrub.ts";
 import type { Updater } from "./updater.ts";
 
 export type CommandAck = { status: CommandResult["status"]; detail?: string };
+export type CommandName = CommandFrame["command"];
+
+/** Long enough for every download attempt of a large bundle on a slow line (release-download.ts). */
+export const DEFAULT_COMMAND_DEADLINES_MS: Record<CommandName, number> = {
+  CONFIG_CHANGE: 30_000,
+  SOFTWARE_UPDATE: 30 * 60_000,
+};
 
 export type CommandHandlerDeps = {
   store: CommandStore;
@@ -31,38 +46,68 @@ export type CommandHandlerDeps = {
   update: Updater;
   /** An update was installed and its "done" recorded: restart into it (after the ack is out). */
   restartInto: (version: string) => void;
+  /** The privacy filter every ack's detail passes before it is stored and sent. */
+  scrub: Scrubber;
+  /** Per command; absent ones take DEFAULT_COMMAND_DEADLINES_MS. */
+  deadlinesMs?: Partial<Record<CommandName, number>>;
 };
+
+/** What carrying out a command came to; `installed` asks for a restart into that version. */
+type Outcome = { ack: CommandAck; installed: string | null };
 
 export type CommandHandler = (frame: CommandFrame) => Promise<CommandAck>;
 
 export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
   let queue: Promise<unknown> = Promise.resolve();
+  const deadlines = { ...DEFAULT_COMMAND_DEADLINES_MS, ...deps.deadlinesMs };
+  // A timer, not a call: the ack goes out in the microtasks after we return, before this runs.
+  const restartSoon = (version: string): void => void setTimeout(() => deps.restartInto(version), 0);
 
-  let installed: string | null = null;
-
-  const carryOut = async (frame: CommandFrame): Promise<CommandAck> => {
+  const carryOut = async (frame: CommandFrame, signal: AbortSignal): Promise<Outcome> => {
     const expiresAt = Date.parse(frame.expires_at);
-    if (!Number.isNaN(expiresAt) && expiresAt <= deps.now()) return { status: "failed", detail: "expired" };
+    if (!Number.isNaN(expiresAt) && expiresAt <= deps.now()) return { ack: { status: "failed", detail: "expired" }, installed: null };
     switch (frame.command) {
       case "CONFIG_CHANGE": {
         try {
           const settings = await applyOverrides(deps.overridesFile, frame.payload);
-          return { status: "done", detail: `settings now: ${Object.keys(settings).sort().join(", ") || "(none)"}`.slice(0, 1000) };
+          return { ack: { status: "done", detail: `settings now: ${Object.keys(settings).sort().join(", ") || "(none)"}`.slice(0, 1000) }, installed: null };
         } catch (error) {
           deps.countError();
-          return { status: "failed", detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000) };
+          return { ack: { status: "failed", detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000) }, installed: null };
         }
       }
       case "SOFTWARE_UPDATE": {
-        const result = await deps.update(frame.payload);
-        if (result.status === "done") {
-          installed = result.installed;
-          return { status: "done", detail: result.detail };
-        }
+        const result = await deps.update(frame.payload, { signal });
+        if (result.status === "done") return { ack: { status: "done", detail: result.detail }, installed: result.installed };
         deps.countError();
-        return { status: "failed", detail: result.detail };
+        return { ack: { status: "failed", detail: result.detail }, installed: null };
       }
     }
+  };
+
+  /** carryOut, or a failed ack once the command's deadline has passed; the command is told to stop. */
+  const carryOutWithin = (frame: CommandFrame): Promise<Outcome> => {
+    const ms = deadlines[frame.command];
+    const stopper = new AbortController();
+    const work = carryOut(frame, stopper.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        const detail = `${frame.command} did not finish within ${Number((ms / 1000).toFixed(1))} s and was stopped`;
+        stopper.abort(new Error(detail));
+        deps.countError();
+        // Whatever it still comes to is logged; an install that completed anyway is restarted into.
+        work.then(
+          (late) => {
+            deps.log(`command ${frame.id} (${frame.command}) ended after its deadline: ${late.ack.status}${late.ack.detail ? ` (${late.ack.detail})` : ""}`);
+            if (late.installed !== null) restartSoon(late.installed);
+          },
+          (error: unknown) => deps.log(`command ${frame.id} (${frame.command}) failed after its deadline: ${error instanceof Error ? error.message : String(error)}`),
+        );
+        resolve({ ack: { status: "failed", detail }, installed: null });
+      }, ms);
+    });
+    return Promise.race([work, overdue]).finally(() => clearTimeout(timer));
   };
 
   const handle = async (frame: CommandFrame): Promise<CommandAck> => {
@@ -71,15 +116,12 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
       deps.log(`command ${frame.id} (${frame.command}) was already handled (${earlier.status}); answering again without running it`);
       return ackOf(earlier);
     }
-    const ack = await carryOut(frame);
+    const outcome = await carryOutWithin(frame);
+    const ack: CommandAck = outcome.ack.detail === undefined ? outcome.ack : { ...outcome.ack, detail: deps.scrub(outcome.ack.detail).slice(0, 1000) };
+    const installed = outcome.installed;
     deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
     await deps.store.record({ id: frame.id, ...ack, at: new Date(deps.now()).toISOString() });
-    if (installed !== null) {
-      const version = installed;
-      installed = null;
-      // A timer, not a call: the ack goes out in the microtasks after we return, before this runs.
-      setTimeout(() => deps.restartInto(version), 0);
-    }
+    if (installed !== null) restartSoon(installed);
     return ack;
   };
 

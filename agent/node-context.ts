@@ -8,7 +8,7 @@ import type { Enrollment } from "./config.ts";
 import { crashReporter } from "./crash-reporter.ts";
 import type { CrashReporter } from "./crash-reporter.ts";
 import type { HomePaths } from "./paths.ts";
-import { makeScrubber } from "./scrub.ts";
+import { makeScrubber, scrubEvent } from "./scrub.ts";
 import type { Scrubber } from "./scrub.ts";
 import { log } from "./log.ts";
 import { telemetrySender } from "./telemetry-client.ts";
@@ -25,7 +25,7 @@ function currentUsername(): string {
   }
 }
 
-/** The privacy filter for this computer's user (scrub.ts), for anything read from crash.log. */
+/** The privacy filter for this computer's user (scrub.ts), for anything that leaves the machine. */
 export function realScrubber(): Scrubber {
   return makeScrubber({ homedir: os.homedir(), username: currentUsername() });
 }
@@ -33,15 +33,18 @@ export function realScrubber(): Scrubber {
 /** onUploadFailed: every upload the cloud did not take (the node program counts them as errors). */
 export function realCrashReporter(paths: HomePaths, enrollment: Enrollment, version: string, onUploadFailed?: () => void): CrashReporter {
   const send = telemetrySender({ server: enrollment.server, key: enrollment.key });
+  const scrub = realScrubber();
   const counted: SendTelemetry = async (event) => {
-    const outcome = await send(event);
+    // Every upload passes here, whatever made the event (an update's reason holds the error of a
+    // failed install, path and all): its free text leaves scrubbed. The spool keeps it as made.
+    const outcome = await send(scrubEvent(event, scrub));
     if (outcome.kind !== "delivered") onUploadFailed?.();
     return outcome;
   };
   return crashReporter({
     paths,
     send: counted,
-    scrub: realScrubber(),
+    scrub,
     version,
     platform: process.platform,
     arch: process.arch,

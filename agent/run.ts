@@ -30,13 +30,13 @@ import { buildDegradedReport } from "./degraded-report.ts";
 import { buildHeartbeat, newStats } from "./heartbeat.ts";
 import { heartbeatPoster } from "./heartbeat-client.ts";
 import { LiveLink } from "./live-link.ts";
-import { log, realCrashReporter } from "./node-context.ts";
+import { log, realCrashReporter, realScrubber } from "./node-context.ts";
 import { parsePort, startNodeProgram } from "./node-program.ts";
 import { createOutbox } from "./outbox.ts";
 import { homePaths, nodeHome } from "./paths.ts";
 import { RESTART_INTO_CURRENT_EXIT_CODE } from "./program-choice.ts";
 import { loadKeyring } from "./trusted-keys.ts";
-import { downloadRetryDelaysMs, linkTiming, retryTickMs, updateHealthyMs } from "./tuning.ts";
+import { commandDeadlinesMs, downloadIdleTimeoutMs, downloadRetryDelaysMs, linkTiming, retryTickMs, updateHealthyMs } from "./tuning.ts";
 import { watchUpdateTrial } from "./update-health.ts";
 import { createUpdater } from "./updater.ts";
 import { agentVersion } from "./version.ts";
@@ -123,6 +123,7 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     log,
     report: (event) => outbox.enqueue(event),
     retryDelaysMs: downloadRetryDelaysMs(env),
+    idleTimeoutMs: downloadIdleTimeoutMs(env),
   });
   let restarting = false;
   const restartInto = (next: string): void => {
@@ -142,6 +143,8 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     countError,
     update: updater,
     restartInto,
+    scrub: realScrubber(),
+    deadlinesMs: commandDeadlinesMs(env),
   });
   const liveLink = new LiveLink({
     connect: () => connectWebSocket(`${enrollment.server}/api/node/connect`, {

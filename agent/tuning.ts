@@ -12,10 +12,13 @@
  *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
  *                                   is rolled back, one that lives this long is healthy (60 s)
  *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
+ *   BUHDI_NODE_DOWNLOAD_IDLE_MS     no answer or no byte of a bundle for this long: attempt cut (30 s)
+ *   BUHDI_NODE_UPDATE_DEADLINE_MS   a SOFTWARE_UPDATE command's deadline (30 min; commands.ts)
  * The supervisor's three (restart, crash loop, update healthy) are in supervisor-tuning.ts,
  * re-exported here, so that the supervisor does not load the protocol's schemas.
  */
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../protocol/index.ts";
+import type { CommandName } from "./commands.ts";
 import type { LinkTiming } from "./live-link.ts";
 import { msFrom } from "./supervisor-tuning.ts";
 
@@ -45,4 +48,14 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
 export function downloadRetryDelaysMs(env: NodeJS.ProcessEnv): number[] {
   const base = msFrom(env, "BUHDI_NODE_DOWNLOAD_RETRY_MS", 10) ?? 2_000;
   return [base, 2 * base];
+}
+
+export function downloadIdleTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
+  return msFrom(env, "BUHDI_NODE_DOWNLOAD_IDLE_MS", 100) ?? undefined;
+}
+
+/** Overrides of commands.ts's per-command deadlines (none: its defaults). */
+export function commandDeadlinesMs(env: NodeJS.ProcessEnv): Partial<Record<CommandName, number>> {
+  const update = msFrom(env, "BUHDI_NODE_UPDATE_DEADLINE_MS", 100);
+  return update === null ? {} : { SOFTWARE_UPDATE: update };
 }

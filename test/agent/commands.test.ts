@@ -4,17 +4,19 @@
  * not replaced.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CommandFrame } from "../../protocol/index.ts";
 import { commandHandler } from "../../agent/commands.ts";
 import { MAX_HANDLED, openCommandStore } from "../../agent/command-store.ts";
 import { mergePatch } from "../../agent/config-overrides.ts";
 import { homePaths } from "../../agent/paths.ts";
+import { makeScrubber } from "../../agent/scrub.ts";
 import type { Updater } from "../../agent/updater.ts";
 import { tempHome } from "../support/helpers.ts";
 import { eventually } from "../support/live-node.ts";
 
 const NOW = Date.parse("2026-11-28T13:00:00.000Z");
+const OWNER = { homedir: "/home/Nana Smith", username: "nana" };
 
 function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
   return {
@@ -27,7 +29,10 @@ function command(overrides: Partial<CommandFrame> = {}): CommandFrame {
   };
 }
 
-async function setup(update: Updater = async () => ({ status: "failed", code: "test", detail: "no updates in this test" })) {
+async function setup(
+  update: Updater = async () => ({ status: "failed", code: "test", detail: "no updates in this test" }),
+  extra: Partial<Parameters<typeof commandHandler>[0]> = {},
+) {
   const paths = homePaths(await tempHome());
   const logs: string[] = [];
   const restarts: string[] = [];
@@ -41,6 +46,8 @@ async function setup(update: Updater = async () => ({ status: "failed", code: "t
       countError: () => (errors += 1),
       update,
       restartInto: (version) => restarts.push(version),
+      scrub: makeScrubber(OWNER),
+      ...extra,
     });
   const overrides = async () => JSON.parse(await readFile(paths.configOverrides, "utf8")) as unknown;
   return { paths, logs, open, overrides, restarts, errors: () => errors };
@@ -139,6 +146,22 @@ describe("other commands", () => {
     expect(calls).toBe(1);
   });
 
+  it("a SOFTWARE_UPDATE for the release already installed and running acks done, counts no error and restarts nothing", async () => {
+    const { open, restarts, errors } = await setup(async () => ({ status: "done", installed: null, detail: "0.3.1 is already installed and running" }));
+    const handle = await open();
+    // Fake timers: a restart would be asked for on a timer; running every pending one shows there is none.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const ack = await handle(command({ command: "SOFTWARE_UPDATE", payload: {} }));
+      expect(ack).toEqual({ status: "done", detail: "0.3.1 is already installed and running" });
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(restarts).toEqual([]);
+    expect(errors()).toBe(0);
+  });
+
   it("a refused SOFTWARE_UPDATE acks failed with the updater's reason, counts an error and restarts nothing", async () => {
     const { open, restarts, errors } = await setup(async () => ({ status: "failed", code: "bad_signature", detail: "the signature does not match the manifest" }));
     const ack = await (await open())(command({ command: "SOFTWARE_UPDATE", payload: {} }));
@@ -148,12 +171,51 @@ describe("other commands", () => {
     expect(errors()).toBe(1);
   });
 
+  it("a failure's detail leaves without the owner's home or name: the ack and the stored result are scrubbed", async () => {
+    const { open, paths } = await setup(async () => ({
+      status: "failed",
+      code: "install_failed",
+      detail: "could not install 0.3.1: EACCES: permission denied, mkdir '/home/Nana Smith/.buhdi-node/versions' (file:///home/Nana%20Smith/x.mjs)",
+    }));
+    const frame = command({ command: "SOFTWARE_UPDATE", payload: {} });
+    const ack = await (await open())(frame);
+    expect(ack).toEqual({ status: "failed", detail: "could not install 0.3.1: EACCES: permission denied, mkdir '~/.buhdi-node/versions' (file://~/x.mjs)" });
+    const stored = await readFile(paths.handledCommands, "utf8");
+    expect(stored).not.toMatch(/Nana/);
+  });
+
   it("an expired command is not run and acks failed with detail expired", async () => {
     const { open, paths } = await setup();
     const ack = await (await open())(command({ expires_at: new Date(NOW - 1).toISOString() }));
     expect(ack).toEqual({ status: "failed", detail: "expired" });
     await expect(readFile(paths.configOverrides)).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe("every command has a deadline of its own", () => {
+  it("a SOFTWARE_UPDATE stuck past its deadline acks failed with why, and the CONFIG_CHANGE queued behind it still runs", async () => {
+    let signal: AbortSignal | null = null;
+    const stuck: Updater = (_payload, options) => {
+      signal = options?.signal ?? null;
+      return new Promise(() => undefined); // never settles, whatever it is told
+    };
+    const { open, overrides, paths, errors } = await setup(stuck, { deadlinesMs: { SOFTWARE_UPDATE: 100, CONFIG_CHANGE: 5_000 } });
+    const handle = await open();
+    const update = command({ command: "SOFTWARE_UPDATE", payload: {} });
+    const started = Date.now();
+    const [updateAck, configAck] = await Promise.all([handle(update), handle(command({ payload: { log_level: "warn" } }))]);
+    expect(updateAck).toEqual({ status: "failed", detail: "SOFTWARE_UPDATE did not finish within 0.1 s and was stopped" });
+    expect(configAck).toMatchObject({ status: "done" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await overrides()).toEqual({ log_level: "warn" });
+    // The updater was told to stop, so its download does not run on behind the next command.
+    expect(signal).not.toBeNull();
+    expect(signal!.aborted).toBe(true);
+    expect(errors()).toBe(1);
+    // The failure is what the store answers a resend with.
+    const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string; status: string }> };
+    expect(handled.handled).toContainEqual(expect.objectContaining({ id: update.id, status: "failed" }));
+  }, 15_000);
 });
 
 describe("mergePatch (RFC 7396)", () => {

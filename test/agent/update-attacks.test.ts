@@ -8,6 +8,7 @@
  * the refusals above came from the checks, not from a setup that could never install anything.
  */
 import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { ServerResponse } from "node:http";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
@@ -41,7 +42,7 @@ beforeAll(async () => {
   stranger = testKey();
   cloud = await startFakeCloud(NODE_ID);
   home = await fakeEnrolledHome(cloud.url);
-  node = await nodes.start(home, { ...trustEnv(key), BUHDI_NODE_DOWNLOAD_RETRY_MS: "20" });
+  node = await nodes.start(home, { ...trustEnv(key), BUHDI_NODE_DOWNLOAD_RETRY_MS: "20", BUHDI_NODE_DOWNLOAD_IDLE_MS: "2000" });
   await eventually(() => node.health(), (h) => h.connection.connected);
 });
 
@@ -215,6 +216,30 @@ describe("a bundle that is not what the signed manifest says is refused and dele
     expect(sent).toBeLessThan(bytes.length + 8 * 1024 * 1024);
     expect(result.requests).toHaveLength(1);
     expect(await readdir(path.join(home, "downloads"))).toEqual([]);
+  });
+});
+
+describe("a download that goes wrong does not freeze the node's commands", () => {
+  it("a corrupted gzip-encoded bundle ends in update_failed at once, and a CONFIG_CHANGE sent right behind it is carried out", async () => {
+    const corrupted = gzipSync(bytes);
+    corrupted[corrupted.length >> 1] = corrupted[corrupted.length >> 1]! ^ 0xff;
+    const encodings: Array<string | undefined> = [];
+    const seen = new Set(cloud.telemetry.map((e) => e.event_id));
+    cloud.serveBundle((request, response) => {
+      encodings.push(request.headers["accept-encoding"]);
+      response.writeHead(200, { "content-encoding": "gzip" }); // chunked, as the edge sends it
+      response.end(corrupted);
+    });
+    const before = await health();
+    const update = await cloud.sendCommand(release({ version: "0.3.1" }));
+    const config = await cloud.sendCommand({ note: "sent after the update" }, { command: "CONFIG_CHANGE" });
+    expect(await cloud.waitForAck(update, 15_000)).toMatchObject({ status: "failed", detail: expect.stringMatching(/gzip-encoded although the node asked for the raw bytes/) });
+    expect(await cloud.waitForAck(config, 15_000)).toMatchObject({ status: "done" });
+    const failed = await cloud.waitForTelemetry((e) => e.type === "update_failed" && !seen.has(e.event_id), "update_failed", 15_000);
+    expect(failed.details).toMatchObject({ code: "download_failed", version: "0.3.1" });
+    expect(encodings).toEqual(["identity"]);
+    expect((await health()).pid).toBe(before.pid);
+    expect(await installed()).toEqual({ current: null, versions: [] });
   });
 });
 

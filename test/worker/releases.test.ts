@@ -79,6 +79,8 @@ describe("what nodes get", () => {
 
     const full = await call(latest.download_path, { headers: { "x-node-key": node.node_key } });
     expect(full.status).toBe(200);
+    // Nothing on the way may compress it: the node checks the sha256 of the raw bytes.
+    expect(full.headers.get("cache-control")).toBe("no-transform");
     const etag = full.headers.get("etag")!;
     expect(await full.text()).toBe("0123456789abcdefghij");
     const resumed = await call(latest.download_path, { headers: { "x-node-key": node.node_key, range: "bytes=10-" } });

@@ -34,7 +34,8 @@ export const nodeReleaseRoutes = new Hono<AppEnv>()
     if (release.status === "yanked") throw new ApiError(410, "release_yanked", `Release ${version} was withdrawn.`);
     const object = await c.env.RELEASES.get(release.r2Key, { range: c.req.raw.headers, onlyIf: c.req.raw.headers });
     if (!object) throw new ApiError(404, "bundle_missing", `The bundle of ${version} is not in storage.`);
-    const headers = new Headers({ etag: object.httpEtag, "accept-ranges": "bytes", "content-type": "application/javascript" });
+    // no-transform: nothing on the way may compress it; the node checks the sha256 of the raw bytes.
+    const headers = new Headers({ etag: object.httpEtag, "accept-ranges": "bytes", "content-type": "application/javascript", "cache-control": "no-transform" });
     if (!("body" in object)) return new Response(null, { status: 304, headers });
     const range = object.range as { offset?: number; length?: number } | undefined;
     if (c.req.header("range") && range) {

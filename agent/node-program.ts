@@ -19,7 +19,7 @@ import { createRequire } from "node:module";
 import { listenLocal } from "./local-port.ts";
 
 // required, not imported: an ESM import of node:http reads every export, and the WebSocket ones
-// load undici (about 7 MB per process that nothing here uses; see ws-client.ts).
+// load undici (about 7 MB per process that nothing here uses).
 const { createServer } = createRequire(import.meta.url)("node:http") as typeof Http;
 
 export const DEFAULT_PORT = 9847;

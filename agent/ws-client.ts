@@ -1,30 +1,29 @@
 /**
- * A small WebSocket client over node:http/https: the opening handshake, and one open socket that
- * sends text, answers pings and closes cleanly. It exists so a refused upgrade is an answer the
- * node can act on (401 = the key, 429 = wait Retry-After, 5xx = the cloud) instead of the bare
- * "error" event Node's global WebSocket gives; the bytes on the wire are in ws-frames.ts.
+ * The node's WebSocket client: the `ws` package behind three typed outcomes, so a refused upgrade
+ * is an answer the node can act on (401 = the key, 429 = wait Retry-After, 5xx = the cloud)
+ * instead of a bare error. ws also holds the line against a server that breaks the protocol (an
+ * impersonated one, or anything in the path of an http:// edge): masked frames (1002), text that
+ * is not UTF-8 (1007), and messages beyond the cloud's own frame limit, however fragmented (1009).
  */
-import { createHash, randomBytes } from "node:crypto";
-import type * as Http from "node:http";
-import type * as Https from "node:https";
-import { createRequire } from "node:module";
-import type { Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
+import type WebSocket from "ws";
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
 import { parseRetryAfter } from "./backoff.ts";
-import { FrameError, FrameParser, OPCODES, decodeClose, encodeClose, encodeFrame } from "./ws-frames.ts";
 
 /**
- * node:http and node:https are required when a connection is made, never imported. An ESM
- * import of a built-in reads every one of its exports to build the module's namespace, and
- * node:http's exports include WebSocket, CloseEvent and MessageEvent (Node 22), whose getters
- * load undici: 6 to 10 MB of resident memory in a process that never uses them. In the release
- * bundle an import would also be hoisted to the top of the one file, and so land in the
- * supervisor, which makes no connections at all.
+ * ws is loaded on the first connect, never imported: loading it requires node:http, https, net,
+ * tls and zlib. The release bundle turns this import() into a call made here, so the supervisor
+ * (which shares the bundle and makes no connections) never loads them.
  */
-const loadBuiltin = createRequire(import.meta.url);
+let wsModule: Promise<typeof WebSocket> | null = null;
+const loadWs = (): Promise<typeof WebSocket> => (wsModule ??= import("ws").then((module) => module.default));
 
-const HANDSHAKE_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** How long a close handshake may take before the socket is simply dropped. */
 const CLOSE_TIMEOUT_MS = 1_000;
+/** Of a refused upgrade's body, this much is read for its message. */
+const REFUSAL_BODY_CHARS = 4096;
+/** A close reason must fit a control frame: 125 bytes less the 2-byte code. */
+const CLOSE_REASON_BYTES = 123;
 
 export type ConnectOutcome =
   | { kind: "open"; socket: WsConnection }
@@ -41,81 +40,87 @@ export type ConnectOptions = {
   now?: () => number;
 };
 
-/** http(s)://host/path → the same URL; ws(s):// is accepted too. The upgrade is plain HTTP(S). */
-function httpUrl(url: string): URL {
+/**
+ * ws 8.21's bound on the close handshake (the default is 30 s); @types/ws 8.18 does not list it.
+ * It bounds every close: ours, the echo of the server's, and the one ws sends on a protocol error.
+ */
+type ClientOptions = WebSocket.ClientOptions & { closeTimeout: number };
+
+export async function connectWebSocket(url: string, options: ConnectOptions): Promise<ConnectOutcome> {
   const target = new URL(url);
-  if (target.protocol === "ws:") target.protocol = "http:";
-  if (target.protocol === "wss:") target.protocol = "https:";
-  return target;
-}
-
-export function connectWebSocket(url: string, options: ConnectOptions): Promise<ConnectOutcome> {
-  const target = httpUrl(url);
-  const key = randomBytes(16).toString("base64");
-  const expectedAccept = createHash("sha1").update(key + HANDSHAKE_GUID).digest("base64");
-  const client = target.protocol === "https:"
-    ? (loadBuiltin("node:https") as typeof Https)
-    : (loadBuiltin("node:http") as typeof Http);
+  if (!["http:", "https:", "ws:", "wss:"].includes(target.protocol)) {
+    return { kind: "failed", reason: `not a WebSocket URL: ${target.protocol}` };
+  }
+  const WebSocketClass = await loadWs();
   const now = options.now ?? Date.now;
+  const clientOptions: ClientOptions = {
+    headers: options.headers,
+    maxPayload: MAX_FRAME_BYTES,
+    // The cloud's frames are small JSON: no compression, and no zlib state held per socket.
+    perMessageDeflate: false,
+    closeTimeout: CLOSE_TIMEOUT_MS,
+  };
 
+  let socket: WebSocket;
+  try {
+    socket = new WebSocketClass(target, clientOptions);
+  } catch (error) {
+    return { kind: "failed", reason: error instanceof Error ? error.message : String(error) };
+  }
   return new Promise((resolve) => {
     let settled = false;
     const settle = (outcome: ConnectOutcome): void => {
-      if (settled) {
-        if (outcome.kind === "open") outcome.socket.terminate();
-        return;
-      }
+      if (settled) return;
       settled = true;
       clearTimeout(timer);
       resolve(outcome);
     };
-    const request = client.request(target, {
-      method: "GET",
-      agent: false,
-      headers: {
-        ...options.headers,
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": key,
-      },
-    });
     const timer = setTimeout(() => {
-      request.destroy();
       settle({ kind: "failed", reason: `no answer within ${options.timeoutMs} ms` });
+      socket.terminate();
     }, options.timeoutMs);
 
-    request.on("upgrade", (response, socket: Socket, head: Buffer) => {
-      if (response.headers["sec-websocket-accept"] !== expectedAccept) {
-        socket.destroy();
-        settle({ kind: "failed", reason: "the server's handshake did not match (sec-websocket-accept)" });
+    socket.on("upgrade", (response) => response.socket.setKeepAlive(true, 30_000));
+    socket.once("open", () => {
+      if (settled) {
+        socket.terminate(); // opened after the timeout gave up on it
         return;
       }
-      settle({ kind: "open", socket: new WsConnection(socket, head) });
+      settle({ kind: "open", socket: new WsConnection(socket) });
     });
-    request.on("response", (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        if (body.length < 4096) body += chunk;
+    socket.once("unexpected-response", (_request, response) => {
+      void readRefusal(response, now).then((outcome) => {
+        settle(outcome);
+        socket.terminate();
       });
-      response.on("end", () => {
-        const status = response.statusCode ?? 0;
-        const retryAfter = response.headers["retry-after"];
-        settle({
-          kind: "refused",
-          status,
-          reason: `${status}: ${errorMessage(body) ?? response.statusMessage ?? "refused"}`,
-          retryAfterMs: parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null, now()),
-        });
-      });
-      response.on("error", () => settle({ kind: "refused", status: response.statusCode ?? 0, reason: "answer cut off", retryAfterMs: null }));
     });
-    request.on("error", (error: Error) => {
+    // Kept for the socket's whole life: ws emits errors after a refusal or a timeout too.
+    socket.on("error", (error: Error) => {
       const code = "code" in error && typeof error.code === "string" ? error.code : null;
       settle({ kind: "failed", reason: code ? `${code} (${error.message})` : error.message });
     });
-    request.end();
+  });
+}
+
+/** The refused upgrade as the node needs it: the status, the API's message, Retry-After. */
+function readRefusal(response: IncomingMessage, now: () => number): Promise<ConnectOutcome> {
+  const status = response.statusCode ?? 0;
+  return new Promise((resolve) => {
+    let body = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      if (body.length < REFUSAL_BODY_CHARS) body += chunk;
+    });
+    response.on("end", () => {
+      const retryAfter = response.headers["retry-after"];
+      resolve({
+        kind: "refused",
+        status,
+        reason: `${status}: ${errorMessage(body) ?? response.statusMessage ?? "refused"}`,
+        retryAfterMs: parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null, now()),
+      });
+    });
+    response.on("error", () => resolve({ kind: "refused", status, reason: `${status}: answer cut off`, retryAfterMs: null }));
   });
 }
 
@@ -141,109 +146,85 @@ export type WsHandlers = {
 
 /** One open socket. Paused until start(): a frame that came with the 101 must not be lost. */
 export class WsConnection {
-  readonly #socket: Socket;
-  readonly #parser = new FrameParser();
-  #head: Buffer;
+  readonly #ws: WebSocket;
   #handlers: WsHandlers | null = null;
-  #closeSent = false;
-  #received: CloseInfo | null = null;
+  /** Messages ws had already read when it was paused; delivered by start(). */
+  #early: string[] = [];
+  #ended: CloseInfo | null = null;
   #lastError: string | null = null;
-  #ended = false;
   readonly #closed: Promise<void>;
 
-  constructor(socket: Socket, head: Buffer) {
-    this.#socket = socket;
-    this.#head = head;
-    socket.pause();
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000);
+  constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.pause();
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return; // binary frames carry nothing for us
+      const text = rawText(data);
+      if (this.#handlers) this.#handlers.onMessage(text);
+      else this.#early.push(text);
+    });
+    ws.on("error", (error: Error) => {
+      this.#lastError = error.message;
+    });
     this.#closed = new Promise((resolve) => {
-      socket.once("close", () => {
-        this.#ended = true;
-        const info = this.#received ?? { code: 1006, reason: this.#lastError ?? "connection lost" };
-        this.#handlers?.onClose(info);
+      ws.once("close", (code: number, reason: Buffer) => {
+        // 1006: no close frame came back (a cut connection, or our own close after a protocol error).
+        this.#ended = code === 1006
+          ? { code, reason: this.#lastError ?? "connection lost" }
+          : { code, reason: reason.toString("utf8") };
+        this.#handlers?.onClose(this.#ended);
         resolve();
       });
-    });
-    socket.on("error", (error: Error) => {
-      this.#lastError = error.message;
     });
   }
 
   get isOpen(): boolean {
-    return !this.#ended && !this.#closeSent && this.#received === null;
+    return this.#ws.readyState === this.#ws.OPEN;
   }
 
   start(handlers: WsHandlers): void {
     this.#handlers = handlers;
-    this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    const head = this.#head;
-    this.#head = Buffer.alloc(0);
-    if (head.length > 0) this.#onData(head);
-    this.#socket.resume();
+    for (const text of this.#early.splice(0)) handlers.onMessage(text);
     // Closed before we started listening: report it now rather than never.
-    if (this.#ended) handlers.onClose(this.#received ?? { code: 1006, reason: this.#lastError ?? "connection lost" });
+    if (this.#ended) handlers.onClose(this.#ended);
+    else this.#ws.resume();
   }
 
   /** false if the socket is no longer open (the text was not sent). */
   send(text: string): boolean {
     if (!this.isOpen) return false;
-    this.#socket.write(encodeFrame(OPCODES.text, Buffer.from(text, "utf8")));
+    this.#ws.send(text);
     return true;
   }
 
   /** Sends a close frame and waits (bounded) for the server's; resolves once the socket is gone. */
   close(code = 1000, reason = ""): Promise<void> {
-    if (!this.#ended && !this.#closeSent) {
-      this.#closeSent = true;
-      this.#socket.write(encodeClose(code, reason));
-      const timer = setTimeout(() => this.#socket.destroy(), CLOSE_TIMEOUT_MS);
-      timer.unref();
-      if (this.#received !== null) this.#socket.end();
+    if (this.isOpen) {
+      try {
+        this.#ws.close(code, fitCloseReason(reason));
+      } catch {
+        this.#ws.terminate(); // a code that must not go on the wire (1005, 1006, ...)
+      }
     }
     return this.#closed;
   }
 
   /** Drops the connection without a close handshake (a dead socket, a wake from sleep). */
   terminate(): void {
-    this.#socket.destroy();
-  }
-
-  #onData(chunk: Buffer): void {
-    let frames;
-    try {
-      frames = this.#parser.push(chunk);
-    } catch (error) {
-      const code = error instanceof FrameError ? error.closeCode : 1002;
-      this.#lastError = error instanceof Error ? error.message : String(error);
-      this.#received = { code: 1006, reason: `protocol error: ${this.#lastError}` };
-      void this.close(code, "protocol error");
-      return;
-    }
-    for (const frame of frames) {
-      if (frame.opcode === OPCODES.text) {
-        if (this.#received === null) this.#handlers?.onMessage(frame.payload.toString("utf8"));
-      } else if (frame.opcode === OPCODES.ping) {
-        if (this.isOpen) this.#socket.write(encodeFrame(OPCODES.pong, frame.payload));
-      } else if (frame.opcode === OPCODES.close) {
-        this.#received ??= decodeClose(frame.payload);
-        if (!this.#closeSent) {
-          // Echo the code (§5.5.1) unless it is one that must never be sent on the wire.
-          this.#closeSent = true;
-          const echo = isSendableCloseCode(this.#received.code) ? this.#received.code : 1000;
-          this.#socket.write(encodeClose(echo, ""));
-        }
-        // The server should now close the TCP connection (§7.1.1); do not wait forever if it doesn't.
-        this.#socket.end();
-        setTimeout(() => this.#socket.destroy(), CLOSE_TIMEOUT_MS).unref();
-      }
-      // Binary and pong frames carry nothing for us.
-    }
+    this.#ws.terminate();
   }
 }
 
-/** §7.4: 1005, 1006 and 1015 are for reporting only; below 1000 and 1016-2999 are not assigned. */
-function isSendableCloseCode(code: number): boolean {
-  if (code >= 3000 && code <= 4999) return true;
-  return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
+/** A text message is one Buffer (binaryType "nodebuffer"); the other shapes are for completeness. */
+function rawText(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  return Buffer.from(data).toString("utf8");
+}
+
+/** Cut to 123 bytes of UTF-8 without splitting a character (ws throws on a longer reason). */
+function fitCloseReason(reason: string): string {
+  let fitted = reason.slice(0, CLOSE_REASON_BYTES);
+  while (Buffer.byteLength(fitted, "utf8") > CLOSE_REASON_BYTES) fitted = fitted.slice(0, -1);
+  return fitted;
 }

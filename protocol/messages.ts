@@ -6,8 +6,7 @@
 import { z } from "zod";
 import { VersionSchema } from "./telemetry.ts";
 
-/** A frame bigger than this is not one of ours: the socket is closed with 1009. */
-export const MAX_FRAME_BYTES = 16 * 1024;
+export { MAX_FRAME_BYTES } from "./limits.ts";
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 30;
 /** Consecutive failed connects before the node sends its one-shot connection_degraded report. */
 export const WS_FAILURE_THRESHOLD = 5;

@@ -1,6 +1,6 @@
 /**
  * `npm run build:agent -- <version> [--out dir]`: the agent as one release file. esbuild bundles
- * agent/cli.ts (platform node, ESM, zod included, Node built-ins left as imports) into
+ * agent/cli.ts (platform node, ESM, zod and ws included, Node built-ins left as imports) into
  * <out>/<version>/buhdi-node.mjs, with the version baked in through `define` so the bundle
  * reports it (agent/version.ts) whatever its environment says. Prints the path, size and
  * sha256 the release manifest needs, and checks that the bundle runs (`--version`).
@@ -18,6 +18,9 @@ import { BUNDLE_VERSION_DEFINE } from "../agent/version.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUNDLE_NAME = "buhdi-node.mjs";
+
+/** Named so that nothing bundled can collide with it; `require` itself is what esbuild's shim looks for. */
+const REQUIRE_BANNER = 'import { createRequire as __bundleCreateRequire } from "node:module";\nconst require = __bundleCreateRequire(import.meta.url);';
 
 export type BuiltAgent = { version: string; file: string; size: number; sha256: string };
 
@@ -50,7 +53,10 @@ export async function buildAgent(options: BuildAgentOptions): Promise<BuiltAgent
     keepNames: true,
     legalComments: "none",
     define: { [BUNDLE_VERSION_DEFINE]: JSON.stringify(version) },
-    plugins: [zodEnglishOnly(), ...(options.replace ? [replaceModules(options.replace)] : [])],
+    // ws is CommonJS: its require("http") and the like need a require() in this ESM file. They
+    // still run only when ws is first loaded (the node program's first connect), never at start.
+    banner: { js: REQUIRE_BANNER },
+    plugins: [zodEnglishOnly(), wsWithoutNativeAddons(), ...(options.replace ? [replaceModules(options.replace)] : [])],
     logLevel: "silent",
   });
   if (result.errors.length > 0) throw new Error(result.errors.map((e) => e.text).join("\n"));
@@ -73,6 +79,25 @@ function zodEnglishOnly(): Plugin {
       build.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
         contents: 'export { default as en } from "../locales/en.js";',
         resolveDir: args.pluginData as string,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * ws tries require("bufferutil") and require("utf-8-validate"), optional native speed-ups, in a
+ * try/catch. Left as they are, the bundle would look for them at run time in any node_modules
+ * above wherever it is installed, and load code that is not part of the signed release. Here they
+ * resolve to a module that throws, so ws takes its own JavaScript path, as it does without them.
+ */
+function wsWithoutNativeAddons(): Plugin {
+  return {
+    name: "ws-without-native-addons",
+    setup(build) {
+      build.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({ path: args.path, namespace: "ws-without-native-addons" }));
+      build.onLoad({ filter: /.*/, namespace: "ws-without-native-addons" }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the agent bundle`)});`,
         loader: "js",
       }));
     },

@@ -11,7 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { TelemetryEventSchema } from "../../protocol/index.ts";
 import type { TelemetryEvent } from "../../protocol/index.ts";
-import { FrameParser, OPCODES } from "../../agent/ws-frames.ts";
+import { ClientFrameReader, OPCODES } from "../support/ws-server.ts";
 
 export type Ack = { id: string; status: string; detail?: string };
 export type BundleHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -114,7 +114,7 @@ export async function startFakeCloud(nodeId: string) {
     live = socket;
     const send = (frame: unknown) => socket.write(serverFrame(OPCODES.text, Buffer.from(JSON.stringify(frame))));
     send({ type: "welcome", node_id: nodeId, heartbeat_interval_s: 30 });
-    const parser = new FrameParser();
+    const parser = new ClientFrameReader();
     socket.on("data", (chunk: Buffer) => {
       for (const frame of parser.push(chunk)) {
         if (frame.opcode === OPCODES.close) {

@@ -4,9 +4,9 @@
  * Exit codes: 0 done, 1 failed (or reports still pending), 2 usage error or not enrolled.
  */
 import { parseArgs } from "node:util";
-import { NotEnrolledError, loadEnrollment } from "./config.ts";
-import { homePaths, nodeHome } from "./paths.ts";
-import { agentVersion } from "./version.ts";
+import { NotEnrolledError, loadEnrollment } from "./core/config.ts";
+import { homePaths, nodeHome } from "./core/paths.ts";
+import { agentVersion } from "./core/version.ts";
 
 // Commands are imported when chosen: the supervisor, which idles next to every node program,
 // must not carry the node program's modules in its memory.
@@ -60,15 +60,15 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
     case "run":
       if (rest.length > 0) throw new UsageError("run takes no arguments");
-      await (await import("./supervisor.ts")).runSupervisor();
+      await (await import("./supervisor/supervisor.ts")).runSupervisor();
       return undefined; // the supervisor keeps the process alive until a signal
     case "node":
       if (rest.length > 0) throw new UsageError("node takes no arguments");
-      await (await import("./run.ts")).runNode();
+      await (await import("./program/run.ts")).runNode();
       return undefined; // the node program keeps the process alive until a signal
     case "report": {
       if (rest.length > 0) throw new UsageError("report takes no arguments");
-      const { realCrashReporter } = await import("./node-context.ts");
+      const { realCrashReporter } = await import("./program/node-context.ts");
       const reporter = realCrashReporter(paths, await loadEnrollment(paths), agentVersion());
       const summary = await reporter.report({ ignoreBackoff: true });
       const pending = summary.pending.length;

@@ -3,10 +3,10 @@
  * them. Errors come back as sentences a non-technical owner can act on ("ask for a new code").
  */
 import { EnrollRequestSchema, EnrollResponseSchema } from "../protocol/index.ts";
-import { describeNetworkError, readApiError } from "./api-error.ts";
-import { normalizeServer, saveEnrollment } from "./config.ts";
-import type { Enrollment } from "./config.ts";
-import type { HomePaths } from "./paths.ts";
+import { describeNetworkError, readApiError } from "./outbox/api-error.ts";
+import { normalizeServer, saveEnrollment } from "./core/config.ts";
+import type { Enrollment } from "./core/config.ts";
+import type { HomePaths } from "./core/paths.ts";
 
 export class EnrollError extends Error {
   override name = "EnrollError";

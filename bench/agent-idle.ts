@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { buildAgent } from "../scripts/build-agent.ts";
 import { freePort, REPO_ROOT, type LocalEdge } from "../scripts/local-edge.ts";
-import { AGENT_VERSION } from "../agent/version.ts";
+import { AGENT_VERSION } from "../agent/core/version.ts";
 import { onStop, startEdge, stopEdge } from "./edges.ts";
 import { createCode, createOwner, enrollNode } from "./fleet.ts";
 import { sampleTree, type TreeSample } from "./proc-tree.ts";

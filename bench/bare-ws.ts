@@ -4,14 +4,14 @@
  * the agent (buildAgent from scripts/build-agent.ts: one esbuild file, plain JavaScript) and runs
  * it on the same Node binary with BENCH_EDGE_URL and BENCH_NODE_KEY, next to the agent's bundle.
  *
- * The socket is the agent's own WebSocket client (agent/ws-client.ts), not Node's global
+ * The socket is the agent's own WebSocket client (agent/link/ws-client.ts), not Node's global
  * WebSocket: the baseline then holds the very same kind of socket, so the agent's figure is what
  * it adds on top of that. (Measured idle, the global WebSocket costs the same RSS within 1 MB;
  * what made the old baseline about 13 MB heavier was running it from TypeScript by type stripping.)
  * Prints "open" once connected; exits 0 on SIGTERM or SIGINT, 1 if the socket fails or closes.
  */
 import { NODE_KEY_HEADER } from "../protocol/headers.ts";
-import { connectWebSocket } from "../agent/ws-client.ts";
+import { connectWebSocket } from "../agent/link/ws-client.ts";
 
 const url = process.env.BENCH_EDGE_URL;
 const key = process.env.BENCH_NODE_KEY;

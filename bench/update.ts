@@ -9,8 +9,8 @@
 import { rm } from "node:fs/promises";
 import { buildAgent } from "../scripts/build-agent.ts";
 import { release } from "../scripts/release.ts";
-import { testKey, trustEnv } from "../test/agent/release-fixtures.ts";
-import { nodeRunner } from "../test/agent/node-runner.ts";
+import { testKey, trustEnv } from "../test/support/release-fixtures.ts";
+import { nodeRunner } from "../test/support/node-runner.ts";
 import { startEdge } from "../test/support/edge.ts";
 import { tempHome } from "../test/support/helpers.ts";
 import { eventually, FAST_EDGE_VARS } from "../test/support/live-node.ts";

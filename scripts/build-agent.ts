@@ -2,7 +2,7 @@
  * `npm run build:agent -- <version> [--out dir]`: the agent as one release file. esbuild bundles
  * agent/cli.ts (platform node, ESM, zod and ws included, Node built-ins left as imports) into
  * <out>/<version>/buhdi-node.mjs, with the version baked in through `define` so the bundle
- * reports it (agent/version.ts) whatever its environment says. Prints the path, size and
+ * reports it (agent/core/version.ts) whatever its environment says. Prints the path, size and
  * sha256 the release manifest needs, and checks that the bundle runs (`--version`).
  * Default out: dist/agent. Importable (buildAgent) so tests build real bundles the same way.
  */
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { build, type Plugin } from "esbuild";
 import { VersionSchema } from "../protocol/index.ts";
-import { BUNDLE_VERSION_DEFINE } from "../agent/version.ts";
+import { BUNDLE_VERSION_DEFINE } from "../agent/core/version.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUNDLE_NAME = "buhdi-node.mjs";

@@ -25,8 +25,8 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { crashLines } from "../agent/crash-report.ts";
-import { makeScrubber } from "../agent/scrub.ts";
+import { crashLines } from "../agent/crash/report.ts";
+import { makeScrubber } from "../agent/crash/scrub.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUTPUT = path.join(REPO_ROOT, "test", "fixtures", "crashes.ts");

@@ -6,7 +6,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
+import { keyIdOf, rawPublicKey } from "../agent/update/trusted-keys.ts";
 import { REPO_ROOT } from "./local-edge.ts";
 
 export const KEYS_DIR = path.join(REPO_ROOT, ".keys");
@@ -14,7 +14,7 @@ export const KEYS_DIR = path.join(REPO_ROOT, ".keys");
 export type ReleaseKey = { keyId: string; publicKey: string; privateKey: KeyObject };
 
 // One definition of a key id, the agent's: the pipeline must name keys exactly as nodes do.
-export { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
+export { keyIdOf, rawPublicKey } from "../agent/update/trusted-keys.ts";
 
 export function loadReleaseKey(file: string): ReleaseKey {
   const privateKey = createPrivateKey(readFileSync(file));

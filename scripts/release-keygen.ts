@@ -2,7 +2,7 @@
  * `npm run release:keygen [-- --dir .keys]`: a new Ed25519 release signing key. The private key
  * goes to <dir>/release-<key_id>.pem (PKCS8 PEM, mode 0600; <dir> is git-ignored and 0700); the
  * key id and the base64 raw public key are printed, as the line to add to
- * agent/trusted-keys.ts (PINNED_RELEASE_KEYS). An existing key file is never overwritten: a
+ * agent/update/trusted-keys.ts (PINNED_RELEASE_KEYS). An existing key file is never overwritten: a
  * signing key that disappears strands every node that trusts only it.
  * Keep the private key off the machines that build and serve the cloud; rotating means pinning
  * the new key in a release signed by the old one, then signing with the new.
@@ -12,7 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { keyIdOf, rawPublicKey } from "../agent/trusted-keys.ts";
+import { keyIdOf, rawPublicKey } from "../agent/update/trusted-keys.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
     `Private key: ${key.file} (keep it secret; never commit it)\n` +
       `key_id:      ${key.keyId}\n` +
       `public_key:  ${key.publicKey}\n\n` +
-      "Add to PINNED_RELEASE_KEYS in agent/trusted-keys.ts:\n" +
+      "Add to PINNED_RELEASE_KEYS in agent/update/trusted-keys.ts:\n" +
       `  { key_id: "${key.keyId}", public_key: "${key.publicKey}" },\n`,
   );
 }

@@ -7,9 +7,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { readEndpoint, type EndpointRecord } from "../../agent/endpoint-record.ts";
-import { homePaths } from "../../agent/paths.ts";
-import { readRolledBack, readVersionName } from "../../agent/version-store.ts";
+import { readEndpoint, type EndpointRecord } from "../../agent/program/endpoint-record.ts";
+import { homePaths } from "../../agent/core/paths.ts";
+import { readRolledBack, readVersionName } from "../../agent/update/version-store.ts";
 import { REPO_ROOT } from "../local-edge.ts";
 
 const NODE = path.join(REPO_ROOT, "node_modules", ".bin", "node");

@@ -1,7 +1,7 @@
 /**
  * The demo's three releases, built by the real pipeline (scripts/build-agent.ts) and signed with
  * a key made for this run (the local edge and the node trust it, nothing else does):
- *   0.3.0  today's agent with agent/local-port.ts swapped for its 0.3.0 version
+ *   0.3.0  today's agent with agent/program/local-port.ts swapped for its 0.3.0 version
  *          (releases/local-port-0.3.0.ts): a plain listen, so a zombie on the port kills it;
  *   0.3.1  today's agent, which carries the fix (local-port.ts takes the port back);
  *   0.3.2  a release that dies on start (releases/dies-on-start.ts), to be rolled back.
@@ -24,7 +24,7 @@ export async function buildDemoBundles(dir: string): Promise<Record<string, stri
     buildAgent({
       version: BUGGY,
       outDir: dir,
-      replace: { [path.join(REPO_ROOT, "agent", "local-port.ts")]: path.join(HERE, "local-port-0.3.0.ts") },
+      replace: { [path.join(REPO_ROOT, "agent", "program", "local-port.ts")]: path.join(HERE, "local-port-0.3.0.ts") },
     }),
     buildAgent({ version: FIXED, outDir: dir }),
     buildAgent({ version: BROKEN, outDir: dir, entry: path.join(HERE, "dies-on-start.ts") }),

@@ -4,7 +4,7 @@
  * tracked so a failing test still leaves no process behind.
  */
 import type { ChildProcess } from "node:child_process";
-import type { ConnectionHealth } from "../../agent/node-program.ts";
+import type { ConnectionHealth } from "../../agent/program/node-program.ts";
 import { collect, spawnCli } from "./helpers.ts";
 import type { CliResult } from "./helpers.ts";
 

@@ -10,7 +10,7 @@
  * Every regular expression here runs over untrusted text, so each is written to be linear: no
  * nested quantifiers, and every repeated class stops at a character the next part cannot use.
  *
- * Record format (agent/crash-log.ts): the program's record, closed by its own "EXIT code=1" when
+ * Record format (agent/crash/crash-log.ts): the program's record, closed by its own "EXIT code=1" when
  * it runs alone or by the supervisor's timestamped EXIT line; a death the program could not
  * record (SIGKILL) has only the supervisor's line:
  *   [2026-11-28T13:00:00.000Z] UNCAUGHT: Error: listen EADDRINUSE: ... 127.0.0.1:9847

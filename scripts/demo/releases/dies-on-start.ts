@@ -4,10 +4,10 @@
  * it installs the agent's own crash capture and then throws, as a release with a fatal
  * start-up bug would. Its crash record lands in crash.log the way a real one does.
  */
-import { installCrashCapture } from "../../../agent/crash-capture.ts";
-import { homePaths, nodeHome } from "../../../agent/paths.ts";
-import { SUPERVISED_ENV } from "../../../agent/supervised.ts";
-import { agentVersion } from "../../../agent/version.ts";
+import { installCrashCapture } from "../../../agent/crash/capture.ts";
+import { homePaths, nodeHome } from "../../../agent/core/paths.ts";
+import { SUPERVISED_ENV } from "../../../agent/supervisor/supervised.ts";
+import { agentVersion } from "../../../agent/core/version.ts";
 
 installCrashCapture(homePaths(nodeHome()).crashLog, { supervised: process.env[SUPERVISED_ENV] === "1" });
 setTimeout(() => {

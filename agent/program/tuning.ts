@@ -1,0 +1,61 @@
+/**
+ * The node's clocks, with the environment overrides tests use to run them fast. Production
+ * values live here and nowhere else; an override that is not a sane number is ignored (the
+ * default applies) rather than letting a typo make a node hammer the cloud.
+ *   BUHDI_NODE_RETRY_TICK_MS        spool retry timer (default 5 s)
+ *   BUHDI_NODE_HEARTBEAT_MS         heartbeat interval, wins over the cloud's welcome frame
+ *   BUHDI_NODE_RECONNECT_BASE_MS    socket reconnect backoff base (1 s) ...
+ *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
+ *   BUHDI_NODE_RESTART_BASE_MS      supervisor restart delay base (1 s; cap 60 s)
+ *   BUHDI_NODE_CRASH_LOOP_WINDOW_MS crash-loop window (10 min)
+ *   BUHDI_NODE_STABLE_RUN_MS        a program that ran this long starts the restart backoff again (60 s)
+ *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
+ *                                   is rolled back, one that lives this long is healthy (60 s)
+ *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
+ *   BUHDI_NODE_DOWNLOAD_IDLE_MS     no answer or no byte of a bundle for this long: attempt cut (30 s)
+ *   BUHDI_NODE_UPDATE_DEADLINE_MS   a SOFTWARE_UPDATE command's deadline (30 min; commands/handler.ts)
+ * The supervisor's three (restart, crash loop, update healthy) are in supervisor/tuning.ts,
+ * re-exported here, so that the supervisor does not load the protocol's schemas.
+ */
+import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../../protocol/index.ts";
+import type { CommandName } from "../commands/handler.ts";
+import type { LinkTiming } from "../link/live-link.ts";
+import { msFrom } from "../supervisor/tuning.ts";
+
+export { DEFAULT_UPDATE_HEALTHY_MS, restartTuning, updateHealthyMs } from "../supervisor/tuning.ts";
+
+/** Matches the upload backoff base: an entry never waits much longer than its schedule says. */
+const DEFAULT_RETRY_TICK_MS = 5_000;
+
+export function retryTickMs(env: NodeJS.ProcessEnv): number {
+  return msFrom(env, "BUHDI_NODE_RETRY_TICK_MS", 100) ?? DEFAULT_RETRY_TICK_MS;
+}
+
+export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
+  const reconnectBaseMs = msFrom(env, "BUHDI_NODE_RECONNECT_BASE_MS", 10) ?? 1_000;
+  const reconnectCapMs = Math.max(reconnectBaseMs, msFrom(env, "BUHDI_NODE_RECONNECT_CAP_MS", 10) ?? 60_000);
+  return {
+    reconnectBaseMs,
+    reconnectCapMs,
+    defaultIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000,
+    intervalOverrideMs: msFrom(env, "BUHDI_NODE_HEARTBEAT_MS", 100),
+    stableSocketMs: 30_000,
+    failureThreshold: WS_FAILURE_THRESHOLD,
+  };
+}
+
+/** Three download attempts in all: waits of base and 2 × base between them. */
+export function downloadRetryDelaysMs(env: NodeJS.ProcessEnv): number[] {
+  const base = msFrom(env, "BUHDI_NODE_DOWNLOAD_RETRY_MS", 10) ?? 2_000;
+  return [base, 2 * base];
+}
+
+export function downloadIdleTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
+  return msFrom(env, "BUHDI_NODE_DOWNLOAD_IDLE_MS", 100) ?? undefined;
+}
+
+/** Overrides of commands/handler.ts's per-command deadlines (none: its defaults). */
+export function commandDeadlinesMs(env: NodeJS.ProcessEnv): Partial<Record<CommandName, number>> {
+  const update = msFrom(env, "BUHDI_NODE_UPDATE_DEADLINE_MS", 100);
+  return update === null ? {} : { SOFTWARE_UPDATE: update };
+}

@@ -18,7 +18,7 @@ import { bundleOf, readVersionName } from "../update/version-store.ts";
 export const RESTART_INTO_CURRENT_EXIT_CODE = 75;
 
 /** The agent this process was started from: the bundle itself, or cli.ts next to this file. */
-export const SELF_ENTRY = fileURLToPath(isReleaseBundle() ? import.meta.url : new URL("./cli.ts", import.meta.url));
+export const SELF_ENTRY = fileURLToPath(isReleaseBundle() ? import.meta.url : new URL("../cli.ts", import.meta.url));
 
 export type NodeProgram = {
   /** The installed version it runs, or null for the agent the supervisor was started from. */

@@ -20,7 +20,7 @@ import { eventually } from "../../support/live-node.ts";
 import { nodeRunner } from "../../support/node-runner.ts";
 import { manifestFor, signRelease, testKey, trustEnv } from "../../support/release-fixtures.ts";
 
-const INSTALLER = fileURLToPath(new URL("./install-until-killed.ts", import.meta.url));
+const INSTALLER = fileURLToPath(new URL("../../support/install-until-killed.ts", import.meta.url));
 const runner = nodeRunner();
 let outDir: string;
 let v032: BuiltAgent;

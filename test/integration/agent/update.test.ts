@@ -21,7 +21,7 @@ import { manifestFor, signRelease, testKey, trustEnv } from "../../support/relea
 import type { TestKey } from "../../support/release-fixtures.ts";
 
 const NODE_ID = "8a0c6a56-52a3-4f39-9e9b-0b6c1c4f6f34"; // fakeEnrolledHome's
-const CRASHING_ENTRY = fileURLToPath(new URL("../../scripts/demo/releases/dies-on-start.ts", import.meta.url));
+const CRASHING_ENTRY = fileURLToPath(new URL("../../../scripts/demo/releases/dies-on-start.ts", import.meta.url));
 
 const runner = nodeRunner();
 let key: TestKey;

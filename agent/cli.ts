@@ -54,8 +54,9 @@ async function main(argv: string[]): Promise<number | undefined> {
       if (!values.server) throw new UsageError("enroll needs --server <url>, e.g. --server https://mybuhdi.com");
       const { enroll } = await import("./enroll.ts");
       const enrollment = await enroll({ code, server: values.server, version: agentVersion(), paths });
-      process.stdout.write(`Enrolled: this computer is node ${enrollment.node_id} on ${enrollment.server}.\n` +
-        "Start it with: buhdi-node run\n");
+      process.stdout.write(
+        `Enrolled: this computer is node ${enrollment.node_id} on ${enrollment.server}.\n` + "Start it with: buhdi-node run\n",
+      );
       return 0;
     }
     case "run":

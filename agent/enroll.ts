@@ -59,7 +59,9 @@ export async function enroll(options: EnrollOptions): Promise<Enrollment> {
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
-    throw new EnrollError(`Could not reach ${server}: ${describeNetworkError(error)}. Check the internet connection and the server address.`);
+    throw new EnrollError(
+      `Could not reach ${server}: ${describeNetworkError(error)}. Check the internet connection and the server address.`,
+    );
   }
 
   if (response.status !== 201 && !response.ok) {

@@ -124,12 +124,16 @@ export async function benchAgentIdle(): Promise<AgentSection> {
     load.end = loadavg()[0]!;
 
     const failures: string[] = [];
-    for (const [name, id] of [["agent", agentNodeId], ["bare", bareNode.nodeId]] as const) {
+    for (const [name, id] of [
+      ["agent", agentNodeId],
+      ["bare", bareNode.nodeId],
+    ] as const) {
       if (!(await isConnected(edge, id))) failures.push(`agent: the ${name} process was not connected at the end of the idle window`);
     }
     const agentFigures = figures(agentSamples);
     const bareFigures = figures(bareSamples);
-    if (agentFigures.pidsSeen > agentFigures.processes) failures.push(`agent: ${agentFigures.pidsSeen - agentFigures.processes} agent process(es) restarted while idle`);
+    if (agentFigures.pidsSeen > agentFigures.processes)
+      failures.push(`agent: ${agentFigures.pidsSeen - agentFigures.processes} agent process(es) restarted while idle`);
     const rssPerAgentProcessMb = agentFigures.rssMbMean / agentFigures.processes;
     return {
       settings,

@@ -13,7 +13,8 @@ export type FdLimit = { softBefore: number | null; soft: number | null; hard: nu
 export function raiseFdLimit(): FdLimit {
   const before = readLimit();
   if (!before) return { softBefore: null, soft: null, hard: null, note: "no /proc/self/limits: not checked" };
-  if (before.soft >= before.hard) return { softBefore: before.soft, ...before, note: "soft limit equals the hard limit (Node raises it at startup)" };
+  if (before.soft >= before.hard)
+    return { softBefore: before.soft, ...before, note: "soft limit equals the hard limit (Node raises it at startup)" };
   const result = spawnSync("prlimit", ["--pid", String(process.pid), `--nofile=${before.hard}:${before.hard}`], { encoding: "utf8" });
   const after = readLimit() ?? before;
   const note =
@@ -25,8 +26,14 @@ export function raiseFdLimit(): FdLimit {
 
 function readLimit(): { soft: number; hard: number } | null {
   try {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
-    const [soft, hard] = line?.split(/\s{2,}/).slice(1, 3).map((v) => (v === "unlimited" ? Infinity : Number(v))) ?? [];
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const [soft, hard] =
+      line
+        ?.split(/\s{2,}/)
+        .slice(1, 3)
+        .map((v) => (v === "unlimited" ? Infinity : Number(v))) ?? [];
     return soft !== undefined && hard !== undefined && Number.isFinite(soft) ? { soft, hard } : null;
   } catch {
     return null;

@@ -139,7 +139,9 @@ async function measure(
 ): Promise<TargetRun> {
   log(`${name}: opening ${members.length} WebSockets (${OPEN.concurrency} handshakes at a time)`);
   const fleet = await openFleet(edge.url, members, OPEN);
-  const failed = Object.entries(fleet.failures).map(([why, n]) => `${n} × ${why}`).join(", ");
+  const failed = Object.entries(fleet.failures)
+    .map(([why, n]) => `${n} × ${why}`)
+    .join(", ");
   log(`${name}: ${fleet.sockets.length} open in ${fleet.openSeconds.toFixed(1)} s${failed ? `; failed: ${failed}` : ""}`);
   const run: TargetRun = {
     requested: members.length,
@@ -156,7 +158,9 @@ async function measure(
     const root = edgeRootPid(edge.url);
     const loop = startLoop(fleet, { kind: "closed" }, isAnswer);
     try {
-      log(`${name}: warm-up ${settings.warmupSeconds} s or until every socket had its first answer, then measuring ${settings.windowSeconds} s`);
+      log(
+        `${name}: warm-up ${settings.warmupSeconds} s or until every socket had its first answer, then measuring ${settings.windowSeconds} s`,
+      );
       const warmupStarted = performance.now();
       await sleep(settings.warmupSeconds * 1000);
       // A node's first heartbeat is not a steady one: it persists the node's first live state
@@ -200,7 +204,9 @@ function costOf(before: TreeSample, after: TreeSample, loop: LoopResult): EdgeCo
 function problems(name: string, run: TargetRun): string[] {
   const found: string[] = [];
   if (run.connected < run.requested) {
-    const why = Object.entries(run.openFailures).map(([reason, n]) => `${n} × ${reason}`).join(", ");
+    const why = Object.entries(run.openFailures)
+      .map(([reason, n]) => `${n} × ${reason}`)
+      .join(", ");
     found.push(`${name}: only ${run.connected} of ${run.requested} sockets opened (${why})`);
   }
   const loop = run.loop;

@@ -95,7 +95,13 @@ export function nonCriticalBody(): string {
   const n = sequence++;
   const at = new Date();
   const platform = PLATFORMS[n % PLATFORMS.length]!;
-  const common = { event_id: crypto.randomUUID(), node_version: "0.3.0", os: platform.os, arch: platform.arch, timestamp: at.toISOString() };
+  const common = {
+    event_id: crypto.randomUUID(),
+    node_version: "0.3.0",
+    os: platform.os,
+    arch: platform.arch,
+    timestamp: at.toISOString(),
+  };
   const events: TelemetryEventInput[] = [
     { ...common, type: "connection_degraded", details: { failure_count: 5 + (n % 7), last_error: "ECONNRESET" } },
     {

@@ -72,16 +72,22 @@ export function printTable(report: BenchReport): void {
   if (report.d1) printD1(report.d1);
   if (report.triage) {
     const t = report.triage;
-    console.log(`\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`);
+    console.log(
+      `\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`,
+    );
     console.log(`${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged)`);
   }
   if (report.update) {
     const u = report.update;
-    console.log(`\nUpdate: SOFTWARE_UPDATE queued → node healthy on the new version in ${u.update_seconds} s (health window ${u.update_healthy_window_s} s), bundle ${u.bundle_bytes} bytes`);
+    console.log(
+      `\nUpdate: SOFTWARE_UPDATE queued → node healthy on the new version in ${u.update_seconds} s (health window ${u.update_healthy_window_s} s), bundle ${u.bundle_bytes} bytes`,
+    );
   }
   if (report.remediation) {
     const r = report.remediation;
-    console.log(`\nRemediation (npm run demo, steps 1-3): EADDRINUSE crash → fix verified healthy on 0.3.1 in ${r.time_to_remediation_s} s (health window ${r.remediation_health_window_s} s included)`);
+    console.log(
+      `\nRemediation (npm run demo, steps 1-3): EADDRINUSE crash → fix verified healthy on 0.3.1 in ${r.time_to_remediation_s} s (health window ${r.remediation_health_window_s} s included)`,
+    );
   }
   if (report.agent) printAgent(report.agent);
   console.log("");
@@ -92,12 +98,40 @@ export function printTable(report: BenchReport): void {
 function printIngest(r: IngestSection): void {
   const s = r.settings;
   console.log(`\nPOST /api/node/telemetry vs hello-world, wrangler dev (workerd) on 127.0.0.1, autocannon`);
-  console.log(`${s.connections} connections, ${s.durationSeconds} s each after ${s.warmupSeconds} s warm-up, ${r.nodes} nodes, ${os.availableParallelism()} cores`);
-  console.log(`wrangler's local observability and DevTools inspector proxy ${s.devtools ? "on" : "off"} for both; µs/req = CPU per answered request\n`);
+  console.log(
+    `${s.connections} connections, ${s.durationSeconds} s each after ${s.warmupSeconds} s warm-up, ${r.nodes} nodes, ${os.availableParallelism()} cores`,
+  );
+  console.log(
+    `wrangler's local observability and DevTools inspector proxy ${s.devtools ? "on" : "off"} for both; µs/req = CPU per answered request\n`,
+  );
   const cpu = (x: Measured, command: string) => (x.cpuUsPerRequest ? String(x.cpuUsPerRequest[command] ?? 0) : "-");
-  const row = (name: string, x: Measured) => [name, x.requestsPerSecond.toFixed(1), String(x.p50Ms), String(x.p99Ms), String(x.completed), String(x.non2xx), String(x.errors), String(x.timeouts), cpu(x, "workerd"), cpu(x, "node"), String(x.clientCpuUsPerRequest)];
+  const row = (name: string, x: Measured) => [
+    name,
+    x.requestsPerSecond.toFixed(1),
+    String(x.p50Ms),
+    String(x.p99Ms),
+    String(x.completed),
+    String(x.non2xx),
+    String(x.errors),
+    String(x.timeouts),
+    cpu(x, "workerd"),
+    cpu(x, "node"),
+    String(x.clientCpuUsPerRequest),
+  ];
   table([
-    ["target", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx", "errors", "timeouts", "workerd µs/req", "wrangler µs/req", "autocannon µs/req"],
+    [
+      "target",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "requests",
+      "non-2xx",
+      "errors",
+      "timeouts",
+      "workerd µs/req",
+      "wrangler µs/req",
+      "autocannon µs/req",
+    ],
     row("hello, crash-report bodies", r.hello),
     row("ingest crash reports", r.ingest),
     row("hello, non-critical bodies", r.helloNonCritical),
@@ -105,8 +139,12 @@ function printIngest(r: IngestSection): void {
   ]);
   const ratio = ingestRatio(r);
   const nonCritical = nonCriticalRatio(r);
-  console.log(`\ningest / hello = ${ratio.toFixed(3)} for crash reports, each also queued and triaged in the same workerd  (target >= ${r.targetRatio}: ${met(ratio >= r.targetRatio)})`);
-  console.log(`ingest / hello = ${nonCritical.toFixed(3)} for non-critical reports (connection_degraded, error, health; no queue)  (${met(nonCritical >= r.targetRatio)})`);
+  console.log(
+    `\ningest / hello = ${ratio.toFixed(3)} for crash reports, each also queued and triaged in the same workerd  (target >= ${r.targetRatio}: ${met(ratio >= r.targetRatio)})`,
+  );
+  console.log(
+    `ingest / hello = ${nonCritical.toFixed(3)} for non-critical reports (connection_degraded, error, health; no queue)  (${met(nonCritical >= r.targetRatio)})`,
+  );
   const [crashCpu, nonCriticalCpu] = [cpuRatio(r.hello, r.ingest), cpuRatio(r.helloNonCritical, r.ingestNonCritical)];
   if (crashCpu !== null && nonCriticalCpu !== null) {
     console.log(
@@ -122,7 +160,9 @@ function printHeartbeat(r: HeartbeatSection): void {
   console.log(
     `${s.windowSeconds} s window after warm-ups of ${r.echo.warmupSeconds.toFixed(0)} s (echo) and ${r.heartbeat.warmupSeconds.toFixed(0)} s (heartbeat): at least ${s.warmupSeconds} s, and until every socket had its first answer`,
   );
-  console.log(`open files ${r.fdLimit.soft}/${r.fdLimit.hard}; wrangler local observability ${s.localObservability ? "on" : "off"}; µs/f = CPU per answered frame\n`);
+  console.log(
+    `open files ${r.fdLimit.soft}/${r.fdLimit.hard}; wrangler local observability ${s.localObservability ? "on" : "off"}; µs/f = CPU per answered frame\n`,
+  );
   const row = (name: string, x: TargetRun) => [
     name,
     `${x.connected}/${x.requested}`,
@@ -146,24 +186,37 @@ function printHeartbeat(r: HeartbeatSection): void {
 
 function printD1(r: D1Section): void {
   console.log(`\nD1 rows written by the real Worker in steady state (SQLite triggers on ${r.tables.length} tables)`);
-  console.log(`${r.settings.nodes} nodes heartbeating every ${r.settings.intervalSeconds} s, ${r.loop.windowSeconds.toFixed(1)} s window: ${r.heartbeats} heartbeats acked\n`);
-  const writes = Object.entries(r.steadyWrites).map(([k, v]) => `${k}: ${v}`).join(", ") || "none";
+  console.log(
+    `${r.settings.nodes} nodes heartbeating every ${r.settings.intervalSeconds} s, ${r.loop.windowSeconds.toFixed(1)} s window: ${r.heartbeats} heartbeats acked\n`,
+  );
+  const writes =
+    Object.entries(r.steadyWrites)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(", ") || "none";
   console.log(`steady-state writes: ${r.steadyWritesTotal} (${writes}) = ${r.writesPerHeartbeat.toFixed(4)} per heartbeat`);
-  console.log(`per node-hour: ${r.writesPerHeartbeat.toFixed(4)} × 120 heartbeats = ${r.heartbeatPart.toFixed(2)}  +  ${r.rollupPart} hourly rollup (designed)  = ${r.perNodeHour.toFixed(2)}`);
+  console.log(
+    `per node-hour: ${r.writesPerHeartbeat.toFixed(4)} × 120 heartbeats = ${r.heartbeatPart.toFixed(2)}  +  ${r.rollupPart} hourly rollup (designed)  = ${r.perNodeHour.toFixed(2)}`,
+  );
   console.log(`(apart: ${r.startupWritesPerNode.toFixed(2)} writes per node on connect and first heartbeat)`);
   console.log(`\nd1_writes_per_node_hour = ${r.perNodeHour.toFixed(2)}  (target <= ${r.target}: ${met(r.perNodeHour <= r.target)})`);
 }
 
 function printAgent(r: AgentSection): void {
   console.log(`\nThe agent idle (buhdi-node run: supervisor + node program) vs a bare Node 22 WebSocket, same edge`);
-  console.log(`${r.windowSeconds.toFixed(0)} s idle after ${r.settings.settleSeconds} s settling, ${r.samples} samples, heartbeat every ${r.settings.heartbeatIntervalSeconds} s, load ${r.loadAverage.start.toFixed(2)} → ${r.loadAverage.end.toFixed(2)}\n`);
+  console.log(
+    `${r.windowSeconds.toFixed(0)} s idle after ${r.settings.settleSeconds} s settling, ${r.samples} samples, heartbeat every ${r.settings.heartbeatIntervalSeconds} s, load ${r.loadAverage.start.toFixed(2)} → ${r.loadAverage.end.toFixed(2)}\n`,
+  );
   table([
     ["process tree", "processes", "RSS MB (mean)", "per process MB", "CPU % of a core"],
     ["agent", String(r.agent.processes), r.agent.rssMbMean.toFixed(1), r.agent.rssMbPerProcess.join(" + "), r.agent.cpuPct.toFixed(3)],
     ["bare WebSocket", String(r.bare.processes), r.bare.rssMbMean.toFixed(1), r.bare.rssMbPerProcess.join(" + "), r.bare.cpuPct.toFixed(3)],
   ]);
-  console.log(`\nagent RSS per process / bare = ${r.rssRatio.toFixed(3)}  (target <= ${r.targets.rssRatio}: ${met(r.rssRatio <= r.targets.rssRatio)})`);
-  console.log(`agent idle CPU = ${r.agent.cpuPct.toFixed(3)} %  (target <= ${r.targets.cpuPct}: ${met(r.agent.cpuPct <= r.targets.cpuPct)})`);
+  console.log(
+    `\nagent RSS per process / bare = ${r.rssRatio.toFixed(3)}  (target <= ${r.targets.rssRatio}: ${met(r.rssRatio <= r.targets.rssRatio)})`,
+  );
+  console.log(
+    `agent idle CPU = ${r.agent.cpuPct.toFixed(3)} %  (target <= ${r.targets.cpuPct}: ${met(r.agent.cpuPct <= r.targets.cpuPct)})`,
+  );
 }
 
 function table(lines: string[][]): void {

@@ -9,7 +9,10 @@ export type Part = (typeof PARTS)[number];
 /** BENCH_ONLY=ingest,heartbeat,agent runs only those parts; unset or empty runs all of them. */
 export function selectedParts(raw = process.env.BENCH_ONLY): Part[] {
   if (raw === undefined || raw.trim() === "") return [...PARTS];
-  const asked = raw.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
+  const asked = raw
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "");
   const unknown = asked.filter((s) => !(PARTS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; known: ${PARTS.join(", ")}`);
   return PARTS.filter((part) => asked.includes(part));

@@ -171,10 +171,13 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
     for (let i = 0; i < n; i++) send(i);
   } else {
     for (let i = 0; i < n; i++) {
-      const start = setTimeout(() => {
-        send(i);
-        timers.push(setInterval(() => send(i), mode.intervalMs));
-      }, Math.floor((i * mode.intervalMs) / n));
+      const start = setTimeout(
+        () => {
+          send(i);
+          timers.push(setInterval(() => send(i), mode.intervalMs));
+        },
+        Math.floor((i * mode.intervalMs) / n),
+      );
       timers.push(start);
     }
   }

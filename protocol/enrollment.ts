@@ -6,11 +6,7 @@ import { PlatformSchema, VersionSchema } from "./telemetry.ts";
 export const ENROLLMENT_CODE_PATTERN = /^[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}$/;
 
 export const EnrollRequestSchema = z.object({
-  code: z
-    .string()
-    .trim()
-    .toUpperCase()
-    .regex(ENROLLMENT_CODE_PATTERN, "must be an enrollment code like ABCD-EFGH-JKMN-PQRS"),
+  code: z.string().trim().toUpperCase().regex(ENROLLMENT_CODE_PATTERN, "must be an enrollment code like ABCD-EFGH-JKMN-PQRS"),
   os: PlatformSchema,
   arch: PlatformSchema,
   version: VersionSchema,

@@ -33,7 +33,5 @@ export function describeIssues(error: z.ZodError, root = "(body)"): string {
 
 function formatPath(path: ReadonlyArray<PropertyKey>, root: string): string {
   if (path.length === 0) return root;
-  return path
-    .map((part, i) => (typeof part === "number" ? `[${part}]` : `${i === 0 ? "" : "."}${String(part)}`))
-    .join("");
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : `${i === 0 ? "" : "."}${String(part)}`)).join("");
 }

@@ -18,7 +18,11 @@ export const HeartbeatSchema = z.object({
   node_id: z.uuid(),
   version: VersionSchema,
   /** Milliseconds since the node program started. */
-  uptime: z.number().int().nonnegative().max(10 * 365 * 24 * 3600 * 1000),
+  uptime: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(10 * 365 * 24 * 3600 * 1000),
   connection_state: z.enum(CONNECTION_STATES),
   ws_failure_count: z.number().int().nonnegative().max(1_000_000),
   last_task_at: z.iso.datetime({ offset: true }).nullable(),

@@ -20,7 +20,8 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 export const BUNDLE_NAME = "buhdi-node.mjs";
 
 /** Named so that nothing bundled can collide with it; `require` itself is what esbuild's shim looks for. */
-const REQUIRE_BANNER = 'import { createRequire as __bundleCreateRequire } from "node:module";\nconst require = __bundleCreateRequire(import.meta.url);';
+const REQUIRE_BANNER =
+  'import { createRequire as __bundleCreateRequire } from "node:module";\nconst require = __bundleCreateRequire(import.meta.url);';
 
 export type BuiltAgent = { version: string; file: string; size: number; sha256: string };
 
@@ -74,7 +75,9 @@ function zodEnglishOnly(): Plugin {
     name: "zod-english-only",
     setup(build) {
       build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-        args.importer.includes(`${path.sep}zod${path.sep}`) ? { path: "zod-locales", namespace: "zod-english-only", pluginData: args.resolveDir } : undefined,
+        args.importer.includes(`${path.sep}zod${path.sep}`)
+          ? { path: "zod-locales", namespace: "zod-english-only", pluginData: args.resolveDir }
+          : undefined,
       );
       build.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
         contents: 'export { default as en } from "../locales/en.js";',

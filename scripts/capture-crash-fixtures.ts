@@ -45,7 +45,10 @@ type Fixture = { name: string; doc: string; lines: string[] };
 async function enrolledHome(): Promise<string> {
   const home = await mkdtemp(path.join(os.tmpdir(), "buhdi-fixture-"));
   // Port 9 (discard) on loopback: the agent's startup report fails fast and quietly.
-  await writeFile(path.join(home, "config.json"), JSON.stringify({ server: "http://127.0.0.1:9", node_id: "8a0c6a56-52a3-4f39-9e9b-0b6c1c4f6f34" }));
+  await writeFile(
+    path.join(home, "config.json"),
+    JSON.stringify({ server: "http://127.0.0.1:9", node_id: "8a0c6a56-52a3-4f39-9e9b-0b6c1c4f6f34" }),
+  );
   await writeFile(path.join(home, "node.key"), "bnk_fixture_key_that_no_server_knows\n", { mode: 0o600 });
   return home;
 }
@@ -263,7 +266,10 @@ function render(fixtures: Fixture[]): string {
  */
 `;
   const body = fixtures
-    .map((f) => `/** ${f.doc} */\nexport const ${f.name}: readonly string[] = [\n${f.lines.map((l) => `  ${JSON.stringify(l)},`).join("\n")}\n];\n`)
+    .map(
+      (f) =>
+        `/** ${f.doc} */\nexport const ${f.name}: readonly string[] = [\n${f.lines.map((l) => `  ${JSON.stringify(l)},`).join("\n")}\n];\n`,
+    )
     .join("\n");
   return `${header}\n${body}`;
 }
@@ -278,8 +284,11 @@ async function main(): Promise<void> {
     {
       name: "WATCHDOG_EXIT",
       doc: "The watchdog stand-in (test/fixtures/crash-programs/watchdog.ts) exiting past its max uptime.",
-      lines: await captureProgram("watchdog.ts", (exit) =>
-        diedWithCode1(exit) ?? (/called by watchdog: max uptime/.test(exit.stderr) ? null : "printed no watchdog reason on stderr")),
+      lines: await captureProgram(
+        "watchdog.ts",
+        (exit) =>
+          diedWithCode1(exit) ?? (/called by watchdog: max uptime/.test(exit.stderr) ? null : "printed no watchdog reason on stderr"),
+      ),
     },
     {
       name: "TYPE_ERROR_CRASH",
@@ -304,7 +313,9 @@ async function main(): Promise<void> {
   ];
   assertNoMachinePaths(fixtures);
   await writeFile(OUTPUT, render(fixtures));
-  process.stdout.write(`wrote ${path.relative(REPO_ROOT, OUTPUT)} (${fixtures.map((f) => `${f.name}: ${f.lines.length} lines`).join(", ")})\n`);
+  process.stdout.write(
+    `wrote ${path.relative(REPO_ROOT, OUTPUT)} (${fixtures.map((f) => `${f.name}: ${f.lines.length} lines`).join(", ")})\n`,
+  );
 }
 
 await main();

@@ -29,7 +29,9 @@ if (!interrupted) {
   await run.stop();
   console.log(`\n${summary(run.steps)}`);
   if (run.timeToRemediationS !== null) {
-    console.log(`\nTime to remediation: ${run.timeToRemediationS.toFixed(1)} s from the crash to the cloud verifying 0.3.1 healthy (health window ${run.healthWindowS} s).`);
+    console.log(
+      `\nTime to remediation: ${run.timeToRemediationS.toFixed(1)} s from the crash to the cloud verifying 0.3.1 healthy (health window ${run.healthWindowS} s).`,
+    );
   }
   console.log(run.ok ? "\nEvery step happened. Nana never knew." : "\nA step did not happen (see above).");
   process.exitCode = run.ok ? 0 : 1;
@@ -38,12 +40,13 @@ if (!interrupted) {
 function summary(steps: StepReport[]): string {
   const rows = steps.map((s) => [
     `${s.n}. ${s.title}`,
-    s.status === "ok" ? s.seen.at(-1) ?? "" : s.status === "failed" ? `FAILED: ${s.error ?? ""}` : "not reached",
+    s.status === "ok" ? (s.seen.at(-1) ?? "") : s.status === "failed" ? `FAILED: ${s.error ?? ""}` : "not reached",
     s.status === "not_reached" ? "" : s.seconds.toFixed(1),
   ]);
   const header = ["step", "what was seen", "seconds"];
   const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
   const widths = [Math.max(header[0]!.length, ...rows.map((r) => r[0]!.length)), 72, 7];
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : clip(c, widths[i]!).padEnd(widths[i]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : clip(c, widths[i]!).padEnd(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }

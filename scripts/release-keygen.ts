@@ -46,7 +46,9 @@ async function main(argv: string[]): Promise<void> {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     const exists = error instanceof Error && "code" in error && error.code === "EEXIST";
-    process.stderr.write(`release-keygen: ${exists ? "a key file with that id exists already; nothing written" : error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `release-keygen: ${exists ? "a key file with that id exists already; nothing written" : error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exitCode = 1;
   });
 }

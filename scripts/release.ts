@@ -53,8 +53,14 @@ export async function release(options: ReleaseOptions): Promise<Released> {
   const signature = sign(null, Buffer.from(manifest), options.key.privateKey).toString("base64");
 
   wrangler([
-    "r2", "object", "put", `buhdi-releases/bundles/${options.version}/buhdi-node.mjs`,
-    "--file", bundle, "--content-type", "application/javascript",
+    "r2",
+    "object",
+    "put",
+    `buhdi-releases/bundles/${options.version}/buhdi-node.mjs`,
+    "--file",
+    bundle,
+    "--content-type",
+    "application/javascript",
     ...(options.remote ? ["--remote"] : ["--local", "--persist-to", options.persistDir]),
   ]);
 
@@ -65,7 +71,10 @@ export async function release(options: ReleaseOptions): Promise<Released> {
   });
   const registered: unknown = await res.json();
   if (res.status !== 201) throw new Error(`the edge refused release ${options.version} (${res.status}): ${JSON.stringify(registered)}`);
-  writeFileSync(path.join(path.dirname(bundle), "release.json"), JSON.stringify({ manifest, signature, key_id: options.key.keyId }, null, 2));
+  writeFileSync(
+    path.join(path.dirname(bundle), "release.json"),
+    JSON.stringify({ manifest, signature, key_id: options.key.keyId }, null, 2),
+  );
   return { version: options.version, manifest, signature, key_id: options.key.keyId, bundle, registered };
 }
 
@@ -99,7 +108,8 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const version = VersionSchema.safeParse(positionals[0]);
-  if (!version.success) throw new Error("usage: npm run release -- <version like 0.3.1> [--channel stable|beta] [--remote] [--key file.pem]");
+  if (!version.success)
+    throw new Error("usage: npm run release -- <version like 0.3.1> [--channel stable|beta] [--remote] [--key file.pem]");
   if (!CHANNELS.includes(values.channel as Channel)) throw new Error(`--channel must be one of ${CHANNELS.join(", ")}`);
   const keys = values.key ? [loadReleaseKey(values.key)] : localReleaseKeys();
   if (keys.length !== 1) throw new Error(`need exactly one key: pass --key, or keep one in ${KEYS_DIR} (npm run release:keygen makes one)`);

@@ -56,7 +56,12 @@ for (let run = 1; run <= runs; run += 1) {
   const code = await new Promise<number | null>((resolve) => {
     const out = createWriteStream(log);
     // detached: its own process group, so a stop also reaches wrangler and workerd under it.
-    const child = spawn("npm", ["test"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+    const child = spawn("npm", ["test"], {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" },
+    });
     children.add(child);
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
@@ -67,7 +72,14 @@ for (let run = 1; run <= runs; run += 1) {
   });
   const text = await readFile(log, "utf8");
   // vitest prints each failed test as "FAIL  project  file > suite > name".
-  const failed = [...new Set(text.split("\n").filter((line) => /^\s*(FAIL|×)\s/.test(line)).map((line) => line.trim()))];
+  const failed = [
+    ...new Set(
+      text
+        .split("\n")
+        .filter((line) => /^\s*(FAIL|×)\s/.test(line))
+        .map((line) => line.trim()),
+    ),
+  ];
   if (/Unhandled Errors?/.test(text)) failed.push("unhandled errors (see the log)");
   outcomes.push({ run, code, seconds: Math.round((Date.now() - started) / 1000), failed });
   console.log(`  ${code === 0 ? "passed" : `FAILED (exit ${code})`} in ${outcomes.at(-1)!.seconds} s`);

@@ -33,6 +33,9 @@ export async function seedTryIt(url: string, adminToken: string, stateDir: strin
 
 /** One shell command: enroll with the code, then run the node (supervisor + node program). */
 export function enrollAndRunCommand(tryIt: TryIt, url: string, repoRoot: string, trustedKeys: string | null): string {
-  const env = [`BUHDI_NODE_HOME=${path.relative(repoRoot, tryIt.nodeHome)}`, ...(trustedKeys ? [`BUHDI_NODE_TRUSTED_KEYS='${trustedKeys}'`] : [])].join(" ");
+  const env = [
+    `BUHDI_NODE_HOME=${path.relative(repoRoot, tryIt.nodeHome)}`,
+    ...(trustedKeys ? [`BUHDI_NODE_TRUSTED_KEYS='${trustedKeys}'`] : []),
+  ].join(" ");
   return `export ${env} && npm run agent -- enroll ${tryIt.code} --server ${url} && npm run agent -- run`;
 }

@@ -70,10 +70,19 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
       case "CONFIG_CHANGE": {
         try {
           const settings = await applyOverrides(deps.overridesFile, frame.payload);
-          return { ack: { status: "done", detail: `settings now: ${Object.keys(settings).sort().join(", ") || "(none)"}`.slice(0, 1000) }, installed: null };
+          return {
+            ack: { status: "done", detail: `settings now: ${Object.keys(settings).sort().join(", ") || "(none)"}`.slice(0, 1000) },
+            installed: null,
+          };
         } catch (error) {
           deps.countError();
-          return { ack: { status: "failed", detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000) }, installed: null };
+          return {
+            ack: {
+              status: "failed",
+              detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000),
+            },
+            installed: null,
+          };
         }
       }
       case "SOFTWARE_UPDATE": {
@@ -99,10 +108,15 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
         // Whatever it still comes to is logged; an install that completed anyway is restarted into.
         work.then(
           (late) => {
-            deps.log(`command ${frame.id} (${frame.command}) ended after its deadline: ${late.ack.status}${late.ack.detail ? ` (${late.ack.detail})` : ""}`);
+            deps.log(
+              `command ${frame.id} (${frame.command}) ended after its deadline: ${late.ack.status}${late.ack.detail ? ` (${late.ack.detail})` : ""}`,
+            );
             if (late.installed !== null) restartSoon(late.installed);
           },
-          (error: unknown) => deps.log(`command ${frame.id} (${frame.command}) failed after its deadline: ${error instanceof Error ? error.message : String(error)}`),
+          (error: unknown) =>
+            deps.log(
+              `command ${frame.id} (${frame.command}) failed after its deadline: ${error instanceof Error ? error.message : String(error)}`,
+            ),
         );
         resolve({ ack: { status: "failed", detail }, installed: null });
       }, ms);
@@ -117,7 +131,8 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
       return ackOf(earlier);
     }
     const outcome = await carryOutWithin(frame);
-    const ack: CommandAck = outcome.ack.detail === undefined ? outcome.ack : { ...outcome.ack, detail: deps.scrub(outcome.ack.detail).slice(0, 1000) };
+    const ack: CommandAck =
+      outcome.ack.detail === undefined ? outcome.ack : { ...outcome.ack, detail: deps.scrub(outcome.ack.detail).slice(0, 1000) };
     const installed = outcome.installed;
     deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
     await deps.store.record({ id: frame.id, ...ack, at: new Date(deps.now()).toISOString() });

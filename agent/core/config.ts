@@ -10,7 +10,8 @@ import type { HomePaths } from "./paths.ts";
 export type Enrollment = { server: string; node_id: string; key: string };
 
 /** An RFC 9562 UUID, or the nil or max one: exactly what z.uuid() accepts. */
-const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+const UUID =
+  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
 
 /**
  * config.json checked by hand, as z.object({ server: z.url(), node_id: z.uuid() }) would (extra
@@ -48,8 +49,8 @@ export async function saveEnrollment(paths: HomePaths, enrollment: Enrollment): 
 }
 
 export async function loadEnrollment(paths: HomePaths): Promise<Enrollment> {
-  const notEnrolled = `this computer is not enrolled yet (nothing usable in ${paths.home}). ` +
-    "Run: buhdi-node enroll <code> --server <url>";
+  const notEnrolled =
+    `this computer is not enrolled yet (nothing usable in ${paths.home}). ` + "Run: buhdi-node enroll <code> --server <url>";
   let configText: string;
   let keyText: string;
   try {

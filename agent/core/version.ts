@@ -11,8 +11,7 @@ export const AGENT_VERSION = "0.3.0";
 /** Replaced by a string literal in release bundles; undeclared (typeof "undefined") from source. */
 declare const __BUHDI_NODE_BUNDLE_VERSION__: string | undefined;
 
-const BUNDLE_VERSION: string | null =
-  typeof __BUHDI_NODE_BUNDLE_VERSION__ === "string" ? __BUHDI_NODE_BUNDLE_VERSION__ : null;
+const BUNDLE_VERSION: string | null = typeof __BUHDI_NODE_BUNDLE_VERSION__ === "string" ? __BUHDI_NODE_BUNDLE_VERSION__ : null;
 
 /** The name esbuild's `define` must replace (scripts/build-agent.ts). */
 export const BUNDLE_VERSION_DEFINE = "__BUHDI_NODE_BUNDLE_VERSION__";

@@ -3,13 +3,7 @@
  * each cut to the protocol's line limit, the oldest dropped until the body fits the size limit.
  * Pure, so what leaves the machine is tested without a file or a server.
  */
-import {
-  MAX_ENTRIES,
-  MAX_ENTRY_CHARS,
-  MAX_TELEMETRY_BODY_BYTES,
-  TelemetryEventSchema,
-  VersionSchema,
-} from "../../protocol/index.ts";
+import { MAX_ENTRIES, MAX_ENTRY_CHARS, MAX_TELEMETRY_BODY_BYTES, TelemetryEventSchema, VersionSchema } from "../../protocol/index.ts";
 import type { Json, TelemetryEvent } from "../../protocol/index.ts";
 import { versionThatCrashed } from "./crash-log.ts";
 import type { Scrubber } from "./scrub.ts";

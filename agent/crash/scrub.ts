@@ -35,8 +35,25 @@ const NAME_END = String.raw`(?!${NAME_CHAR}|%(?!2[0Ff]|5[Cc]|2[27])[0-9A-Fa-f]{2
  * Their home directories are still replaced.
  */
 const GENERIC_ACCOUNTS = new Set([
-  "root", "node", "app", "admin", "administrator", "user", "users", "guest", "default", "system",
-  "runner", "ubuntu", "debian", "ec2-user", "pi", "www-data", "nobody", "daemon", "home",
+  "root",
+  "node",
+  "app",
+  "admin",
+  "administrator",
+  "user",
+  "users",
+  "guest",
+  "default",
+  "system",
+  "runner",
+  "ubuntu",
+  "debian",
+  "ec2-user",
+  "pi",
+  "www-data",
+  "nobody",
+  "daemon",
+  "home",
 ]);
 
 function escapeRegex(text: string): string {
@@ -151,7 +168,10 @@ export function makeScrubber(identity: Identity): Scrubber {
   if (exactHome) homes.push(exactHome);
   if (username) homes.push(...conventionalHomePatterns(username));
   const folder = segments(homedir).at(-1) ?? "";
-  const names = bareNamePatterns([username, folder].filter((name) => name !== ""), windows);
+  const names = bareNamePatterns(
+    [username, folder].filter((name) => name !== ""),
+    windows,
+  );
 
   return (text) => {
     let result = text;

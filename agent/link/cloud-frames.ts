@@ -12,7 +12,10 @@ const CloudFrameSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
     node_id: z.string(),
-    heartbeat_interval_s: z.number().positive().max(24 * 3600),
+    heartbeat_interval_s: z
+      .number()
+      .positive()
+      .max(24 * 3600),
     commands: z.number().int().nonnegative().max(10_000).optional(),
   }),
   z.object({ type: z.literal("heartbeat_ack"), at: z.string() }),

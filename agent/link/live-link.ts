@@ -247,15 +247,16 @@ export class LiveLink {
     this.#wsFailures += 1;
     this.#backoffAttempts += 1;
     this.#state = "degraded";
-    const retryAfterMs = outcome.kind === "refused" && outcome.retryAfterMs !== null
-      ? Math.min(outcome.retryAfterMs, RETRY_AFTER_MAX_MS)
-      : null;
+    const retryAfterMs =
+      outcome.kind === "refused" && outcome.retryAfterMs !== null ? Math.min(outcome.retryAfterMs, RETRY_AFTER_MAX_MS) : null;
     // The HTTP fallback shares the node's request budget: a 429 here holds it back too.
     if (retryAfterMs !== null) this.#httpNotBefore = Date.now() + retryAfterMs;
     const { reconnectBaseMs, reconnectCapMs, failureThreshold } = this.#deps.timing;
     const delay = Math.max(backoffDelayMs(this.#backoffAttempts, this.#deps.random, reconnectBaseMs, reconnectCapMs), retryAfterMs ?? 0);
     const hint = outcome.kind === "refused" && outcome.status === 401 ? " (the node key was refused: enroll this node again)" : "";
-    this.#deps.log(`could not connect to the cloud (attempt ${this.#wsFailures}): ${outcome.reason}${hint}; next try in ${Math.round(delay / 100) / 10} s`);
+    this.#deps.log(
+      `could not connect to the cloud (attempt ${this.#wsFailures}): ${outcome.reason}${hint}; next try in ${Math.round(delay / 100) / 10} s`,
+    );
     this.#endFirstContact("no_contact");
     // The first failure of an outage: tell the cloud over HTTP now, not an interval from now.
     if (this.#wsFailures === 1) void this.#httpHeartbeat();

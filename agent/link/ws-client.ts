@@ -169,9 +169,7 @@ export class WsConnection {
     this.#closed = new Promise((resolve) => {
       ws.once("close", (code: number, reason: Buffer) => {
         // 1006: no close frame came back (a cut connection, or our own close after a protocol error).
-        this.#ended = code === 1006
-          ? { code, reason: this.#lastError ?? "connection lost" }
-          : { code, reason: reason.toString("utf8") };
+        this.#ended = code === 1006 ? { code, reason: this.#lastError ?? "connection lost" } : { code, reason: reason.toString("utf8") };
         this.#handlers?.onClose(this.#ended);
         resolve();
       });

@@ -55,7 +55,9 @@ export async function deliverEntry(deps: DeliveryDeps, entry: SpoolEntry, ignore
       deps.spool.log(`could not clean up after refused ${entry.event.type} ${entry.event.event_id}: ${String(error)}`);
     }
     const where = await rejectEntry(deps.spool, entry, outcome.reason);
-    deps.spool.log(`the cloud refused ${entry.event.type} ${entry.event.event_id} (${outcome.reason}); it will not be retried. Kept in ${where}`);
+    deps.spool.log(
+      `the cloud refused ${entry.event.type} ${entry.event.event_id} (${outcome.reason}); it will not be retried. Kept in ${where}`,
+    );
     return "rejected";
   }
 
@@ -73,8 +75,10 @@ async function recordFailure(deps: DeliveryDeps, entry: SpoolEntry, reason: stri
     not_before: schedule.not_before === null ? null : new Date(schedule.not_before).toISOString(),
     last_error: reason,
   });
-  deps.spool.log(`could not send ${entry.event.type} ${entry.event.event_id} (attempt ${attempts}): ${reason}; ` +
-    `next try after ${new Date(schedule.next_attempt_at).toISOString()}`);
+  deps.spool.log(
+    `could not send ${entry.event.type} ${entry.event.event_id} (attempt ${attempts}): ${reason}; ` +
+      `next try after ${new Date(schedule.next_attempt_at).toISOString()}`,
+  );
   return "retry";
 }
 

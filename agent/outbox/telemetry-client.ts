@@ -57,9 +57,8 @@ export function telemetrySender(options: TelemetrySenderOptions): SendTelemetry 
     const info = await readApiError(response);
     const reason = `${response.status}: ${info.message}`;
     if (NEVER_ACCEPTED.has(response.status)) return { kind: "rejected", status: response.status, reason };
-    const retryAfterMs = response.status === 429 || response.status === 503
-      ? parseRetryAfter(response.headers.get("retry-after"), now())
-      : null;
+    const retryAfterMs =
+      response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get("retry-after"), now()) : null;
     return { kind: "retry", reason, retryAfterMs, unreachable: false };
   };
 }

@@ -48,17 +48,20 @@ export function listenLocal(server: Server, options: LocalListen): void {
       else fail(error);
       return;
     }
-    void leftoverHolding(options).then((pid) => {
-      if (pid === null) return fail(error);
-      options.log(`127.0.0.1:${options.port} is held by pid ${pid}, a hung buhdi-node left over from an earlier run; stopping it`);
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone by itself meanwhile: the retry below finds the port free
-      }
-      deadline = Date.now() + CLAIM_WAIT_MS;
-      setTimeout(() => server.listen(options.port, options.host), RETRY_EVERY_MS);
-    }, () => fail(error));
+    void leftoverHolding(options).then(
+      (pid) => {
+        if (pid === null) return fail(error);
+        options.log(`127.0.0.1:${options.port} is held by pid ${pid}, a hung buhdi-node left over from an earlier run; stopping it`);
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone by itself meanwhile: the retry below finds the port free
+        }
+        deadline = Date.now() + CLAIM_WAIT_MS;
+        setTimeout(() => server.listen(options.port, options.host), RETRY_EVERY_MS);
+      },
+      () => fail(error),
+    );
   };
   server.on("error", onError);
   // Errors after listening are not claims; they stay uncaught as before.

@@ -67,9 +67,13 @@ export function startNodeProgram(options: NodeProgramOptions): Server {
         return;
       }
       const sent = options.onSleep?.() ?? false;
-      sendJson(response, sent ? 202 : 503, sent
-        ? { going_away: "sleep", sent: true }
-        : { error: { code: "not_connected", message: "not connected to the cloud; nothing to tell it" } });
+      sendJson(
+        response,
+        sent ? 202 : 503,
+        sent
+          ? { going_away: "sleep", sent: true }
+          : { error: { code: "not_connected", message: "not connected to the cloud; nothing to tell it" } },
+      );
       return;
     }
     const health: Health = {

@@ -99,7 +99,10 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
   };
   const reporter = realCrashReporter(paths, enrollment, version, countError);
   const crashLoop = parseCrashLoop(env);
-  if (crashLoop) log(`crash loop: ${crashLoop.crash_count} crashes since ${crashLoop.first_crash_at} (${crashLoop.mode === "report" ? "reporting it now" : "holding the report"})`);
+  if (crashLoop)
+    log(
+      `crash loop: ${crashLoop.crash_count} crashes since ${crashLoop.first_crash_at} (${crashLoop.mode === "report" ? "reporting it now" : "holding the report"})`,
+    );
   const outbox = createOutbox({
     reporter,
     spool: { dir: paths.spool, rejectedDir: paths.rejected, log },
@@ -147,20 +150,22 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     deadlinesMs: commandDeadlinesMs(env),
   });
   const liveLink = new LiveLink({
-    connect: () => connectWebSocket(`${enrollment.server}/api/node/connect`, {
-      headers: { [NODE_KEY_HEADER]: enrollment.key },
-      timeoutMs: 15_000,
-    }),
+    connect: () =>
+      connectWebSocket(`${enrollment.server}/api/node/connect`, {
+        headers: { [NODE_KEY_HEADER]: enrollment.key },
+        timeoutMs: 15_000,
+      }),
     postHeartbeat: heartbeatPoster({ server: enrollment.server, key: enrollment.key }),
-    heartbeat: (state, wsFailureCount) => buildHeartbeat({
-      nodeId: enrollment.node_id,
-      version,
-      stats,
-      now: Date.now(),
-      state,
-      wsFailureCount,
-      rssBytes: process.memoryUsage.rss(),
-    }),
+    heartbeat: (state, wsFailureCount) =>
+      buildHeartbeat({
+        nodeId: enrollment.node_id,
+        version,
+        stats,
+        now: Date.now(),
+        state,
+        wsFailureCount,
+        rssBytes: process.memoryUsage.rss(),
+      }),
     onCommand: commands,
     onDegraded: (details) => {
       const event = buildDegradedReport(details, { version, platform: process.platform, arch: process.arch, now: new Date() });

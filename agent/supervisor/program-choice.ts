@@ -33,7 +33,9 @@ export async function chooseProgram(paths: HomePaths, log: (message: string) => 
   try {
     current = await readVersionName(paths.current);
   } catch (error) {
-    log(`could not read ${paths.current} (${error instanceof Error ? error.message : String(error)}); starting the agent this supervisor was started from`);
+    log(
+      `could not read ${paths.current} (${error instanceof Error ? error.message : String(error)}); starting the agent this supervisor was started from`,
+    );
     return self;
   }
   if (current === null) return self;

@@ -98,7 +98,11 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       child = null;
       const endedAt = Date.now();
       const ranMs = endedAt - startedAt;
-      const how = error ? `could not be started (${error.message})` : signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+      const how = error
+        ? `could not be started (${error.message})`
+        : signal !== null
+          ? `was killed by ${signal}`
+          : `exited with code ${code}`;
       if (stopping) {
         log(`${name} (pid ${spawned.pid ?? "none"}) ${how}; stopped`);
         process.exit(0);
@@ -113,20 +117,33 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
         // Asked for a restart without changing `current`: a fault, restarted like any other.
       }
       const crashed = code !== 0 || signal !== null;
-      if (crashed) appendExitRecord(paths.crashLog, formatExitRecord(new Date(endedAt), { code, signal }, ranMs, program.version ?? baseVersion));
+      if (crashed)
+        appendExitRecord(paths.crashLog, formatExitRecord(new Date(endedAt), { code, signal }, ranMs, program.version ?? baseVersion));
       let rolledBackTo: string | null = null;
       if (trial !== null) {
         if (crashed && ranMs < healthyMs) {
           try {
             // Imported only now: most supervisors never roll back, and this path brings the
             // spool, the crash reporter's scrubber and their schemas (node-context.ts).
-            const [{ rollBack }, { realScrubber }] = await Promise.all([import("../update/rollback.ts"), import("../program/node-context.ts")]);
+            const [{ rollBack }, { realScrubber }] = await Promise.all([
+              import("../update/rollback.ts"),
+              import("../program/node-context.ts"),
+            ]);
             rolledBackTo = await rollBack({
-              paths, trial, startedAt, baseVersion, scrub: realScrubber(),
-              platform: process.platform, arch: process.arch, now: new Date(), log,
+              paths,
+              trial,
+              startedAt,
+              baseVersion,
+              scrub: realScrubber(),
+              platform: process.platform,
+              arch: process.arch,
+              now: new Date(),
+              log,
             });
           } catch (rollbackError) {
-            log(`could not roll back from ${trial.version}: ${rollbackError instanceof Error ? rollbackError.message : String(rollbackError)}`);
+            log(
+              `could not roll back from ${trial.version}: ${rollbackError instanceof Error ? rollbackError.message : String(rollbackError)}`,
+            );
           }
         } else if (ranMs >= healthyMs) {
           await clearTrial(paths).catch(() => undefined); // outlived its window: no rollback any more
@@ -137,8 +154,10 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       // After a rollback the next program is the version that ran well before: no backoff. (The
       // crash still counts towards a crash loop; a rollback happens once per install.)
       const delayMs = rolledBackTo === null ? next.delayMs : 0;
-      log(`${name} (pid ${spawned.pid ?? "none"}) ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
-        `starting ${rolledBackTo === null ? "it again" : rolledBackTo} in ${(delayMs / 1000).toFixed(1)} s`);
+      log(
+        `${name} (pid ${spawned.pid ?? "none"}) ${how} after ${(ranMs / 1000).toFixed(1)} s; ` +
+          `starting ${rolledBackTo === null ? "it again" : rolledBackTo} in ${(delayMs / 1000).toFixed(1)} s`,
+      );
       if (stopping) process.exit(0);
       scheduleStart(delayMs);
     };
@@ -148,7 +167,8 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
       else log(`${name} (pid ${spawned.pid}): ${spawnError.message}`);
     });
     spawned.once("exit", (code, signal) => void onEnd(code, signal));
-    if (spawned.pid !== undefined) log(`started ${name} (pid ${spawned.pid})${trial ? `, on trial for ${(healthyMs / 1000).toFixed(1)} s` : ""}`);
+    if (spawned.pid !== undefined)
+      log(`started ${name} (pid ${spawned.pid})${trial ? `, on trial for ${(healthyMs / 1000).toFixed(1)} s` : ""}`);
   };
 
   const stop = (signal: NodeJS.Signals): void => {

@@ -36,13 +36,30 @@ export function updateProgressEvent(
   return build("update_progress", context, { stage, ...details });
 }
 
-export function updateFailedEvent(context: EventContext, failure: { version: string | null; code: string; reason: string }): TelemetryEvent {
-  return build("update_failed", context, { stage: "failed", version: failure.version, code: failure.code, reason: failure.reason.slice(0, 1000) });
+export function updateFailedEvent(
+  context: EventContext,
+  failure: { version: string | null; code: string; reason: string },
+): TelemetryEvent {
+  return build("update_failed", context, {
+    stage: "failed",
+    version: failure.version,
+    code: failure.code,
+    reason: failure.reason.slice(0, 1000),
+  });
 }
 
 /** entries: at least one line (the supervisor's EXIT line is always there). */
-export function updateRolledBackEvent(context: EventContext, rollback: { version: string; rolledBackTo: string }, entries: string[]): TelemetryEvent {
-  return build("update_rolled_back", context, { stage: "rolled_back", version: rollback.version, rolled_back_to: rollback.rolledBackTo }, entries);
+export function updateRolledBackEvent(
+  context: EventContext,
+  rollback: { version: string; rolledBackTo: string },
+  entries: string[],
+): TelemetryEvent {
+  return build(
+    "update_rolled_back",
+    context,
+    { stage: "rolled_back", version: rollback.version, rolled_back_to: rollback.rolledBackTo },
+    entries,
+  );
 }
 
 /**

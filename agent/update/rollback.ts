@@ -45,7 +45,13 @@ export async function rollBack(request: RollbackRequest): Promise<string> {
   const lines = linesSince(await readCrashLog(paths.crashLog), request.startedAt);
   const entries = crashLines(Buffer.from(lines.join("\n")), request.scrub);
   const event = updateRolledBackEvent(
-    { version: rolledBackTo, platform: request.platform, arch: request.arch, now: request.now, eventId: rollbackEventId(trial.version, trial.installed_at) },
+    {
+      version: rolledBackTo,
+      platform: request.platform,
+      arch: request.arch,
+      now: request.now,
+      eventId: rollbackEventId(trial.version, trial.installed_at),
+    },
     { version: trial.version, rolledBackTo },
     entries.length > 0 ? entries : [`${trial.version} died within its rollback window and left no crash record`],
   );

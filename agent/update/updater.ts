@@ -77,7 +77,15 @@ export function createUpdater(deps: UpdaterDeps): Updater {
         await Promise.race([sleep(delay), aborted(signal)]);
       }
       if (signal?.aborted && outcome !== null) return outcome;
-      outcome = await downloadBundle({ url, nodeKey: deps.nodeKey, sha256, size, dir: deps.paths.downloads, idleTimeoutMs: deps.idleTimeoutMs, signal });
+      outcome = await downloadBundle({
+        url,
+        nodeKey: deps.nodeKey,
+        sha256,
+        size,
+        dir: deps.paths.downloads,
+        idleTimeoutMs: deps.idleTimeoutMs,
+        signal,
+      });
       if (outcome.ok || !outcome.retryable || signal?.aborted) return outcome;
     }
     return outcome!;
@@ -108,7 +116,13 @@ export function createUpdater(deps: UpdaterDeps): Updater {
 
       stage = "install";
       if (signal?.aborted) return await failed({ code: "stopped", reason: `not installed: ${stopReason(signal)}`, version });
-      const done = await installRelease({ paths: deps.paths, verified: verdict.value, bundleFile: got.file, runningVersion: deps.version, now: new Date(deps.now()) });
+      const done = await installRelease({
+        paths: deps.paths,
+        verified: verdict.value,
+        bundleFile: got.file,
+        runningVersion: deps.version,
+        now: new Date(deps.now()),
+      });
       installed = version;
       await deps.report(updateProgressEvent(context(), "installed", { version, from: deps.version }));
       deps.log(`installed ${version} (rollback to ${done.previous ?? "the agent the supervisor was started from"} if it fails to stay up)`);
@@ -123,7 +137,11 @@ export function createUpdater(deps: UpdaterDeps): Updater {
   let busy = false;
   return async (payload, options = {}) => {
     if (installed !== null) {
-      return failed({ code: "restart_pending", reason: `${installed} is installed and the node is restarting into it; send the update again afterwards`, version: null });
+      return failed({
+        code: "restart_pending",
+        reason: `${installed} is installed and the node is restarting into it; send the update again afterwards`,
+        version: null,
+      });
     }
     if (busy) return failed({ code: "busy", reason: "an earlier update is still stopping; send this one again later", version: null });
     busy = true;
@@ -161,10 +179,15 @@ async function runsThisRelease(paths: HomePaths, runningVersion: string, payload
     const dir = versionDir(paths, runningVersion);
     const manifest = await readFile(path.join(dir, MANIFEST_FILE), "utf8");
     const signature: unknown = JSON.parse(await readFile(path.join(dir, SIGNATURE_FILE), "utf8"));
-    return manifest === payload.manifest
-      && typeof signature === "object" && signature !== null
-      && "signature" in signature && signature.signature === payload.signature
-      && "key_id" in signature && signature.key_id === payload.key_id;
+    return (
+      manifest === payload.manifest &&
+      typeof signature === "object" &&
+      signature !== null &&
+      "signature" in signature &&
+      signature.signature === payload.signature &&
+      "key_id" in signature &&
+      signature.key_id === payload.key_id
+    );
   } catch {
     return false; // not installed from a release (or unreadable): the normal checks decide
   }

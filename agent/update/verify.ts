@@ -45,7 +45,10 @@ export function verifyRelease(
   payload: unknown,
   context: VerifyContext,
 ): { ok: true; value: VerifiedRelease } | { ok: false; refusal: Refusal<VerifyRefusalCode> } {
-  const refuse = (code: VerifyRefusalCode, reason: string, version: string | null) => ({ ok: false as const, refusal: { code, reason, version } });
+  const refuse = (code: VerifyRefusalCode, reason: string, version: string | null) => ({
+    ok: false as const,
+    refusal: { code, reason, version },
+  });
 
   const parsed = SignedReleaseSchema.safeParse(payload);
   if (!parsed.success) {

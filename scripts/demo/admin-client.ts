@@ -12,11 +12,23 @@ export type TelemetryItem = {
   payload: { entries?: string[]; details?: Record<string, unknown> };
 };
 export type NodeItem = { id: string; name: string; status: string; connected: boolean; version: string | null };
-export type CommandItem = { id: string; type: string; payload: { manifest?: string }; ack: { status: string; detail: string | null } | null };
+export type CommandItem = {
+  id: string;
+  type: string;
+  payload: { manifest?: string };
+  ack: { status: string; detail: string | null } | null;
+};
 export type ReleaseItem = { version: string; status: string; halted_reason: string | null; installs: number; rollbacks: number };
 export type CrashGroupItem = { id: string; title: string; report_count: number; known_issue_id: string | null };
 export type TicketItem = { id: string; crash_group_id: string; title: string; report_count: number };
-export type ResolutionItem = { telemetry_id: string; crash_group_id: string; action: string; fix_version: string | null; state: string; verified_at: string | null };
+export type ResolutionItem = {
+  telemetry_id: string;
+  crash_group_id: string;
+  action: string;
+  fix_version: string | null;
+  state: string;
+  verified_at: string | null;
+};
 export type BridgeItem = { id: string; telemetry_id: string; text: string; status: string };
 
 export type AdminClient = ReturnType<typeof adminClient>;
@@ -42,7 +54,8 @@ export function adminClient(url: string, token: string) {
     node: (nodeId: string) => call<NodeItem>(`/api/nodes/${nodeId}`),
     commands: (nodeId: string) => items<CommandItem>(`/api/admin/nodes/${nodeId}/commands`),
     releases: () => items<ReleaseItem>("/api/admin/releases"),
-    push: (version: string, nodeIds: string[]) => call<{ pushed_to: string[] }>(`/api/admin/releases/${version}/push`, { node_ids: nodeIds }),
+    push: (version: string, nodeIds: string[]) =>
+      call<{ pushed_to: string[] }>(`/api/admin/releases/${version}/push`, { node_ids: nodeIds }),
     crashGroups: () => items<CrashGroupItem>("/api/support/crash-groups?limit=200"),
     tickets: () => items<TicketItem>("/api/support/tickets?limit=200"),
     resolutions: (nodeId: string) => items<ResolutionItem>(`/api/support/resolutions?node_id=${nodeId}&limit=200`),

@@ -38,7 +38,9 @@ export function startSupervisor(bundle: string, env: Record<string, string>): Ag
 }
 
 /** What the agent's files say: the program on the port, the version `current` names, rollbacks. */
-export async function agentFiles(home: string): Promise<{ endpoint: EndpointRecord | null; current: string | null; rolledBack: string[]; crashLines: string[] }> {
+export async function agentFiles(
+  home: string,
+): Promise<{ endpoint: EndpointRecord | null; current: string | null; rolledBack: string[]; crashLines: string[] }> {
   const paths = homePaths(home);
   const read = (file: string) => readFile(file, "utf8").catch(() => "");
   const crashText = `${await read(paths.crashLogPrev)}${await read(paths.crashLog)}`;

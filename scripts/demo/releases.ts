@@ -33,7 +33,12 @@ export async function buildDemoBundles(dir: string): Promise<Record<string, stri
 }
 
 /** Uploads to the local edge's R2 and registers: what `npm run release` does. */
-export async function publish(edge: { url: string; adminToken: string; persistDir: string }, key: ReleaseKey, version: string, bundle: string) {
+export async function publish(
+  edge: { url: string; adminToken: string; persistDir: string },
+  key: ReleaseKey,
+  version: string,
+  bundle: string,
+) {
   return release({
     version,
     channel: "stable",

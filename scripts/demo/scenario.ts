@@ -151,7 +151,12 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   options.onStop?.(stop);
 
   /** Polls until ok(value); on timeout throws with what was last seen. */
-  const until = async <T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = settings.stepTimeoutMs): Promise<T> => {
+  const until = async <T>(
+    what: string,
+    probe: () => Promise<T>,
+    ok: (value: T) => boolean,
+    timeoutMs = settings.stepTimeoutMs,
+  ): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     let last: T | undefined;
     let lastError: unknown = null;
@@ -180,7 +185,9 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     // 1. Set up: edge, owner, code, releases, enrollment, the agent on 0.3.0.
     async (see) => {
       if (!(await portIsFree(settings.nodePort))) {
-        throw new Error(`127.0.0.1:${settings.nodePort} is already in use on this computer (another buhdi-node?); stop it or set BUHDI_DEMO_NODE_PORT`);
+        throw new Error(
+          `127.0.0.1:${settings.nodePort} is already in use on this computer (another buhdi-node?); stop it or set BUHDI_DEMO_NODE_PORT`,
+        );
       }
       const receiver = await startWebhookReceiver(secret);
       cleanups.push(() => receiver.close());
@@ -211,8 +218,14 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       see(`buhdi-node ${BUGGY} enrolled: node ${world.nodeId}`);
       runSupervisor(BUGGY);
       const health = await until("the node program answering on its port", nodeHealth, (h) => h.version === BUGGY);
-      await until("the node online on 0.3.0", () => admin!.node(world.nodeId), (n) => n.status === "online" && n.version === BUGGY);
-      see(`buhdi-node ${BUGGY} runs under its supervisor (node program pid ${health.pid} on 127.0.0.1:${settings.nodePort}); the cloud shows it online`);
+      await until(
+        "the node online on 0.3.0",
+        () => admin!.node(world.nodeId),
+        (n) => n.status === "online" && n.version === BUGGY,
+      );
+      see(
+        `buhdi-node ${BUGGY} runs under its supervisor (node program pid ${health.pid} on 127.0.0.1:${settings.nodePort}); the cloud shows it online`,
+      );
     },
 
     // 2. The zombie, and the crash.
@@ -229,7 +242,11 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       see(`the node program (pid ${zombie.pid}) hangs and its supervisor is killed: a zombie now holds 127.0.0.1:${settings.nodePort}`);
       runSupervisor(BUGGY);
       see(`the OS's scheduled task starts buhdi-node ${BUGGY} again`);
-      const lines = await until("an EADDRINUSE crash in crash.log", async () => (await agentFiles(home)).crashLines, (l) => l.some((line) => line.includes("EADDRINUSE")));
+      const lines = await until(
+        "an EADDRINUSE crash in crash.log",
+        async () => (await agentFiles(home)).crashLines,
+        (l) => l.some((line) => line.includes("EADDRINUSE")),
+      );
       const crashLine = lines.find((line) => line.includes("EADDRINUSE"))!;
       crashAt = Date.parse(/^\[([^\]]+)\]/.exec(crashLine)?.[1] ?? "") || Date.now();
       see(`the node program died: ${crashLine.replace(/^\[[^\]]+\]\s*/, "").slice(0, 110)}`);
@@ -247,17 +264,27 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       );
       const decided = resolution.find((r) => r.action === "software_update")!;
       see(`triage matched the seeded issue "EADDRINUSE" (fixed in ${FIXED}): SOFTWARE_UPDATE ${decided.fix_version} queued for the node`);
-      const commands = await until("the update acknowledged", () => admin!.commands(world.nodeId), (items) =>
-        items.some((c) => c.type === "SOFTWARE_UPDATE" && c.ack?.status === "done"),
+      const commands = await until(
+        "the update acknowledged",
+        () => admin!.commands(world.nodeId),
+        (items) => items.some((c) => c.type === "SOFTWARE_UPDATE" && c.ack?.status === "done"),
       );
-      see(`the node verified the signature, installed ${FIXED} and acked: "${commands.find((c) => c.ack?.status === "done")!.ack!.detail}"`);
+      see(
+        `the node verified the signature, installed ${FIXED} and acked: "${commands.find((c) => c.ack?.status === "done")!.ack!.detail}"`,
+      );
       const health = await until(`the node program on ${FIXED}`, nodeHealth, (h) => h.version === FIXED);
       const files = await agentFiles(home);
-      see(`${FIXED} restarted into, took 127.0.0.1:${settings.nodePort} back from the zombie (pid ${health.pid} now; current = ${files.current})`);
-      await until("the crash marked resolved (verified)", telemetryOf, (items) => crashReports(items, "EADDRINUSE").every((t) => t.resolved));
+      see(
+        `${FIXED} restarted into, took 127.0.0.1:${settings.nodePort} back from the zombie (pid ${health.pid} now; current = ${files.current})`,
+      );
+      await until("the crash marked resolved (verified)", telemetryOf, (items) =>
+        crashReports(items, "EADDRINUSE").every((t) => t.resolved),
+      );
       remediatedAt = Date.now();
       const verified = (await admin!.resolutions(world.nodeId)).filter((r) => r.state === "verified").length;
-      see(`${FIXED} ran healthy for ${settings.verifyHealthySeconds} s: the crash reports are resolved, ${verified} resolution(s) verified`);
+      see(
+        `${FIXED} ran healthy for ${settings.verifyHealthySeconds} s: the crash reports are resolved, ${verified} resolution(s) verified`,
+      );
     },
 
     // 4. A bad release: pushed, rolled back, halted.
@@ -265,16 +292,27 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       await publish(edge!, key, BROKEN, bundles[BROKEN]!);
       await admin!.push(BROKEN, [world.nodeId]);
       see(`release ${BROKEN} (its bundle dies on start) published and pushed to Kitchen Laptop`);
-      await until(`${BROKEN} installed`, () => admin!.commands(world.nodeId), (items) =>
-        items.some((c) => c.type === "SOFTWARE_UPDATE" && c.payload.manifest?.includes(`"${BROKEN}"`) && c.ack?.status === "done"),
+      await until(
+        `${BROKEN} installed`,
+        () => admin!.commands(world.nodeId),
+        (items) =>
+          items.some((c) => c.type === "SOFTWARE_UPDATE" && c.payload.manifest?.includes(`"${BROKEN}"`) && c.ack?.status === "done"),
       );
       see(`the node installed ${BROKEN} and restarted into it`);
-      const files = await until(`the rollback from ${BROKEN}`, () => agentFiles(home), (f) => f.rolledBack.includes(BROKEN) && f.current === FIXED);
+      const files = await until(
+        `the rollback from ${BROKEN}`,
+        () => agentFiles(home),
+        (f) => f.rolledBack.includes(BROKEN) && f.current === FIXED,
+      );
       see(`${BROKEN} died on start; the supervisor rolled back to ${files.current} and will not install ${BROKEN} again`);
       await until(`the node back on ${FIXED}`, nodeHealth, (h) => h.version === FIXED);
       see(`Kitchen Laptop runs ${FIXED} again`);
       await until("update_rolled_back in the cloud", telemetryOf, (items) => items.some((t) => t.type === "update_rolled_back"));
-      const halted = await until(`${BROKEN} halted`, () => admin!.releases(), (items) => items.some((r) => r.version === BROKEN && r.status === "halted"));
+      const halted = await until(
+        `${BROKEN} halted`,
+        () => admin!.releases(),
+        (items) => items.some((r) => r.version === BROKEN && r.status === "halted"),
+      );
       see(`the cloud heard the rollback and halted ${BROKEN} for every node (${halted.find((r) => r.version === BROKEN)!.halted_reason})`);
     },
 
@@ -288,18 +326,30 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
         await until(`crash report ${i}`, telemetryOf, (items) => crashReports(items, "SIGABRT").length >= i);
         see(`crash ${i} of ${settings.unknownCrashes}: the node program aborted (SIGABRT); restarted, and its report reached the cloud`);
       }
-      const tickets = await until("the ticket", () => admin!.tickets(), (items) =>
-        items.some((t) => t.title.includes("SIGABRT") && t.report_count === settings.unknownCrashes),
+      const tickets = await until(
+        "the ticket",
+        () => admin!.tickets(),
+        (items) => items.some((t) => t.title.includes("SIGABRT") && t.report_count === settings.unknownCrashes),
       );
       const ticket = tickets.find((t) => t.title.includes("SIGABRT"))!;
       world.unknownGroupId = ticket.crash_group_id;
-      see(`exactly ${tickets.filter((t) => t.crash_group_id === ticket.crash_group_id).length} ticket: "${ticket.title}" (${ticket.report_count} reports)`);
-      const telemetryIds = new Set((await admin!.resolutions(world.nodeId)).filter((r) => r.crash_group_id === ticket.crash_group_id).map((r) => r.telemetry_id));
+      see(
+        `exactly ${tickets.filter((t) => t.crash_group_id === ticket.crash_group_id).length} ticket: "${ticket.title}" (${ticket.report_count} reports)`,
+      );
+      const telemetryIds = new Set(
+        (await admin!.resolutions(world.nodeId)).filter((r) => r.crash_group_id === ticket.crash_group_id).map((r) => r.telemetry_id),
+      );
       const messages = (await admin!.bridge()).filter((m) => telemetryIds.has(m.telemetry_id));
-      if (messages.length !== settings.unknownCrashes) throw new Error(`expected ${settings.unknownCrashes} bridge_comms messages, saw ${messages.length}`);
+      if (messages.length !== settings.unknownCrashes)
+        throw new Error(`expected ${settings.unknownCrashes} bridge_comms messages, saw ${messages.length}`);
       see(`${messages.length} bridge_comms messages, one per report, pending for IT Support`);
-      const escalations = () => world.deliveries.filter((d) => d.body?.reason === "unknown_crash" && d.body.crash_group.id === ticket.crash_group_id);
-      await until("the escalation", async () => escalations().length, (n) => n >= 1);
+      const escalations = () =>
+        world.deliveries.filter((d) => d.body?.reason === "unknown_crash" && d.body.crash_group.id === ticket.crash_group_id);
+      await until(
+        "the escalation",
+        async () => escalations().length,
+        (n) => n >= 1,
+      );
       // One more queue batch: a second (flooding) escalation would show up now.
       await new Promise((resolve) => setTimeout(resolve, 6_000));
       const received = escalations();

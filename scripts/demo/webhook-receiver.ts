@@ -7,7 +7,12 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type Escalation = { reason: string; summary: string; crash_group: { id: string; title: string; report_count: number }; [key: string]: unknown };
+export type Escalation = {
+  reason: string;
+  summary: string;
+  crash_group: { id: string; title: string; report_count: number };
+  [key: string]: unknown;
+};
 export type Delivery = { verified: boolean; body: Escalation | null; raw: string };
 
 export function verifySignature(secret: string, header: string | undefined, body: string): boolean {

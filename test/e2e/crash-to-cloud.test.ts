@@ -42,7 +42,9 @@ describe("crash → restart → report → found in the cloud", () => {
     await edge?.stop();
   });
 
-  it("a node killed by a real EADDRINUSE is restarted, its crash report reaches the cloud, and it runs once the port is free", { timeout: 120_000 }, async () => {
+  it("a node killed by a real EADDRINUSE is restarted, its crash report reaches the cloud, and it runs once the port is free", {
+    timeout: 120_000,
+  }, async () => {
     const { home, nodeId } = await edge.enrolledHome();
     const port = await freePort();
     const holder = await zombie(port);
@@ -67,10 +69,17 @@ describe("crash → restart → report → found in the cloud", () => {
       expect(report).toMatchObject({ severity: "critical", node_id: nodeId, resolved: false });
       expect(report.payload.entries!.some((line) => line.includes(home))).toBe(false);
       // Rotated only after the edge accepted it.
-      const prev = await eventually(() => readFile(`${crashLog}.prev`, "utf8").catch(() => ""), (text) => text.includes("EADDRINUSE"));
+      const prev = await eventually(
+        () => readFile(`${crashLog}.prev`, "utf8").catch(() => ""),
+        (text) => text.includes("EADDRINUSE"),
+      );
       expect(prev).toContain("EADDRINUSE");
       // And with the port free, the node runs.
-      const health = await eventually(() => node.health().catch(() => null), (h) => h !== null, 30_000);
+      const health = await eventually(
+        () => node.health().catch(() => null),
+        (h) => h !== null,
+        30_000,
+      );
       expect(health?.pid).toBeGreaterThan(0);
     } finally {
       await holder.kill();

@@ -37,8 +37,15 @@ describe("Nana's laptop, zero-touch (the spec's scenario)", () => {
     expect(crashes.every((t) => t.node_version === "0.3.0" && t.severity === "critical" && t.resolved)).toBe(true);
     const resolutions = await admin.resolutions(run.world.nodeId);
     expect(resolutions.filter((r) => r.action === "software_update")).not.toEqual([]);
-    expect(resolutions.filter((r) => r.action === "software_update").every((r) => r.fix_version === "0.3.1" && r.state === "verified")).toBe(true);
-    expect(telemetry).toContainEqual(expect.objectContaining({ type: "update_progress", payload: expect.objectContaining({ details: expect.objectContaining({ stage: "healthy", version: "0.3.1" }) }) }));
+    expect(
+      resolutions.filter((r) => r.action === "software_update").every((r) => r.fix_version === "0.3.1" && r.state === "verified"),
+    ).toBe(true);
+    expect(telemetry).toContainEqual(
+      expect.objectContaining({
+        type: "update_progress",
+        payload: expect.objectContaining({ details: expect.objectContaining({ stage: "healthy", version: "0.3.1" }) }),
+      }),
+    );
     expect(run.timeToRemediationS).toBeGreaterThanOrEqual(SETTINGS.verifyHealthySeconds);
   });
 
@@ -56,7 +63,10 @@ describe("Nana's laptop, zero-touch (the spec's scenario)", () => {
     expect(existsSync(path.join(run.world.home, "versions", "0.3.1", "buhdi-node.mjs"))).toBe(true);
     const telemetry = await admin.telemetry(run.world.nodeId);
     expect(telemetry).toContainEqual(
-      expect.objectContaining({ type: "update_rolled_back", payload: expect.objectContaining({ details: { stage: "rolled_back", version: "0.3.2", rolled_back_to: "0.3.1" } }) }),
+      expect.objectContaining({
+        type: "update_rolled_back",
+        payload: expect.objectContaining({ details: { stage: "rolled_back", version: "0.3.2", rolled_back_to: "0.3.1" } }),
+      }),
     );
     const releases = await admin.releases();
     expect(releases.find((r) => r.version === "0.3.2")).toMatchObject({ status: "halted", rollbacks: 1 });
@@ -74,7 +84,9 @@ describe("Nana's laptop, zero-touch (the spec's scenario)", () => {
     expect(reports).toHaveLength(SETTINGS.unknownCrashes);
     const messages = (await admin.bridge()).filter((m) => reports.includes(m.telemetry_id));
     expect(messages).toHaveLength(SETTINGS.unknownCrashes);
-    expect(messages.every((m) => m.text.startsWith("FROM: Telemetry System\nCLASS: node_issue\nMSG: Node \"Kitchen Laptop\" (user: Nana)"))).toBe(true);
+    expect(
+      messages.every((m) => m.text.startsWith('FROM: Telemetry System\nCLASS: node_issue\nMSG: Node "Kitchen Laptop" (user: Nana)')),
+    ).toBe(true);
     const escalations = run.world.deliveries.filter((d) => d.body?.crash_group.id === groupId);
     expect(escalations).toHaveLength(1);
     expect(escalations[0]).toMatchObject({ verified: true, body: { reason: "unknown_crash" } });

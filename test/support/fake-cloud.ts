@@ -20,15 +20,18 @@ export type BundleRequest = { url: string; range: string | null; nodeKey: string
 /** Unmasked, as a server sends it (§5.1). */
 function serverFrame(opcode: number, payload: Buffer): Buffer {
   const length = payload.length;
-  const header = length < 126 ? Buffer.from([0x80 | opcode, length])
-    : length <= 0xffff ? Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
-    : (() => {
-      const h = Buffer.alloc(10);
-      h[0] = 0x80 | opcode;
-      h[1] = 127;
-      h.writeBigUInt64BE(BigInt(length), 2);
-      return h;
-    })();
+  const header =
+    length < 126
+      ? Buffer.from([0x80 | opcode, length])
+      : length <= 0xffff
+        ? Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
+        : (() => {
+            const h = Buffer.alloc(10);
+            h[0] = 0x80 | opcode;
+            h[1] = 127;
+            h.writeBigUInt64BE(BigInt(length), 2);
+            return h;
+          })();
   return Buffer.concat([header, payload]);
 }
 
@@ -91,12 +94,16 @@ export async function startFakeCloud(nodeId: string) {
         const parsed = TelemetryEventSchema.safeParse(JSON.parse(body));
         if (!parsed.success) {
           refusedTelemetry.push(JSON.parse(body));
-          response.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "invalid", message: parsed.error.message } }));
+          response
+            .writeHead(400, { "content-type": "application/json" })
+            .end(JSON.stringify({ error: { code: "invalid", message: parsed.error.message } }));
           return;
         }
         const duplicate = telemetry.some((e) => e.event_id === parsed.data.event_id);
         if (!duplicate) telemetry.push(parsed.data);
-        response.writeHead(duplicate ? 200 : 202, { "content-type": "application/json" }).end(JSON.stringify({ id: parsed.data.event_id, severity: "info" }));
+        response
+          .writeHead(duplicate ? 200 : 202, { "content-type": "application/json" })
+          .end(JSON.stringify({ id: parsed.data.event_id, severity: "info" }));
         return;
       }
       if (request.method === "POST" && url === "/api/node/heartbeat") {
@@ -108,8 +115,12 @@ export async function startFakeCloud(nodeId: string) {
   });
 
   server.on("upgrade", (request, socket: Socket) => {
-    const accept = createHash("sha1").update(`${String(request.headers["sec-websocket-key"])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+    const accept = createHash("sha1")
+      .update(`${String(request.headers["sec-websocket-key"])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`,
+    );
     sockets.push(socket);
     live = socket;
     const send = (frame: unknown) => socket.write(serverFrame(OPCODES.text, Buffer.from(JSON.stringify(frame))));

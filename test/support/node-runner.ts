@@ -45,7 +45,11 @@ export function nodeRunner() {
       return body;
     };
     const healthWhen = async (ok: (h: Health) => boolean, timeoutMs = 20_000): Promise<Health | null> =>
-      eventually(() => health().catch(() => null), (h) => h !== null && ok(h), timeoutMs);
+      eventually(
+        () => health().catch(() => null),
+        (h) => h !== null && ok(h),
+        timeoutMs,
+      );
     return { supervisor, stdout: () => out, stderr: () => err, health, healthWhen };
   };
 

@@ -20,9 +20,10 @@ export function frame(opcode: number, payload: Buffer | string, options: { fin?:
   if (body.length > 0xffff) throw new Error("test frames are at most 64 KiB");
   const first = ((options.fin ?? true) ? 0x80 : 0) | opcode;
   const maskBit = options.mask ? 0x80 : 0;
-  const header = body.length < 126
-    ? Buffer.from([first, maskBit | body.length])
-    : Buffer.from([first, maskBit | 126, body.length >> 8, body.length & 0xff]);
+  const header =
+    body.length < 126
+      ? Buffer.from([first, maskBit | body.length])
+      : Buffer.from([first, maskBit | 126, body.length >> 8, body.length & 0xff]);
   if (!options.mask) return Buffer.concat([header, body]);
   const mask = options.mask;
   return Buffer.concat([header, mask, Buffer.from(body.map((byte, i) => byte ^ mask[i % 4]!))]);
@@ -77,18 +78,20 @@ export type ServerConnection = {
   closed: Promise<void>;
 };
 
-export async function startWsServer(options: {
-  /** Return a status to refuse the upgrade with (plus headers/body), or null to accept. */
-  refuse?: (headers: IncomingHttpHeaders) => { status: number; headers?: Record<string, string>; body?: string } | null;
-  /** Bytes sent together with the 101 response, in the same write. */
-  head?: Buffer;
-  /** Send a wrong Sec-WebSocket-Accept. */
-  badAccept?: boolean;
-  /** Never answer the upgrade at all (the TCP connection stays open). */
-  silent?: boolean;
-  /** A real server ends the TCP connection once it has the client's close frame; false: it stays silent. */
-  answerClose?: boolean;
-} = {}): Promise<{ url: string; connections: ServerConnection[]; close(): Promise<void> }> {
+export async function startWsServer(
+  options: {
+    /** Return a status to refuse the upgrade with (plus headers/body), or null to accept. */
+    refuse?: (headers: IncomingHttpHeaders) => { status: number; headers?: Record<string, string>; body?: string } | null;
+    /** Bytes sent together with the 101 response, in the same write. */
+    head?: Buffer;
+    /** Send a wrong Sec-WebSocket-Accept. */
+    badAccept?: boolean;
+    /** Never answer the upgrade at all (the TCP connection stays open). */
+    silent?: boolean;
+    /** A real server ends the TCP connection once it has the client's close frame; false: it stays silent. */
+    answerClose?: boolean;
+  } = {},
+): Promise<{ url: string; connections: ServerConnection[]; close(): Promise<void> }> {
   const connections: ServerConnection[] = [];
   const held: Socket[] = [];
   const server: Server = createServer((_request, response) => {
@@ -103,13 +106,19 @@ export async function startWsServer(options: {
     const refusal = options.refuse?.(request.headers) ?? null;
     if (refusal) {
       const body = refusal.body ?? "";
-      const extra = Object.entries(refusal.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-      socket.end(`HTTP/1.1 ${refusal.status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+      const extra = Object.entries(refusal.headers ?? {})
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("");
+      socket.end(
+        `HTTP/1.1 ${refusal.status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
+      );
       return;
     }
     const key = String(request.headers["sec-websocket-key"]);
     const accept = options.badAccept ? "nope" : createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-    const handshake = Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+    const handshake = Buffer.from(
+      `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`,
+    );
     socket.write(options.head ? Buffer.concat([handshake, options.head]) : handshake);
     const reader = new ClientFrameReader();
     const connection: ServerConnection = {

@@ -32,7 +32,9 @@ describe("admin API", () => {
 
   it("enrollment codes are stored hashed, never in clear", async () => {
     const owner = await (await adminPost("/api/admin/owners", { email: "codes@example.com", name: "C" })).json<{ owner_id: string }>();
-    const { code } = await (await adminPost("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "PC" })).json<{ code: string }>();
+    const { code } = await (await adminPost("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "PC" })).json<{
+      code: string;
+    }>();
     const rows = await env.DB.prepare("SELECT * FROM enrollment_codes").all();
     expect(JSON.stringify(rows.results)).not.toContain(code);
   });
@@ -43,7 +45,12 @@ describe("admin API", () => {
     const { items } = await res.json<{ items: { pattern: string; fix_type: string; fix_version: string; auto_resolve: boolean }[] }>();
     expect(items).toEqual([
       expect.objectContaining({ pattern: "EADDRINUSE", fix_type: "update", fix_version: "0.3.1", auto_resolve: true }),
-      expect.objectContaining({ pattern: "process.exit.*watchdog.*max uptime", fix_type: "update", fix_version: "0.3.1", auto_resolve: true }),
+      expect.objectContaining({
+        pattern: "process.exit.*watchdog.*max uptime",
+        fix_type: "update",
+        fix_version: "0.3.1",
+        auto_resolve: true,
+      }),
     ]);
   });
 
@@ -57,7 +64,9 @@ describe("admin API", () => {
   });
 
   it("an owner's dashboard token does not open the admin API", async () => {
-    const owner = await (await adminPost("/api/admin/owners", { email: "notadmin@example.com", name: "N" })).json<{ dashboard_token: string }>();
+    const owner = await (await adminPost("/api/admin/owners", { email: "notadmin@example.com", name: "N" })).json<{
+      dashboard_token: string;
+    }>();
     const res = await call("/api/admin/known-issues", { headers: { authorization: `Bearer ${owner.dashboard_token}` } });
     expect(res.status).toBe(401);
   });

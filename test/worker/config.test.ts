@@ -65,7 +65,12 @@ describe("percent()", () => {
 describe("the configuration the Worker reads", () => {
   it("gives the defaults when no var is set", () => {
     expect(enrollmentTtlSeconds(envWith({}))).toBe(7 * 24 * 3600);
-    expect(liveTiming(envWith({}))).toEqual({ heartbeatIntervalMs: 30_000, offlineGraceMs: 95_000, flapWindowMs: 600_000, rollupMs: 3_600_000 });
+    expect(liveTiming(envWith({}))).toEqual({
+      heartbeatIntervalMs: 30_000,
+      offlineGraceMs: 95_000,
+      flapWindowMs: 600_000,
+      rollupMs: 3_600_000,
+    });
     expect(triageSettings(envWith({}))).toEqual({
       escalationPeriodMs: 3_600_000,
       webhookUrl: null,
@@ -82,7 +87,8 @@ describe("the configuration the Worker reads", () => {
   });
 
   it("gives the default enrollment lifetime for a bad ENROLLMENT_TTL_SECONDS, a negative one included", () => {
-    for (const value of ["", "0", "-60", "week"]) expect(enrollmentTtlSeconds(envWith({ ENROLLMENT_TTL_SECONDS: value }))).toBe(7 * 24 * 3600);
+    for (const value of ["", "0", "-60", "week"])
+      expect(enrollmentTtlSeconds(envWith({ ENROLLMENT_TTL_SECONDS: value }))).toBe(7 * 24 * 3600);
   });
 
   it("treats an empty ESCALATION_WEBHOOK_URL as no webhook", () => {

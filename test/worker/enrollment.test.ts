@@ -61,7 +61,9 @@ describe("enrollment", () => {
   it("an expired code is refused with 410 enrollment_code_expired", async () => {
     const owner = await createOwner();
     const code = await enrollmentCodeFor(owner.owner_id);
-    await env.DB.prepare("UPDATE enrollment_codes SET expires_at = ?").bind(Date.now() - 1000).run();
+    await env.DB.prepare("UPDATE enrollment_codes SET expires_at = ?")
+      .bind(Date.now() - 1000)
+      .run();
     const res = await enroll(code);
     expect(res.status).toBe(410);
     expect((await res.json<{ error: { code: string; message: string } }>()).error).toMatchObject({

@@ -165,7 +165,11 @@ describe("which record of a report is fingerprinted", () => {
 describe("the same crash elsewhere gets the same fingerprint", () => {
   it("on another port, address and time", async () => {
     const original = await fp(EADDRINUSE_CRASH_LOOP);
-    const elsewhere = vary(EADDRINUSE_CRASH_LOOP, [/127\.0\.0\.1:\d+/g, "10.0.0.17:9847"], [/\[2026-[^\]]+\]/g, "[2027-03-01T00:00:00.001Z]"]);
+    const elsewhere = vary(
+      EADDRINUSE_CRASH_LOOP,
+      [/127\.0\.0\.1:\d+/g, "10.0.0.17:9847"],
+      [/\[2026-[^\]]+\]/g, "[2027-03-01T00:00:00.001Z]"],
+    );
     expect(await fp(elsewhere)).toBe(original);
     const ipv6 = vary(EADDRINUSE_CRASH_LOOP, [/127\.0\.0\.1:\d+/g, ":::9847"]);
     expect(await fp(ipv6)).toBe(original);
@@ -203,8 +207,9 @@ describe("the same crash elsewhere gets the same fingerprint", () => {
   });
 
   it("with other numbers in the message", async () => {
-    expect(await fp(vary(JSON_PARSE_REJECTION, [/position \d+ \(line \d+ column \d+\)/, "position 3 (line 1 column 4)"])))
-      .toBe(await fp(JSON_PARSE_REJECTION));
+    expect(await fp(vary(JSON_PARSE_REJECTION, [/position \d+ \(line \d+ column \d+\)/, "position 3 (line 1 column 4)"]))).toBe(
+      await fp(JSON_PARSE_REJECTION),
+    );
     expect(await fp(vary(WATCHDOG_EXIT, [/86400s/, "3600s"]))).toBe(await fp(WATCHDOG_EXIT));
   });
 

@@ -62,7 +62,9 @@ describe("known issues admin API", () => {
   it("testing a pattern lists the stored crash groups it would match, before it is enabled", async () => {
     const node = await enrollNode();
     await deliver([await ingestCrash(node, ENOENT_CRASH), await ingestCrash(node, TYPE_ERROR_CRASH)]);
-    const issue = await (await adminPost("/api/admin/known-issues", { pattern: "no such file or directory", fix_type: "manual", enabled: false })).json<Issue>();
+    const issue = await (
+      await adminPost("/api/admin/known-issues", { pattern: "no such file or directory", fix_type: "manual", enabled: false })
+    ).json<Issue>();
     const res = await call(`/api/admin/known-issues/${issue.id}/test`, { method: "POST", headers: adminHeaders() });
     expect(res.status).toBe(200);
     const body = await res.json<{ enabled: boolean; checked_groups: number; matches: { title: string }[] }>();
@@ -73,7 +75,9 @@ describe("known issues admin API", () => {
   });
 
   it("a disabled known issue is not matched by triage", async () => {
-    const issue = await (await adminPost("/api/admin/known-issues", { pattern: "Cannot read properties", fix_type: "self_healing" })).json<Issue>();
+    const issue = await (
+      await adminPost("/api/admin/known-issues", { pattern: "Cannot read properties", fix_type: "self_healing" })
+    ).json<Issue>();
     await call(`/api/admin/known-issues/${issue.id}/disable`, { method: "POST", headers: adminHeaders() });
     const node = await enrollNode();
     const id = await ingestCrash(node, TYPE_ERROR_CRASH);

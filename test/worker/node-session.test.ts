@@ -9,7 +9,16 @@ import { connect, eventsOf, heartbeat, nodeRow, sessionOf } from "./live-helpers
 async function liveStatus(nodeId: string) {
   const res = await call(`/api/nodes/${nodeId}`, { headers: adminHeaders() });
   expect(res.status).toBe(200);
-  return res.json<{ status: string; connected: boolean; version: string; uptime_s: number; memory_mb: number; error_count: number; ws_failure_count: number; last_seen: string }>();
+  return res.json<{
+    status: string;
+    connected: boolean;
+    version: string;
+    uptime_s: number;
+    memory_mb: number;
+    error_count: number;
+    ws_failure_count: number;
+    last_seen: string;
+  }>();
 }
 
 /** Pretends the node's last sign of life was `ms` ago (time does not pass in a test). */
@@ -108,7 +117,10 @@ describe("the live socket", () => {
       await socket.next("heartbeat_ack");
     }
     const stored = async () =>
-      runInDurableObject(sessionOf(node.node_id), async (_i: NodeSession, state) => (await state.storage.get<LiveState>("live"))!.heartbeat!);
+      runInDurableObject(
+        sessionOf(node.node_id),
+        async (_i: NodeSession, state) => (await state.storage.get<LiveState>("live"))!.heartbeat!,
+      );
     expect((await stored()).uptime).toBe(1_000);
     expect((await liveStatus(node.node_id)).uptime_s).toBe(5);
     socket.send(heartbeat(node, { version: "0.3.1", uptime: 6_000 }));
@@ -134,7 +146,11 @@ describe("the live socket", () => {
   it("the HTTP heartbeat fallback is validated like telemetry and shows the node degraded", async () => {
     const node = await enrollNode();
     const post = (body: unknown, key = node.node_key) =>
-      call("/api/node/heartbeat", { method: "POST", headers: { "content-type": "application/json", "x-node-key": key }, body: JSON.stringify(body) });
+      call("/api/node/heartbeat", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-node-key": key },
+        body: JSON.stringify(body),
+      });
     const { type: _t, ...beat } = heartbeat(node, { connection_state: "degraded", ws_failure_count: 6 });
     expect((await post(beat)).status).toBe(202);
     expect(await liveStatus(node.node_id)).toMatchObject({ status: "degraded", ws_failure_count: 6 });
@@ -241,7 +257,10 @@ describe("commands", () => {
 
   it("an unacknowledged command is resent on reconnect; an acknowledged one is not", async () => {
     const node = await enrollNode();
-    const queued = await (await queueCommand(node.node_id, { type: "CONFIG_CHANGE", payload: { a: 1 } })).json<{ id: string; sent: boolean }>();
+    const queued = await (await queueCommand(node.node_id, { type: "CONFIG_CHANGE", payload: { a: 1 } })).json<{
+      id: string;
+      sent: boolean;
+    }>();
     expect(queued.sent).toBe(false);
     const first = await connect(node);
     // The welcome announces the command that follows it.
@@ -347,7 +366,9 @@ describe("GET /api/nodes", () => {
     expect(items).toEqual([expect.objectContaining({ id: mine.node_id, status: "online", name: "Kitchen Laptop" })]);
     const other = await call(`/api/nodes/${theirs.node_id}`, { headers: { authorization: `Bearer ${mine.dashboard_token}` } });
     expect(other.status).toBe(404);
-    expect((await call(`/api/nodes/${crypto.randomUUID()}`, { headers: { authorization: `Bearer ${mine.dashboard_token}` } })).status).toBe(404);
+    expect((await call(`/api/nodes/${crypto.randomUUID()}`, { headers: { authorization: `Bearer ${mine.dashboard_token}` } })).status).toBe(
+      404,
+    );
     socket.ws.close();
   });
 

@@ -29,7 +29,9 @@ function openApiPath(honoPath: string): string {
 
 /** Handlers and per-route middleware, not `.use()` middleware (method ALL); one entry per method and path. */
 function servedOperations(): string[] {
-  const served = app.routes.filter((route) => route.method !== "ALL").map((route) => `${route.method.toLowerCase()} ${openApiPath(route.path)}`);
+  const served = app.routes
+    .filter((route) => route.method !== "ALL")
+    .map((route) => `${route.method.toLowerCase()} ${openApiPath(route.path)}`);
   return [...new Set(served)].sort();
 }
 
@@ -59,7 +61,9 @@ describe("GET /api/openapi.json", () => {
         // Only the two public documents of the edge itself cannot be refused.
         if (path !== "/api/health" && path !== "/api/openapi.json") expect(clientErrors, where).not.toEqual([]);
         for (const status of [...clientErrors, "500"]) {
-          expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe("#/components/schemas/ApiError");
+          expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe(
+            "#/components/schemas/ApiError",
+          );
         }
       }
     }
@@ -90,10 +94,15 @@ describe("GET /api/openapi.json", () => {
     const doc = (await servedDocument()) as unknown as { paths: Record<string, Record<string, Record<string, unknown>>> };
     const push = doc.paths["/api/admin/releases/{version}/push"]!.post!;
     expect(push.parameters).toEqual([expect.objectContaining({ name: "version", in: "path", required: true })]);
-    expect(push.requestBody).toMatchObject({ content: { "application/json": { schema: { type: "object", properties: { node_ids: {}, cursor: {} } } } } });
+    expect(push.requestBody).toMatchObject({
+      content: { "application/json": { schema: { type: "object", properties: { node_ids: {}, cursor: {} } } } },
+    });
     const telemetry = doc.paths["/api/node/telemetry"]!.get!;
     expect(telemetry.parameters).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: "node_id", in: "query", required: false }), expect.objectContaining({ name: "limit", in: "query", required: false })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: "node_id", in: "query", required: false }),
+        expect.objectContaining({ name: "limit", in: "query", required: false }),
+      ]),
     );
   });
 });

@@ -6,13 +6,7 @@
  * Runs in workerd, where triage runs.
  */
 import { describe, expect, it } from "vitest";
-import {
-  MAX_MATCH_INPUT_CHARS,
-  MAX_PATTERN_CHARS,
-  PatternError,
-  checkPattern,
-  compilePattern,
-} from "../../worker/triage/pattern.ts";
+import { MAX_MATCH_INPUT_CHARS, MAX_PATTERN_CHARS, PatternError, checkPattern, compilePattern } from "../../worker/triage/pattern.ts";
 import {
   EADDRINUSE_CRASH_LOOP,
   ENOENT_CRASH,
@@ -180,7 +174,17 @@ describe("only the first MAX_MATCH_INPUT_CHARS of a text are examined", () => {
     // body fits, the newest line (the crash that matters) last.
     const entries = Array.from({ length: MAX_ENTRIES }, () => "x".repeat(MAX_ENTRY_CHARS));
     entries[entries.length - 1] = `${"x".repeat(MAX_ENTRY_CHARS - "EADDRINUSE".length)}EADDRINUSE`;
-    const body = (): string => JSON.stringify({ event_id: crypto.randomUUID(), type: "crash_report", entries, node_version: "0.3.0", os: "win32", arch: "x64", uptime_before_crash: null, timestamp: new Date().toISOString() });
+    const body = (): string =>
+      JSON.stringify({
+        event_id: crypto.randomUUID(),
+        type: "crash_report",
+        entries,
+        node_version: "0.3.0",
+        os: "win32",
+        arch: "x64",
+        uptime_before_crash: null,
+        timestamp: new Date().toISOString(),
+      });
     while (new TextEncoder().encode(body()).length > MAX_TELEMETRY_BODY_BYTES) entries.shift();
     expect(entries.length).toBeGreaterThan(10);
     expect(matches(entries.join("\n"))).toBe(true);

@@ -39,7 +39,12 @@ export async function signedManifest(key: SigningKey, bytes: Uint8Array, overrid
 }
 
 /** The Worker with the edge trusting `keys` (RELEASE_PUBLIC_KEYS), as deployed config would say. */
-export async function callTrusting(keys: SigningKey[], path: string, init: RequestInit = {}, extra: Partial<Cloudflare.Env> = {}): Promise<Response> {
+export async function callTrusting(
+  keys: SigningKey[],
+  path: string,
+  init: RequestInit = {},
+  extra: Partial<Cloudflare.Env> = {},
+): Promise<Response> {
   const ctx = createExecutionContext();
   const res = await worker.fetch(
     new Request(`${BASE}${path}`, init),

@@ -34,22 +34,56 @@ describe("registering a release", () => {
     const body = await signedManifest(key, bytes, { version: "0.4.0" });
     const res = await register(body);
     expect(res.status).toBe(201);
-    expect(await res.json()).toMatchObject({ version: "0.4.0", channel: "stable", status: "active", rollout_percent: 100, size: bytes.byteLength });
+    expect(await res.json()).toMatchObject({
+      version: "0.4.0",
+      channel: "stable",
+      status: "active",
+      rollout_percent: 100,
+      size: bytes.byteLength,
+    });
     expect((await register(body)).status).toBe(409);
   });
 
   it.each([
-    ["a signature by a key the edge does not trust", async (bytes: Uint8Array) => signedManifest(other, bytes, { version: "0.4.1" }), "signature", 422],
+    [
+      "a signature by a key the edge does not trust",
+      async (bytes: Uint8Array) => signedManifest(other, bytes, { version: "0.4.1" }),
+      "signature",
+      422,
+    ],
     [
       "a signature over another manifest",
-      async (bytes: Uint8Array) => ({ ...(await signedManifest(key, bytes, { version: "0.4.1" })), manifest: JSON.stringify({ version: "0.4.1" }) }),
+      async (bytes: Uint8Array) => ({
+        ...(await signedManifest(key, bytes, { version: "0.4.1" })),
+        manifest: JSON.stringify({ version: "0.4.1" }),
+      }),
       "manifest.channel",
       400,
     ],
-    ["a manifest whose size is not the bundle's", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", size: bytes.byteLength + 1 }), "manifest.size", 422],
-    ["a manifest whose sha256 is not the bundle's", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", sha256: "0".repeat(64) }), "manifest.sha256", 422],
-    ["a manifest that has expired", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", expires_at: "2020-01-01T00:00:00Z" }), "manifest.expires_at", 400],
-    ["a release whose bundle was never uploaded", async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.9.9" }), "manifest.version", 422],
+    [
+      "a manifest whose size is not the bundle's",
+      async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", size: bytes.byteLength + 1 }),
+      "manifest.size",
+      422,
+    ],
+    [
+      "a manifest whose sha256 is not the bundle's",
+      async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", sha256: "0".repeat(64) }),
+      "manifest.sha256",
+      422,
+    ],
+    [
+      "a manifest that has expired",
+      async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.4.1", expires_at: "2020-01-01T00:00:00Z" }),
+      "manifest.expires_at",
+      400,
+    ],
+    [
+      "a release whose bundle was never uploaded",
+      async (bytes: Uint8Array) => signedManifest(key, bytes, { version: "0.9.9" }),
+      "manifest.version",
+      422,
+    ],
   ] as const)("%s is refused, naming the problem", async (_what, make, path, status) => {
     const bytes = bundleOf("bundle 0.4.1");
     await publishBundle("0.4.1", bytes);
@@ -73,7 +107,9 @@ describe("what nodes get", () => {
     const node = await enrollNode();
     await publish("1.0.0", "0123456789abcdefghij");
     const offer = await callTrusting([key], "/api/node/versions?channel=stable", { headers: { "x-node-key": node.node_key } });
-    const { latest } = await offer.json<{ latest: { version: string; manifest: string; signature: string; key_id: string; download_path: string } }>();
+    const { latest } = await offer.json<{
+      latest: { version: string; manifest: string; signature: string; key_id: string; download_path: string };
+    }>();
     expect(latest).toMatchObject({ version: "1.0.0", key_id: key.keyId, download_path: "/api/node/releases/1.0.0/bundle" });
     expect(JSON.parse(latest.manifest).version).toBe("1.0.0");
 
@@ -95,9 +131,15 @@ describe("what nodes get", () => {
   it("halted and yanked releases are not offered; a yanked bundle is gone", async () => {
     const node = await enrollNode();
     await publish("2.0.0");
-    const halted = await call("/api/admin/releases/2.0.0/halt", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "testing" }) });
+    const halted = await call("/api/admin/releases/2.0.0/halt", {
+      method: "POST",
+      headers: adminHeaders(),
+      body: JSON.stringify({ reason: "testing" }),
+    });
     expect(halted.status).toBe(200);
-    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{ latest: { version: string } | null }>();
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{
+      latest: { version: string } | null;
+    }>();
     expect(offer.latest?.version).not.toBe("2.0.0");
     await call("/api/admin/releases/2.0.0/yank", { method: "POST", headers: adminHeaders() });
     expect((await call("/api/node/releases/2.0.0/bundle", { headers: { "x-node-key": node.node_key } })).status).toBe(410);
@@ -120,10 +162,16 @@ describe("what nodes get", () => {
 
   it("a node outside the rollout is not offered the release", async () => {
     await publish("4.0.0");
-    const res = await call("/api/admin/releases/4.0.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 0 }) });
+    const res = await call("/api/admin/releases/4.0.0/rollout", {
+      method: "POST",
+      headers: adminHeaders(),
+      body: JSON.stringify({ percent: 0 }),
+    });
     expect(res.status).toBe(200);
     const node = await enrollNode();
-    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{ latest: { version: string } | null }>();
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": node.node_key } })).json<{
+      latest: { version: string } | null;
+    }>();
     expect(offer.latest?.version).not.toBe("4.0.0");
   });
 });
@@ -208,8 +256,15 @@ describe("pushing a release now", () => {
 describe("releases and triage", () => {
   it("publishing a release carries out decisions that were waiting for it: the node gets SOFTWARE_UPDATE once", async () => {
     // Halt everything published so far so 0.3.5 is the release that matters.
-    for (const r of (await (await call("/api/admin/releases", { headers: adminHeaders() })).json<{ items: { version: string; status: string }[] }>()).items) {
-      if (r.status === "active") await call(`/api/admin/releases/${r.version}/halt`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "test" }) });
+    for (const r of (
+      await (await call("/api/admin/releases", { headers: adminHeaders() })).json<{ items: { version: string; status: string }[] }>()
+    ).items) {
+      if (r.status === "active")
+        await call(`/api/admin/releases/${r.version}/halt`, {
+          method: "POST",
+          headers: adminHeaders(),
+          body: JSON.stringify({ reason: "test" }),
+        });
     }
     const node = await enrollNode();
     const first = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
@@ -225,11 +280,16 @@ describe("releases and triage", () => {
     const updates = commands.items.filter((c) => c.type === "SOFTWARE_UPDATE");
     expect(updates).toHaveLength(1);
     expect(JSON.parse(updates[0]!.payload.manifest).version).toBe("0.3.5");
-    expect(await row("SELECT action, state FROM resolutions WHERE telemetry_id = ?", first)).toEqual({ action: "software_update", state: "pending" });
+    expect(await row("SELECT action, state FROM resolutions WHERE telemetry_id = ?", first)).toEqual({
+      action: "software_update",
+      state: "pending",
+    });
 
     // A crash after the release exists is pushed at once, still as the same single command.
     await deliver([await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0")]);
-    const again = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{ items: { type: string }[] }>();
+    const again = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{
+      items: { type: string }[];
+    }>();
     expect(again.items.filter((c) => c.type === "SOFTWARE_UPDATE")).toHaveLength(1);
   });
 
@@ -259,24 +319,39 @@ describe("releases and triage", () => {
     // Only the count rule here (1 of 3 installs would already pass the default 5 % rule).
     const countOnly = { ROLLBACK_HALT_PERCENT: "100" };
     await deliver([await rolledBack(nodes[0]!)], countOnly);
-    expect(await row("SELECT status, rollbacks, installs FROM releases WHERE version = '5.0.0'")).toEqual({ status: "active", rollbacks: 1, installs: 3 });
+    expect(await row("SELECT status, rollbacks, installs FROM releases WHERE version = '5.0.0'")).toEqual({
+      status: "active",
+      rollbacks: 1,
+      installs: 3,
+    });
     const id = await rolledBack(nodes[1]!);
     await deliver([id], countOnly);
-    const release = await row<{ status: string; halted_reason: string }>("SELECT status, halted_reason FROM releases WHERE version = '5.0.0'");
+    const release = await row<{ status: string; halted_reason: string }>(
+      "SELECT status, halted_reason FROM releases WHERE version = '5.0.0'",
+    );
     expect(release.status).toBe("halted");
     expect(release.halted_reason).toContain("2 rollback(s)");
     expect(await count("SELECT count(*) AS n FROM escalations WHERE telemetry_id = ? AND reason = 'release_halted'", id)).toBe(1);
-    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": nodes[2]!.node_key } })).json<{ latest: { version: string } | null }>();
+    const offer = await (await call("/api/node/versions", { headers: { "x-node-key": nodes[2]!.node_key } })).json<{
+      latest: { version: string } | null;
+    }>();
     expect(offer.latest?.version).not.toBe("5.0.0");
   });
 
   it("with few installs, one rollback is already over the percentage and halts the release", async () => {
     await publish("6.0.0");
     const node = await enrollNode();
-    await postTelemetry(node.node_key, crashReport({ type: "update_progress", entries: [], details: { stage: "installed", version: "6.0.0" } }));
+    await postTelemetry(
+      node.node_key,
+      crashReport({ type: "update_progress", entries: [], details: { stage: "installed", version: "6.0.0" } }),
+    );
     const res = await postTelemetry(
       node.node_key,
-      crashReport({ type: "update_rolled_back", entries: ["[t] UNCAUGHT: Error: boom"], details: { version: "6.0.0", rolled_back_to: "0.3.5" } }),
+      crashReport({
+        type: "update_rolled_back",
+        entries: ["[t] UNCAUGHT: Error: boom"],
+        details: { version: "6.0.0", rolled_back_to: "0.3.5" },
+      }),
     );
     await deliver([(await res.json<{ id: string }>()).id]);
     expect((await row<{ status: string }>("SELECT status FROM releases WHERE version = '6.0.0'")).status).toBe("halted");

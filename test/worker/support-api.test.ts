@@ -25,11 +25,22 @@ describe("support API", () => {
     for (const crash of [EADDRINUSE_CRASH_LOOP, ENOENT_CRASH, TYPE_ERROR_CRASH, JSON_PARSE_REJECTION]) {
       await deliver([await ingestCrash(node, crash)]);
     }
-    const groups = await all<{ title: string; report_count: number; node_count: number; versions: string[]; state: string; known_issue_id: string | null }>(
-      "/api/support/crash-groups",
-    );
+    const groups = await all<{
+      title: string;
+      report_count: number;
+      node_count: number;
+      versions: string[];
+      state: string;
+      known_issue_id: string | null;
+    }>("/api/support/crash-groups");
     expect(groups).toHaveLength(4);
-    expect(groups.at(-1)).toMatchObject({ state: "waiting_for_release", versions: ["0.3.0"], node_count: 1, report_count: 1, known_issue_id: expect.any(String) });
+    expect(groups.at(-1)).toMatchObject({
+      state: "waiting_for_release",
+      versions: ["0.3.0"],
+      node_count: 1,
+      report_count: 1,
+      known_issue_id: expect.any(String),
+    });
     expect(groups[0]!.title).toContain("SyntaxError");
     const tickets = await all<{ tags: string[]; status: string }>("/api/support/tickets");
     expect(tickets).toHaveLength(3);

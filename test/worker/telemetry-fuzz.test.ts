@@ -21,7 +21,13 @@ beforeAll(async () => {
 });
 
 const REQUIRED = ["event_id", "type", "node_version", "os", "arch", "timestamp"] as const;
-const wrongTypeValue = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.dictionary(fc.string(), fc.integer()), fc.array(fc.integer()));
+const wrongTypeValue = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.dictionary(fc.string(), fc.integer()),
+  fc.array(fc.integer()),
+);
 
 /** A valid report with exactly one thing broken. */
 const brokenReport = fc.oneof(
@@ -30,9 +36,16 @@ const brokenReport = fc.oneof(
     delete report[key];
     return JSON.stringify(report);
   }),
-  fc.tuple(fc.constantFrom(...REQUIRED, "entries"), wrongTypeValue).map(([key, value]) => JSON.stringify({ ...crashReport(), [key]: value })),
-  fc.string({ maxLength: 40 }).filter((t) => !["crash_report", "connection_degraded", "error", "health"].includes(t)).map((type) => JSON.stringify({ ...crashReport(), type })),
-  fc.integer({ min: MAX_ENTRIES + 1, max: 200 }).map((n) => JSON.stringify(crashReport({ entries: Array.from({ length: n }, () => "line") }))),
+  fc
+    .tuple(fc.constantFrom(...REQUIRED, "entries"), wrongTypeValue)
+    .map(([key, value]) => JSON.stringify({ ...crashReport(), [key]: value })),
+  fc
+    .string({ maxLength: 40 })
+    .filter((t) => !["crash_report", "connection_degraded", "error", "health"].includes(t))
+    .map((type) => JSON.stringify({ ...crashReport(), type })),
+  fc
+    .integer({ min: MAX_ENTRIES + 1, max: 200 })
+    .map((n) => JSON.stringify(crashReport({ entries: Array.from({ length: n }, () => "line") }))),
   fc.nat({ max: 49 }).map((i) => {
     const entries = crashReport().entries!.slice();
     entries[i % entries.length] = "x".repeat(MAX_ENTRY_CHARS + 1);
@@ -65,45 +78,63 @@ async function expectRefusedAndNothingStored(send: () => Promise<Response>): Pro
 }
 
 describe("telemetry ingest under malformed input", () => {
-  it("a report with one thing broken is refused with a 4xx and stores nothing", async () => {
-    await fc.assert(
-      fc.asyncProperty(brokenReport, (body) => expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), body))),
-      { numRuns: 1200 },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "a report with one thing broken is refused with a 4xx and stores nothing",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(brokenReport, (body) => expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), body))),
+        { numRuns: 1200 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it("arbitrary JSON, text and bytes are refused with a 4xx and store nothing", async () => {
-    await fc.assert(
-      fc.asyncProperty(garbage, (body) => expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), body))),
-      { numRuns: 800 },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "arbitrary JSON, text and bytes are refused with a 4xx and store nothing",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(garbage, (body) => expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), body))),
+        { numRuns: 800 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
   const headerText = fc.stringMatching(/^[\x20-\x7e]{0,120}$/);
 
-  it("arbitrary node keys never get a valid report stored", async () => {
-    const forged = fc.oneof(
-      headerText,
-      fc.tuple(fc.nat(), fc.constantFrom(..."ABCabc012-_")).map(([i, ch]) => {
-        const key = pool[0]!;
-        const at = key.lastIndexOf(".") + 1 + (i % 43);
-        const swapped = key[at] === ch ? (ch === "A" ? "B" : "A") : ch;
-        return key.slice(0, at) + swapped + key.slice(at + 1);
-      }),
-    );
-    await fc.assert(
-      fc.asyncProperty(forged, (key) => expectRefusedAndNothingStored(() => postTelemetry(key.trim() === "" ? null : key, crashReport()))),
-      { numRuns: 600 },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "arbitrary node keys never get a valid report stored",
+    async () => {
+      const forged = fc.oneof(
+        headerText,
+        fc.tuple(fc.nat(), fc.constantFrom(..."ABCabc012-_")).map(([i, ch]) => {
+          const key = pool[0]!;
+          const at = key.lastIndexOf(".") + 1 + (i % 43);
+          const swapped = key[at] === ch ? (ch === "A" ? "B" : "A") : ch;
+          return key.slice(0, at) + swapped + key.slice(at + 1);
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(forged, (key) =>
+          expectRefusedAndNothingStored(() => postTelemetry(key.trim() === "" ? null : key, crashReport())),
+        ),
+        { numRuns: 600 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it("arbitrary content types other than JSON are refused with a 4xx and store nothing", async () => {
-    const contentType = headerText.filter((t) => t.split(";")[0]!.trim().toLowerCase() !== "application/json");
-    await fc.assert(
-      fc.asyncProperty(contentType, (type) =>
-        expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), crashReport(), { "content-type": type })),
-      ),
-      { numRuns: 400 },
-    );
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    "arbitrary content types other than JSON are refused with a 4xx and store nothing",
+    async () => {
+      const contentType = headerText.filter((t) => t.split(";")[0]!.trim().toLowerCase() !== "application/json");
+      await fc.assert(
+        fc.asyncProperty(contentType, (type) =>
+          expectRefusedAndNothingStored(() => postTelemetry(nodeKey(), crashReport(), { "content-type": type })),
+        ),
+        { numRuns: 400 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

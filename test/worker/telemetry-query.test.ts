@@ -3,7 +3,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, crashReport, createOwner, enrollNode, postTelemetry, type EnrolledNode } from "./helpers.ts";
 
 type Page = {
-  items: { id: string; node_id: string; type: string; severity: string; resolved: boolean; created_at: string; payload: { entries: string[] } }[];
+  items: {
+    id: string;
+    node_id: string;
+    type: string;
+    severity: string;
+    resolved: boolean;
+    created_at: string;
+    payload: { entries: string[] };
+  }[];
   next_cursor: string | null;
 };
 
@@ -61,7 +69,9 @@ describe("GET /api/node/telemetry", () => {
     const seen = new Set<string>();
     let cursor: string | null = null;
     do {
-      const page: Page = await (await list(nana.dashboard_token, `node_id=${extra.node_id}&limit=1${cursor ? `&cursor=${cursor}` : ""}`)).json();
+      const page: Page = await (
+        await list(nana.dashboard_token, `node_id=${extra.node_id}&limit=1${cursor ? `&cursor=${cursor}` : ""}`)
+      ).json();
       page.items.forEach((i) => seen.add(i.id));
       cursor = page.next_cursor;
     } while (cursor);

@@ -34,7 +34,12 @@ export async function deliver(
   const ids = telemetryIds.map(() => `msg-${++messageCounter}`);
   const batch = createMessageBatch<TriageMessage>(
     "buhdi-triage",
-    telemetryIds.map((telemetry_id, i) => ({ id: ids[i]!, timestamp: new Date(), attempts, body: { telemetry_id, node_id: "n", type: "crash_report" } })),
+    telemetryIds.map((telemetry_id, i) => ({
+      id: ids[i]!,
+      timestamp: new Date(),
+      attempts,
+      body: { telemetry_id, node_id: "n", type: "crash_report" },
+    })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...overrides });
@@ -43,10 +48,14 @@ export async function deliver(
 }
 
 export async function count(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql).bind(...params).first<{ n: number }>();
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
   return row!.n;
 }
 
 export async function row<T>(sql: string, ...params: unknown[]): Promise<T> {
-  return (await env.DB.prepare(sql).bind(...params).first<T>())!;
+  return (await env.DB.prepare(sql)
+    .bind(...params)
+    .first<T>())!;
 }

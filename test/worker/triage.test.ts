@@ -1,12 +1,6 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import {
-  EADDRINUSE_CRASH_LOOP,
-  ENOENT_CRASH,
-  JSON_PARSE_REJECTION,
-  TYPE_ERROR_CRASH,
-  WATCHDOG_EXIT,
-} from "../fixtures/crashes.ts";
+import { EADDRINUSE_CRASH_LOOP, ENOENT_CRASH, JSON_PARSE_REJECTION, TYPE_ERROR_CRASH, WATCHDOG_EXIT } from "../fixtures/crashes.ts";
 import type { HealthExpectation, NodeSession } from "../../worker/node-session/node-session.ts";
 import { adminHeaders, adminPost, call, createOwner, enrollNode } from "./helpers.ts";
 import { connect, heartbeat, sessionOf } from "./live-helpers.ts";
@@ -46,7 +40,9 @@ describe("triage of known issues", () => {
     const node = await enrollNode();
     const id = await ingestCrash(node, WATCHDOG_EXIT, "0.3.0");
     await deliver([id]);
-    expect((await row<{ known_issue_id: string }>("SELECT known_issue_id FROM resolutions WHERE telemetry_id = ?", id)).known_issue_id).toBe(WATCHDOG_ISSUE);
+    expect(
+      (await row<{ known_issue_id: string }>("SELECT known_issue_id FROM resolutions WHERE telemetry_id = ?", id)).known_issue_id,
+    ).toBe(WATCHDOG_ISSUE);
   });
 
   it("the same crash from a node already on the fix version is a regression: no push, escalated", async () => {
@@ -77,7 +73,9 @@ describe("triage of unknown crashes", () => {
       status: "open",
     });
     expect(await count("SELECT count(*) AS n FROM escalations WHERE group_id = ?", groupId)).toBe(1);
-    expect(await count(`SELECT count(*) AS n FROM bridge_comms WHERE telemetry_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids))).toBe(5);
+    expect(
+      await count(`SELECT count(*) AS n FROM bridge_comms WHERE telemetry_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)),
+    ).toBe(5);
   });
 
   it("a redelivered message changes nothing: no second ticket, escalation, bridge message or count", async () => {
@@ -101,9 +99,15 @@ describe("triage of unknown crashes", () => {
     const owner = await createOwner();
     const a = await enrollNode(owner);
     const b = await enrollNode(owner);
-    const ids = [await ingestCrash(a, ENOENT_CRASH, "0.3.0"), await ingestCrash(b, ENOENT_CRASH, "0.2.9"), await ingestCrash(a, TYPE_ERROR_CRASH)];
+    const ids = [
+      await ingestCrash(a, ENOENT_CRASH, "0.3.0"),
+      await ingestCrash(b, ENOENT_CRASH, "0.2.9"),
+      await ingestCrash(a, TYPE_ERROR_CRASH),
+    ];
     await deliver(ids);
-    const groups = await Promise.all(ids.map((id) => row<{ group_id: string }>("SELECT group_id FROM resolutions WHERE telemetry_id = ?", id)));
+    const groups = await Promise.all(
+      ids.map((id) => row<{ group_id: string }>("SELECT group_id FROM resolutions WHERE telemetry_id = ?", id)),
+    );
     expect(groups[0]!.group_id).toBe(groups[1]!.group_id);
     expect(groups[2]!.group_id).not.toBe(groups[0]!.group_id);
     expect(await row("SELECT node_count, versions FROM crash_groups WHERE id = ?", groups[0]!.group_id)).toEqual({
@@ -136,11 +140,20 @@ describe("fixes and verification", () => {
     expect(created.status).toBe(201);
     const node = await enrollNode();
     const bystander = await enrollNode();
-    const id = await ingestCrash(node, ["[t] UNCAUGHT: Error: ENOENT: no such file or directory, open '~/app/settings.json'", "EXIT code=1"]);
+    const id = await ingestCrash(node, [
+      "[t] UNCAUGHT: Error: ENOENT: no such file or directory, open '~/app/settings.json'",
+      "EXIT code=1",
+    ]);
     await deliver([id]);
-    const list = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{ items: { type: string; payload: unknown }[] }>();
-    expect(list.items).toEqual([expect.objectContaining({ type: "CONFIG_CHANGE", payload: { settings_path: "~/.buhdi-node/settings.json", recreate: true } })]);
-    const other = await (await call(`/api/admin/nodes/${bystander.node_id}/commands`, { headers: adminHeaders() })).json<{ items: unknown[] }>();
+    const list = await (await call(`/api/admin/nodes/${node.node_id}/commands`, { headers: adminHeaders() })).json<{
+      items: { type: string; payload: unknown }[];
+    }>();
+    expect(list.items).toEqual([
+      expect.objectContaining({ type: "CONFIG_CHANGE", payload: { settings_path: "~/.buhdi-node/settings.json", recreate: true } }),
+    ]);
+    const other = await (await call(`/api/admin/nodes/${bystander.node_id}/commands`, { headers: adminHeaders() })).json<{
+      items: unknown[];
+    }>();
     expect(other.items).toEqual([]);
     // Redelivery does not queue it twice.
     await deliver([id], {}, 2);
@@ -215,13 +228,19 @@ describe("reliability", () => {
   it("a message whose escalation cannot be delivered is retried without holding up its batch", async () => {
     expect((await adminPost("/api/admin/known-issues", { pattern: "ECONNRESET", fix_type: "self_healing" })).status).toBe(201);
     const node = await enrollNode();
-    const unknown = await ingestCrash(node, ["[t] UNCAUGHT: RangeError: Maximum call stack size exceeded", "    at recurse (~/app/x.js:1:1)", "EXIT code=1"]);
+    const unknown = await ingestCrash(node, [
+      "[t] UNCAUGHT: RangeError: Maximum call stack size exceeded",
+      "    at recurse (~/app/x.js:1:1)",
+      "EXIT code=1",
+    ]);
     const selfHealing = await ingestCrash(node, ["[t] UNCAUGHT: Error: read ECONNRESET", "EXIT code=1"]);
     const unreachable = { ESCALATION_WEBHOOK_URL: "http://127.0.0.1:9/hook", ESCALATION_WEBHOOK_SECRET: "s3cret" };
     const result = await deliver([unknown, selfHealing], unreachable);
     expect(result.retried).toEqual([result.ids[0]]);
     expect(result.acked).toEqual([result.ids[1]]);
-    expect((await row<{ action: string }>("SELECT action FROM resolutions WHERE telemetry_id = ?", selfHealing)).action).toBe("self_healing");
+    expect((await row<{ action: string }>("SELECT action FROM resolutions WHERE telemetry_id = ?", selfHealing)).action).toBe(
+      "self_healing",
+    );
     const escalation = await row<{ status: string; attempts: number; last_error: string }>(
       "SELECT status, attempts, last_error FROM escalations WHERE telemetry_id = ?",
       unknown,

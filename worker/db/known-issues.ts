@@ -34,7 +34,13 @@ export async function updateKnownIssue(db: Database, id: string, fields: Partial
 /** The crash groups a pattern is tried on: the most recently created, bounded. */
 export async function recentCrashGroups(db: Database, limit: number) {
   return db
-    .select({ id: crashGroups.id, title: crashGroups.title, latestSample: crashGroups.latestSample, reportCount: crashGroups.reportCount, knownIssueId: crashGroups.knownIssueId })
+    .select({
+      id: crashGroups.id,
+      title: crashGroups.title,
+      latestSample: crashGroups.latestSample,
+      reportCount: crashGroups.reportCount,
+      knownIssueId: crashGroups.knownIssueId,
+    })
     .from(crashGroups)
     .orderBy(desc(crashGroups.createdAt))
     .limit(limit);

@@ -21,17 +21,27 @@ export async function listReleases(db: Database): Promise<Release[]> {
 }
 
 export async function activeReleases(db: Database, channel: string): Promise<Release[]> {
-  const rows = await db.select().from(releases).where(and(eq(releases.channel, channel as Release["channel"]), eq(releases.status, "active")));
+  const rows = await db
+    .select()
+    .from(releases)
+    .where(and(eq(releases.channel, channel as Release["channel"]), eq(releases.status, "active")));
   return rows.sort((a, b) => compareVersions(b.version, a.version));
 }
 
-export async function updateRelease(db: Database, version: string, fields: Partial<Pick<Release, "rolloutPercent" | "status" | "haltedReason">>) {
+export async function updateRelease(
+  db: Database,
+  version: string,
+  fields: Partial<Pick<Release, "rolloutPercent" | "status" | "haltedReason">>,
+) {
   const [row] = await db.update(releases).set(fields).where(eq(releases.version, version)).returning();
   return row ?? null;
 }
 
 export async function countInstall(db: Database, version: string): Promise<void> {
-  await db.update(releases).set({ installs: sql`${releases.installs} + 1` }).where(eq(releases.version, version));
+  await db
+    .update(releases)
+    .set({ installs: sql`${releases.installs} + 1` })
+    .where(eq(releases.version, version));
 }
 
 /** Counts a rollback; returns the release as it is now (null if unknown). */
@@ -49,7 +59,9 @@ export function rollbackStatements(d1: D1Database, rollback: { version: string; 
   const statements = [d1.prepare("UPDATE releases SET rollbacks = rollbacks + 1 WHERE version = ?").bind(rollback.version)];
   if (rollback.halt) {
     statements.push(
-      d1.prepare("UPDATE releases SET status = 'halted', halted_reason = ? WHERE version = ? AND status = 'active'").bind(rollback.halt, rollback.version),
+      d1
+        .prepare("UPDATE releases SET status = 'halted', halted_reason = ? WHERE version = ? AND status = 'active'")
+        .bind(rollback.halt, rollback.version),
     );
   }
   return statements;
@@ -74,7 +86,9 @@ export async function waitingForRelease(d1: D1Database, limit: number) {
 export async function markUpdateSent(d1: D1Database, resolutionId: string, groupId: string, commandId: string): Promise<void> {
   await d1.batch([
     d1
-      .prepare("UPDATE resolutions SET action = 'software_update', state = 'pending', command_id = ? WHERE id = ? AND state = 'waiting_for_release'")
+      .prepare(
+        "UPDATE resolutions SET action = 'software_update', state = 'pending', command_id = ? WHERE id = ? AND state = 'waiting_for_release'",
+      )
       .bind(commandId, resolutionId),
     d1.prepare("UPDATE crash_groups SET state = 'fixing' WHERE id = ? AND state = 'waiting_for_release'").bind(groupId),
   ]);

@@ -9,10 +9,7 @@ import { desc, sql } from "drizzle-orm";
 import { TELEMETRY_TYPES } from "../../protocol/telemetry.ts";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-const createdAt = () =>
-  integer("created_at", { mode: "timestamp_ms" })
-    .notNull()
-    .default(sql`(unixepoch('subsec') * 1000)`);
+const createdAt = () => integer("created_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
 /** A customer (e.g. Nana's family) who owns nodes and reads the dashboard with a token. */
 export const owners = sqliteTable("owners", {
@@ -95,9 +92,7 @@ export const nodeTelemetry = sqliteTable(
     index("idx_telemetry_node").on(t.nodeId, desc(t.createdAt)),
     // The dashboard's "all my nodes" view pages through one owner's events.
     index("idx_telemetry_owner").on(t.ownerId, desc(t.createdAt)),
-    index("idx_telemetry_unresolved")
-      .on(t.resolved, t.severity)
-      .where(sql`${t.resolved} = 0`),
+    index("idx_telemetry_unresolved").on(t.resolved, t.severity).where(sql`${t.resolved} = 0`),
   ],
 );
 
@@ -173,7 +168,14 @@ export const triageReceipts = sqliteTable("triage_receipts", {
   processedAt: integer("processed_at", { mode: "timestamp_ms" }).notNull(),
 });
 
-export const RESOLUTION_ACTIONS = ["software_update", "config_change", "self_healing", "ticket", "waiting_for_release", "regression"] as const;
+export const RESOLUTION_ACTIONS = [
+  "software_update",
+  "config_change",
+  "self_healing",
+  "ticket",
+  "waiting_for_release",
+  "regression",
+] as const;
 export const RESOLUTION_STATES = ["pending", "verified", "regressed", "recorded", "waiting_for_release", "open"] as const;
 
 /** Every triage decision, for the record and for verification of fixes. */
@@ -223,7 +225,9 @@ export const tickets = sqliteTable(
     title: text("title").notNull(),
     /** JSON array, e.g. ["engineering-review"]. */
     tags: text("tags").notNull().default("[]"),
-    status: text("status", { enum: ["open", "closed"] }).notNull().default("open"),
+    status: text("status", { enum: ["open", "closed"] })
+      .notNull()
+      .default("open"),
     reportCount: integer("report_count").notNull().default(0),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
@@ -243,7 +247,9 @@ export const bridgeComms = sqliteTable(
     from: text("from_name").notNull(),
     class: text("class").notNull(),
     msg: text("msg").notNull(),
-    status: text("status", { enum: ["pending", "acked"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "acked"] })
+      .notNull()
+      .default("pending"),
     createdAt: createdAt(),
     ackedAt: integer("acked_at", { mode: "timestamp_ms" }),
   },
@@ -267,7 +273,9 @@ export const escalations = sqliteTable(
     reportsSinceLast: integer("reports_since_last").notNull(),
     /** The exact JSON body that is signed and sent. */
     body: text("body").notNull(),
-    status: text("status", { enum: ["pending", "delivered"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "delivered"] })
+      .notNull()
+      .default("pending"),
     attempts: integer("attempts").notNull().default(0),
     lastError: text("last_error"),
     createdAt: createdAt(),
@@ -292,7 +300,9 @@ export const releases = sqliteTable(
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
     /** Nodes whose stable hash of (node id, version) falls under this get the release. */
     rolloutPercent: integer("rollout_percent").notNull().default(100),
-    status: text("status", { enum: ["active", "halted", "yanked"] }).notNull().default("active"),
+    status: text("status", { enum: ["active", "halted", "yanked"] })
+      .notNull()
+      .default("active"),
     haltedReason: text("halted_reason"),
     installs: integer("installs").notNull().default(0),
     rollbacks: integer("rollbacks").notNull().default(0),

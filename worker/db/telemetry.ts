@@ -69,9 +69,7 @@ export async function listTelemetry(db: Database, query: TelemetryQuery) {
   const conditions: SQL[] = [];
   if (query.scope !== "all") {
     conditions.push(
-      "nodeId" in query.scope
-        ? eq(nodeTelemetry.nodeId, query.scope.nodeId)
-        : eq(nodeTelemetry.ownerId, query.scope.ownerId),
+      "nodeId" in query.scope ? eq(nodeTelemetry.nodeId, query.scope.nodeId) : eq(nodeTelemetry.ownerId, query.scope.ownerId),
     );
   }
   if (query.unresolvedOnly) conditions.push(eq(nodeTelemetry.resolved, false));

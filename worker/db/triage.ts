@@ -105,7 +105,9 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
   const version = context.nodeVersion ?? "unknown";
   const statements = [
     // First: a second delivery of the same message fails here and rolls the whole batch back.
-    d1.prepare("INSERT INTO triage_receipts (telemetry_id, group_id, processed_at) VALUES (?, ?, ?)").bind(context.telemetryId, group.id, now),
+    d1
+      .prepare("INSERT INTO triage_receipts (telemetry_id, group_id, processed_at) VALUES (?, ?, ?)")
+      .bind(context.telemetryId, group.id, now),
     d1
       .prepare(
         `INSERT INTO crash_groups (id, fingerprint, title, first_seen_at, last_seen_at, report_count, node_count, versions,
@@ -121,14 +123,26 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
            known_issue_id = excluded.known_issue_id,
            state = excluded.state`,
       )
-      .bind(group.id, group.fingerprint, group.title, now, version, context.telemetryId, JSON.stringify(group.sample), plan.knownIssueId, decision.groupState),
+      .bind(
+        group.id,
+        group.fingerprint,
+        group.title,
+        now,
+        version,
+        context.telemetryId,
+        JSON.stringify(group.sample),
+        plan.knownIssueId,
+        decision.groupState,
+      ),
     d1
       .prepare(
         `INSERT INTO crash_group_nodes (group_id, node_id, version, last_seen_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (group_id, node_id) DO UPDATE SET version = excluded.version, last_seen_at = excluded.last_seen_at`,
       )
       .bind(group.id, context.nodeId, context.nodeVersion, now),
-    d1.prepare("UPDATE crash_groups SET node_count = (SELECT count(*) FROM crash_group_nodes WHERE group_id = ?1) WHERE id = ?1").bind(group.id),
+    d1
+      .prepare("UPDATE crash_groups SET node_count = (SELECT count(*) FROM crash_group_nodes WHERE group_id = ?1) WHERE id = ?1")
+      .bind(group.id),
     d1
       .prepare(
         `INSERT INTO resolutions (id, telemetry_id, group_id, node_id, known_issue_id, action, from_version, fix_version,
@@ -150,12 +164,16 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
         now,
       ),
     d1
-      .prepare("INSERT INTO bridge_comms (id, telemetry_id, from_name, class, msg, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)")
+      .prepare(
+        "INSERT INTO bridge_comms (id, telemetry_id, from_name, class, msg, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+      )
       .bind(plan.bridge.id, context.telemetryId, plan.bridge.from, plan.bridge.class, plan.bridge.msg, now),
   ];
   if (plan.rollback) statements.push(...rollbackStatements(d1, plan.rollback));
   if (plan.knownIssueId) {
-    statements.push(d1.prepare("UPDATE node_known_issues SET hit_count = hit_count + 1, last_hit_at = ? WHERE id = ?").bind(now, plan.knownIssueId));
+    statements.push(
+      d1.prepare("UPDATE node_known_issues SET hit_count = hit_count + 1, last_hit_at = ? WHERE id = ?").bind(now, plan.knownIssueId),
+    );
   }
   if (decision.action === "regression") {
     // The fix did not hold on this node: what was verified for this group is reopened.
@@ -166,7 +184,9 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
              (SELECT telemetry_id FROM resolutions WHERE group_id = ? AND node_id = ? AND state = 'verified')`,
         )
         .bind(group.id, context.nodeId),
-      d1.prepare("UPDATE resolutions SET state = 'regressed' WHERE group_id = ? AND node_id = ? AND state = 'verified'").bind(group.id, context.nodeId),
+      d1
+        .prepare("UPDATE resolutions SET state = 'regressed' WHERE group_id = ? AND node_id = ? AND state = 'verified'")
+        .bind(group.id, context.nodeId),
     );
   }
   if (decision.ticket) {
@@ -177,7 +197,13 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
            VALUES (?1, ?2, ?3, ?4, 'open', 1, ?5, ?5)
            ON CONFLICT (group_id) DO UPDATE SET report_count = tickets.report_count + 1, updated_at = ?5, status = 'open'`,
         )
-        .bind(crypto.randomUUID(), group.id, group.title, JSON.stringify(plan.knownIssueId ? ["known-issue-manual"] : ["engineering-review"]), now),
+        .bind(
+          crypto.randomUUID(),
+          group.id,
+          group.title,
+          JSON.stringify(plan.knownIssueId ? ["known-issue-manual"] : ["engineering-review"]),
+          now,
+        ),
     );
   }
   if (plan.escalation) {
@@ -189,7 +215,16 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
           `INSERT INTO escalations (id, group_id, telemetry_id, reason, reports_since_last, body, status, attempts, created_at)
            SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7 WHERE (SELECT last_escalated_at FROM crash_groups WHERE id = ?2) IS ?8`,
         )
-        .bind(plan.escalation.id, group.id, context.telemetryId, plan.escalation.reason, plan.escalation.reportsSinceLast, plan.escalation.body, now, seen),
+        .bind(
+          plan.escalation.id,
+          group.id,
+          context.telemetryId,
+          plan.escalation.reason,
+          plan.escalation.reportsSinceLast,
+          plan.escalation.body,
+          now,
+          seen,
+        ),
       d1
         .prepare(
           `UPDATE crash_groups SET last_escalated_at = ?1, reports_at_last_escalation = report_count
@@ -260,7 +295,9 @@ export async function verifyResolutions(d1: D1Database, resolutionIds: string[],
       )
       .bind(ids),
     d1
-      .prepare(`UPDATE resolutions SET state = 'verified', verified_at = ?2 WHERE id IN (${pending}) AND state IN ('pending', 'waiting_for_release')`)
+      .prepare(
+        `UPDATE resolutions SET state = 'verified', verified_at = ?2 WHERE id IN (${pending}) AND state IN ('pending', 'waiting_for_release')`,
+      )
       .bind(ids, now),
   ]);
 }

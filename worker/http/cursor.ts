@@ -12,7 +12,10 @@ export const PageQuery = z.object({
 });
 
 export function encodeCursor(cursor: PageCursor): string {
-  return btoa(JSON.stringify([cursor.createdAt, cursor.id])).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return btoa(JSON.stringify([cursor.createdAt, cursor.id]))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
 }
 
 /** The cursor a previous page handed out, or a 400 naming the parameter. */

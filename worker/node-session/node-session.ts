@@ -335,7 +335,11 @@ export class NodeSession extends DurableObject<Env> {
       (e) => beat.uptime >= window && now - e.since >= window && (e.fixVersion === null || !isOlder(beat.version, e.fixVersion)),
     );
     if (met.length === 0) return;
-    await verifyResolutions(this.env.DB, met.map((e) => e.resolutionId), now);
+    await verifyResolutions(
+      this.env.DB,
+      met.map((e) => e.resolutionId),
+      now,
+    );
     await this.ctx.storage.delete(met.map((e) => EXPECT_PREFIX + e.resolutionId));
     this.#expectations = this.#expectations.filter((e) => !met.includes(e));
   }

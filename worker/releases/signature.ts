@@ -26,7 +26,12 @@ export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
-export async function verifyManifestSignature(keys: TrustedKey[], keyId: string, manifest: string, signature: string): Promise<SignatureCheck> {
+export async function verifyManifestSignature(
+  keys: TrustedKey[],
+  keyId: string,
+  manifest: string,
+  signature: string,
+): Promise<SignatureCheck> {
   const key = keys.find((k) => k.key_id === keyId);
   if (!key) return { ok: false, reason: `key ${keyId} is not one of the edge's trusted release keys` };
   const raw = fromBase64(key.public_key);

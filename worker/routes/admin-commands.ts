@@ -19,7 +19,12 @@ const NewCommand = z.object({
   type: z.enum(COMMAND_TYPES),
   payload: z.record(z.string().max(64), z.json()).default({}),
   /** A command nobody acknowledged in this time is dropped (default a day, at most 30 days). */
-  ttl_seconds: z.number().int().min(10).max(30 * 24 * 3600).default(24 * 3600),
+  ttl_seconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
 });
 
 export const adminCommandRoutes = new Hono<AppEnv>()

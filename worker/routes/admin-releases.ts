@@ -136,9 +136,14 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     const body = await readJsonBody(c, Push, 8 * 1024);
     const release = await existing(c.env, version);
     if (release.status !== "active") {
-      throw new ApiError(409, `release_${release.status}`, `Release ${version} is ${release.status}; ${release.status === "halted" ? "resume it" : "publish a new version"} before pushing it.`);
+      throw new ApiError(
+        409,
+        `release_${release.status}`,
+        `Release ${version} is ${release.status}; ${release.status === "halted" ? "resume it" : "publish a new version"} before pushing it.`,
+      );
     }
-    if (release.expiresAt.getTime() <= Date.now()) throw new ApiError(409, "release_expired", `Release ${version} has expired; nodes would refuse it.`);
+    if (release.expiresAt.getTime() <= Date.now())
+      throw new ApiError(409, "release_expired", `Release ${version} has expired; nodes would refuse it.`);
     const outcome = await pushNow(c.env, release, body.node_ids ? { nodeIds: body.node_ids } : { after: decodeCursor(body.cursor) });
     return c.json(
       { version, pushed_to: outcome.pushed, skipped: outcome.skipped, next_cursor: outcome.next ? encodeCursor(outcome.next) : null },
@@ -155,7 +160,8 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
   .post("/:version/resume", async (c) => {
     const { version } = readParams(c, Params);
     const current = await existing(c.env, version);
-    if (current.status === "yanked") throw new ApiError(409, "release_yanked", `Release ${version} was yanked; publish a new version instead.`);
+    if (current.status === "yanked")
+      throw new ApiError(409, "release_yanked", `Release ${version} was yanked; publish a new version instead.`);
     const release = (await updateRelease(database(c.env.DB), version, { status: "active", haltedReason: null }))!;
     return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
   })
@@ -165,11 +171,18 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     return c.json(view((await updateRelease(database(c.env.DB), version, { status: "yanked" }))!));
   });
 
-const RELEASE = "The release: {version, channel, sha256, size, key_id, expires_at, rollout_percent, status, halted_reason, installs, rollbacks, created_at}";
+const RELEASE =
+  "The release: {version, channel, sha256, size, key_id, expires_at, rollout_percent, status, halted_reason, installs, rollbacks, created_at}";
 const NOT_FOUND = { 404: "No such release (release_not_found)." };
 
 export const adminReleaseApi: Operation[] = [
-  { method: "get", path: "/api/admin/releases", summary: "Every release, newest version first", auth: "admin", responses: { 200: { description: `{items: [${RELEASE}]}` } } },
+  {
+    method: "get",
+    path: "/api/admin/releases",
+    summary: "Every release, newest version first",
+    auth: "admin",
+    responses: { 200: { description: `{items: [${RELEASE}]}` } },
+  },
   {
     method: "post",
     path: "/api/admin/releases",

@@ -28,7 +28,12 @@ const CreateEnrollment = z.object({
   owner_id: z.uuid(),
   node_name: z.string().trim().min(1).max(100),
   /** Shorter than the default for codes sent over riskier channels; never longer than 30 days. */
-  expires_in_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+  expires_in_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .optional(),
 });
 
 export const adminRoutes = new Hono<AppEnv>()
@@ -70,7 +75,9 @@ export const adminApi: Operation[] = [
     summary: "Create an owner; their dashboard token is returned once",
     auth: "admin",
     body: CreateOwner,
-    responses: { 201: { description: "{owner_id, dashboard_token}", schema: z.object({ owner_id: z.uuid(), dashboard_token: z.string() }) } },
+    responses: {
+      201: { description: "{owner_id, dashboard_token}", schema: z.object({ owner_id: z.uuid(), dashboard_token: z.string() }) },
+    },
     errors: { 409: "An owner with this email exists (owner_exists)." },
   },
   {

@@ -41,13 +41,17 @@ type FieldsInput = z.output<typeof Fields>;
 
 const Params = z.object({ id: z.uuid() });
 
-function checked(fields: Partial<FieldsInput>, merged: { pattern: string; fix_type: string | null; fix_version?: string | null; fix_instructions?: unknown }): void {
+function checked(
+  fields: Partial<FieldsInput>,
+  merged: { pattern: string; fix_type: string | null; fix_version?: string | null; fix_instructions?: unknown },
+): void {
   const issues: { path: string; message: string }[] = [];
   if (fields.pattern !== undefined) {
     const verdict = checkPattern(fields.pattern);
     if (!verdict.ok) issues.push({ path: "pattern", message: verdict.reason });
   }
-  if (merged.fix_type === "update" && !merged.fix_version) issues.push({ path: "fix_version", message: "an update fix needs the version that contains it" });
+  if (merged.fix_type === "update" && !merged.fix_version)
+    issues.push({ path: "fix_version", message: "an update fix needs the version that contains it" });
   if (merged.fix_type === "config_change" && !merged.fix_instructions) {
     issues.push({ path: "fix_instructions", message: "a config_change fix needs the instructions to send" });
   }
@@ -62,7 +66,9 @@ function toColumns(fields: Partial<FieldsInput>) {
     ...(fields.description !== undefined && { description: fields.description }),
     ...(fields.fix_type !== undefined && { fixType: fields.fix_type }),
     ...(fields.fix_version !== undefined && { fixVersion: fields.fix_version }),
-    ...(fields.fix_instructions !== undefined && { fixInstructions: fields.fix_instructions === null ? null : JSON.stringify(fields.fix_instructions) }),
+    ...(fields.fix_instructions !== undefined && {
+      fixInstructions: fields.fix_instructions === null ? null : JSON.stringify(fields.fix_instructions),
+    }),
     ...(fields.auto_resolve !== undefined && { autoResolve: fields.auto_resolve }),
     ...(fields.enabled !== undefined && { enabled: fields.enabled }),
   };
@@ -97,7 +103,13 @@ export const knownIssueRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const body = await readJsonBody(c, Fields, BODY_MAX_BYTES);
     checked(body, body);
-    const issue = await insertKnownIssue(database(c.env.DB), { id: crypto.randomUUID(), enabled: true, autoResolve: false, ...toColumns(body), pattern: body.pattern });
+    const issue = await insertKnownIssue(database(c.env.DB), {
+      id: crypto.randomUUID(),
+      enabled: true,
+      autoResolve: false,
+      ...toColumns(body),
+      pattern: body.pattern,
+    });
     return c.json(view(issue), 201);
   })
   .patch("/:id", async (c) => {
@@ -128,15 +140,27 @@ export const knownIssueRoutes = new Hono<AppEnv>()
       pattern: issue.pattern,
       enabled: issue.enabled,
       checked_groups: groups.length,
-      matches: matched.map((g) => ({ crash_group_id: g.id, title: g.title, report_count: g.reportCount, current_known_issue_id: g.knownIssueId })),
+      matches: matched.map((g) => ({
+        crash_group_id: g.id,
+        title: g.title,
+        report_count: g.reportCount,
+        current_known_issue_id: g.knownIssueId,
+      })),
     });
   });
 
-const ISSUE = "The known issue: {id, pattern, description, fix_type, fix_version, fix_instructions, auto_resolve, enabled, hit_count, last_hit_at, created_at, updated_at}";
+const ISSUE =
+  "The known issue: {id, pattern, description, fix_type, fix_version, fix_instructions, auto_resolve, enabled, hit_count, last_hit_at, created_at, updated_at}";
 const NOT_FOUND = { 404: "No such known issue (known_issue_not_found)." };
 
 export const knownIssueApi: Operation[] = [
-  { method: "get", path: "/api/admin/known-issues", summary: "Every known issue", auth: "admin", responses: { 200: { description: `{items: [${ISSUE}]}` } } },
+  {
+    method: "get",
+    path: "/api/admin/known-issues",
+    summary: "Every known issue",
+    auth: "admin",
+    responses: { 200: { description: `{items: [${ISSUE}]}` } },
+  },
   {
     method: "post",
     path: "/api/admin/known-issues",
@@ -170,7 +194,12 @@ export const knownIssueApi: Operation[] = [
     summary: "Which recent crash groups the pattern matches (nothing is changed)",
     auth: "admin",
     params: Params,
-    responses: { 200: { description: "{known_issue_id, pattern, enabled, checked_groups, matches: [{crash_group_id, title, report_count, current_known_issue_id}]}" } },
+    responses: {
+      200: {
+        description:
+          "{known_issue_id, pattern, enabled, checked_groups, matches: [{crash_group_id, title, report_count, current_known_issue_id}]}",
+      },
+    },
     errors: NOT_FOUND,
   },
 ];

@@ -35,7 +35,12 @@ export const nodeReleaseRoutes = new Hono<AppEnv>()
     const object = await c.env.RELEASES.get(release.r2Key, { range: c.req.raw.headers, onlyIf: c.req.raw.headers });
     if (!object) throw new ApiError(404, "bundle_missing", `The bundle of ${version} is not in storage.`);
     // no-transform: nothing on the way may compress it; the node checks the sha256 of the raw bytes.
-    const headers = new Headers({ etag: object.httpEtag, "accept-ranges": "bytes", "content-type": "application/javascript", "cache-control": "no-transform" });
+    const headers = new Headers({
+      etag: object.httpEtag,
+      "accept-ranges": "bytes",
+      "content-type": "application/javascript",
+      "cache-control": "no-transform",
+    });
     if (!("body" in object)) return new Response(null, { status: 304, headers });
     const range = object.range as { offset?: number; length?: number } | undefined;
     if (c.req.header("range") && range) {
@@ -74,6 +79,9 @@ export const nodeReleaseApi: Operation[] = [
       206: { description: "The requested range of the bundle.", mediaType: "application/javascript" },
       304: { description: "Not modified since the ETag sent in If-None-Match." },
     },
-    errors: { 404: "No such release, or its bundle is missing (release_not_found, bundle_missing).", 410: "The release was yanked (release_yanked)." },
+    errors: {
+      404: "No such release, or its bundle is missing (release_not_found, bundle_missing).",
+      410: "The release was yanked (release_yanked).",
+    },
   },
 ];

@@ -81,7 +81,11 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .get("/resolutions", async (c) => {
     const query = readQuery(c, ResolutionsQuery);
-    const page = await listResolutions(database(c.env.DB), { nodeId: query.node_id, limit: query.limit, after: decodeCursor(query.cursor) });
+    const page = await listResolutions(database(c.env.DB), {
+      nodeId: query.node_id,
+      limit: query.limit,
+      after: decodeCursor(query.cursor),
+    });
     return c.json({
       items: page.rows.map((r) => ({
         id: r.id,
@@ -103,7 +107,11 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .get("/bridge", async (c) => {
     const query = readQuery(c, BridgeQuery);
-    const page = await listBridgeMessages(database(c.env.DB), { status: query.status, limit: query.limit, after: decodeCursor(query.cursor) });
+    const page = await listBridgeMessages(database(c.env.DB), {
+      status: query.status,
+      limit: query.limit,
+      after: decodeCursor(query.cursor),
+    });
     return c.json({ items: page.rows.map(bridgeView), next_cursor: next(page) });
   })
   .post("/bridge/:id/ack", async (c) => {
@@ -122,7 +130,12 @@ export const supportApi: Operation[] = [
     summary: "Crash groups, newest first",
     auth: "admin",
     query: PageQuery,
-    responses: { 200: { description: "{items: [{id, fingerprint, title, state, report_count, node_count, versions, known_issue_id, first_seen_at, last_seen_at, latest_telemetry_id, latest_sample, last_escalated_at}], next_cursor}" } },
+    responses: {
+      200: {
+        description:
+          "{items: [{id, fingerprint, title, state, report_count, node_count, versions, known_issue_id, first_seen_at, last_seen_at, latest_telemetry_id, latest_sample, last_escalated_at}], next_cursor}",
+      },
+    },
   },
   {
     method: "get",
@@ -130,7 +143,9 @@ export const supportApi: Operation[] = [
     summary: "Tickets, newest first",
     auth: "admin",
     query: PageQuery,
-    responses: { 200: { description: "{items: [{id, crash_group_id, title, tags, status, report_count, created_at, updated_at}], next_cursor}" } },
+    responses: {
+      200: { description: "{items: [{id, crash_group_id, title, tags, status, report_count, created_at, updated_at}], next_cursor}" },
+    },
   },
   {
     method: "get",

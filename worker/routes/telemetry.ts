@@ -109,7 +109,9 @@ export const telemetryApi: Operation[] = [
     summary: "Telemetry the caller may see, newest first (optionally one node's, or unresolved only)",
     auth: "viewer",
     query: ListQuery,
-    responses: { 200: { description: "{items: [{id, node_id, type, severity, resolved, node_version, created_at, payload}], next_cursor}" } },
+    responses: {
+      200: { description: "{items: [{id, node_id, type, severity, resolved, node_version, created_at, payload}], next_cursor}" },
+    },
     errors: { 404: "node_id names a node not visible to the caller (node_not_found)." },
   },
 ];

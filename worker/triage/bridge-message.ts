@@ -22,7 +22,8 @@ export function bridgeMessage(input: {
   version: string | null;
   os: string;
 }): string {
-  const crashLine = lastMatching(input.entries, /\b(UNCAUGHT|UNHANDLED_REJECTION)\b/) ?? input.entries.find((l) => l.trim()) ?? "(no crash line)";
+  const crashLine =
+    lastMatching(input.entries, /\b(UNCAUGHT|UNHANDLED_REJECTION)\b/) ?? input.entries.find((l) => l.trim()) ?? "(no crash line)";
   const exitLine = lastMatching(input.entries, /\bEXIT\b/);
   return [
     `Node "${input.nodeName}" (user: ${input.ownerName}) crash report:`,

@@ -135,7 +135,12 @@ function describeExit(text: string): CrashDescription {
   const signal = /\bsignal=([A-Z0-9]+)\b/.exec(text)?.[1];
   const code = /\bcode=(-?\d+)\b/.exec(text)?.[1];
   // The exit code and signal name are the identity of such a death, so they are kept verbatim.
-  const message = signal !== undefined ? `killed by ${signal}` : code !== undefined ? `exited with code ${code}` : normalizeMessage(`exited ${text}`.trim());
+  const message =
+    signal !== undefined
+      ? `killed by ${signal}`
+      : code !== undefined
+        ? `exited with code ${code}`
+        : normalizeMessage(`exited ${text}`.trim());
   return { title: message, kind: "EXIT", errorType: "EXIT", message, frames: [] };
 }
 
@@ -206,7 +211,10 @@ function normalizeLocation(location: string): string {
  * prefix) while file names belong to the code. Works for POSIX, Windows and file:// forms.
  */
 function baseName(pathText: string): string {
-  const segments = pathText.replace(/^file:\/\/\/?/i, "").split(/[\\/]+/).filter((segment) => segment !== "");
+  const segments = pathText
+    .replace(/^file:\/\/\/?/i, "")
+    .split(/[\\/]+/)
+    .filter((segment) => segment !== "");
   return segments[segments.length - 1] ?? pathText;
 }
 
@@ -222,13 +230,19 @@ const PATH_STOP = String.raw`\s'"\x60()<>,;:`;
  */
 const MESSAGE_RULES: ReadonlyArray<readonly [RegExp, (match: string, ...groups: string[]) => string]> = [
   // A quoted absolute or home path, spaces and all: open '/home/nana/My Files/x.json'.
-  [/(['"\x60])((?:file:\/\/|~[\\/]|[A-Za-z]:[\\/]|\\\\|\/)[^'"\x60\n]*)\1/g, (_m, quote = "", inner = "") => `${quote}${shortPath(inner)}${quote}`],
+  [
+    /(['"\x60])((?:file:\/\/|~[\\/]|[A-Za-z]:[\\/]|\\\\|\/)[^'"\x60\n]*)\1/g,
+    (_m, quote = "", inner = "") => `${quote}${shortPath(inner)}${quote}`,
+  ],
   [new RegExp(String.raw`file:\/\/(?:\/[A-Za-z]:)?[^${PATH_STOP}]*(?::\d+){0,2}`, "gi"), (m) => shortPath(m.replace(/(?::\d+){1,2}$/, ""))],
   [new RegExp(String.raw`(?<![\w])[A-Za-z]:[\\/][^${PATH_STOP}]*(?::\d+){0,2}`, "g"), (m) => shortPath(m.replace(/(?::\d+){1,2}$/, ""))],
   [new RegExp(String.raw`\\\\[^${PATH_STOP}]+(?::\d+){0,2}`, "g"), (m) => shortPath(m.replace(/(?::\d+){1,2}$/, ""))],
   // POSIX or home path (the agent scrubs a Windows home to "~\\"); not the "//host/x" of a URL,
   // not the "/" inside "a/b", not the "/x" of an "…/x" an earlier rule wrote.
-  [new RegExp(String.raw`(?<![\w:/\\.~…-])(?:~[\\/]|\/)[^${PATH_STOP}]+(?::\d+){0,2}`, "g"), (m) => shortPath(m.replace(/(?::\d+){1,2}$/, ""))],
+  [
+    new RegExp(String.raw`(?<![\w:/\\.~…-])(?:~[\\/]|\/)[^${PATH_STOP}]+(?::\d+){0,2}`, "g"),
+    (m) => shortPath(m.replace(/(?::\d+){1,2}$/, "")),
+  ],
   [/\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?/g, () => "<time>"],
   [/\b\d\d:\d\d:\d\d(?:\.\d+)?\b/g, () => "<time>"],
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, () => "<uuid>"],

@@ -68,7 +68,8 @@ function tryCompile(source: string): { ok: true; re: RE2JS } | { ok: false; reas
   if (source.length > MAX_PATTERN_CHARS) {
     return {
       ok: false,
-      reason: `the pattern is ${source.length} characters long; the limit is ${MAX_PATTERN_CHARS}. ` +
+      reason:
+        `the pattern is ${source.length} characters long; the limit is ${MAX_PATTERN_CHARS}. ` +
         "Match a short distinctive part of the crash text instead (e.g. EADDRINUSE)",
     };
   }
@@ -81,7 +82,8 @@ function tryCompile(source: string): { ok: true; re: RE2JS } | { ok: false; reas
   if (re.programSize() > MAX_PROGRAM_SIZE) {
     return {
       ok: false,
-      reason: `the pattern compiles to ${re.programSize()} steps; the limit is ${MAX_PROGRAM_SIZE}. ` +
+      reason:
+        `the pattern compiles to ${re.programSize()} steps; the limit is ${MAX_PROGRAM_SIZE}. ` +
         "Large counted repeats such as {500} make it big: use + or * instead",
     };
   }
@@ -90,7 +92,8 @@ function tryCompile(source: string): { ok: true; re: RE2JS } | { ok: false; reas
   if (re.test("")) {
     return {
       ok: false,
-      reason: "the pattern also matches empty text, so it would match almost every crash report; " +
+      reason:
+        "the pattern also matches empty text, so it would match almost every crash report; " +
         "make at least one part of it required (e.g. EADDRINUSE, not EADDRINUSE?)",
     };
   }
@@ -122,7 +125,8 @@ function explainCompileError(error: unknown): string {
       if (input === "(?=" || input === "(?!") {
         return `lookahead ${input}…) is not supported (it needs backtracking); put the text you would look ahead for into the pattern itself`;
       }
-      if (input.startsWith("(?P")) return `the group syntax ${input} is not supported (named backreferences like (?P=name) need backtracking)`;
+      if (input.startsWith("(?P"))
+        return `the group syntax ${input} is not supported (named backreferences like (?P=name) need backtracking)`;
       return `the group syntax ${input} is not supported; use (…), (?:…), (?P<name>…) or flags like (?s)`;
     case "invalid named capture":
       if (input.startsWith("(?<=") || input.startsWith("(?<!")) {

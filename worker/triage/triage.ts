@@ -9,14 +9,7 @@ import { TelemetryEventSchema } from "../../protocol/telemetry.ts";
 import { isOlder } from "../../protocol/version.ts";
 import { triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
-import {
-  enabledKnownIssues,
-  findGroup,
-  type KnownIssueRow,
-  loadTriageContext,
-  receiptExists,
-  triageStatements,
-} from "../db/triage.ts";
+import { enabledKnownIssues, findGroup, type KnownIssueRow, loadTriageContext, receiptExists, triageStatements } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { findRelease } from "../db/releases.ts";
 import { releaseFor, signedRelease } from "../releases/offer.ts";
@@ -49,7 +42,8 @@ export async function triageTelemetry(
   const previous = await findGroup(env.DB, print.fingerprint);
   const match = matchKnownIssue(await knownIssues(), event.entries);
   const settings = triageSettings(env);
-  const needsUpdate = match?.fixType === "update" && match.fixVersion && context.nodeVersion && isOlder(context.nodeVersion, match.fixVersion);
+  const needsUpdate =
+    match?.fixType === "update" && match.fixVersion && context.nodeVersion && isOlder(context.nodeVersion, match.fixVersion);
   const release = needsUpdate ? await releaseFor(database(env.DB), context.nodeId, { atLeast: match.fixVersion! }) : null;
   const decision: Decision = decide(
     match && {
@@ -97,7 +91,13 @@ export async function triageTelemetry(
       id: crypto.randomUUID(),
       from: BRIDGE_FROM,
       class: BRIDGE_CLASS,
-      msg: bridgeMessage({ nodeName: context.nodeName, ownerName: context.ownerName, entries: event.entries, version: context.nodeVersion, os: context.os }),
+      msg: bridgeMessage({
+        nodeName: context.nodeName,
+        ownerName: context.ownerName,
+        entries: event.entries,
+        version: context.nodeVersion,
+        os: context.os,
+      }),
     },
     rollback,
     escalation: decision.escalate && {
@@ -132,7 +132,10 @@ export async function triageTelemetry(
  * A rollback counts against the release; reaching ROLLBACK_HALT_COUNT rollbacks, or
  * ROLLBACK_HALT_PERCENT of its installs, halts it for everyone (fleet safety).
  */
-async function rollbackOf(env: Env, details: Record<string, unknown> | undefined): Promise<{ version: string; halt: string | null } | null> {
+async function rollbackOf(
+  env: Env,
+  details: Record<string, unknown> | undefined,
+): Promise<{ version: string; halt: string | null } | null> {
   const version = typeof details?.version === "string" ? details.version : null;
   if (!version) return null;
   const release = await findRelease(database(env.DB), version);

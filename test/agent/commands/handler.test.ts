@@ -140,14 +140,25 @@ describe("other commands", () => {
     expect(restarts).toEqual([]);
     const handled = JSON.parse(await readFile(paths.handledCommands, "utf8")) as { handled: Array<{ id: string; status: string }> };
     expect(handled.handled).toContainEqual(expect.objectContaining({ id: frame.id, status: "done" }));
-    expect(await eventually(() => [...restarts], (r) => r.length > 0, 5_000, "the restart into 0.3.1")).toEqual(["0.3.1"]);
+    expect(
+      await eventually(
+        () => [...restarts],
+        (r) => r.length > 0,
+        5_000,
+        "the restart into 0.3.1",
+      ),
+    ).toEqual(["0.3.1"]);
     // Redelivered (the ack was lost with the restart): answered from the store, not installed again.
     expect(await handle(frame)).toEqual(ack);
     expect(calls).toBe(1);
   });
 
   it("a SOFTWARE_UPDATE for the release already installed and running acks done, counts no error and restarts nothing", async () => {
-    const { open, restarts, errors } = await setup(async () => ({ status: "done", installed: null, detail: "0.3.1 is already installed and running" }));
+    const { open, restarts, errors } = await setup(async () => ({
+      status: "done",
+      installed: null,
+      detail: "0.3.1 is already installed and running",
+    }));
     const handle = await open();
     // Fake timers: a restart would be asked for on a timer; running every pending one shows there is none.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
@@ -163,7 +174,11 @@ describe("other commands", () => {
   });
 
   it("a refused SOFTWARE_UPDATE acks failed with the updater's reason, counts an error and restarts nothing", async () => {
-    const { open, restarts, errors } = await setup(async () => ({ status: "failed", code: "bad_signature", detail: "the signature does not match the manifest" }));
+    const { open, restarts, errors } = await setup(async () => ({
+      status: "failed",
+      code: "bad_signature",
+      detail: "the signature does not match the manifest",
+    }));
     const ack = await (await open())(command({ command: "SOFTWARE_UPDATE", payload: {} }));
     expect(ack).toEqual({ status: "failed", detail: "the signature does not match the manifest" });
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -175,11 +190,15 @@ describe("other commands", () => {
     const { open, paths } = await setup(async () => ({
       status: "failed",
       code: "install_failed",
-      detail: "could not install 0.3.1: EACCES: permission denied, mkdir '/home/Nana Smith/.buhdi-node/versions' (file:///home/Nana%20Smith/x.mjs)",
+      detail:
+        "could not install 0.3.1: EACCES: permission denied, mkdir '/home/Nana Smith/.buhdi-node/versions' (file:///home/Nana%20Smith/x.mjs)",
     }));
     const frame = command({ command: "SOFTWARE_UPDATE", payload: {} });
     const ack = await (await open())(frame);
-    expect(ack).toEqual({ status: "failed", detail: "could not install 0.3.1: EACCES: permission denied, mkdir '~/.buhdi-node/versions' (file://~/x.mjs)" });
+    expect(ack).toEqual({
+      status: "failed",
+      detail: "could not install 0.3.1: EACCES: permission denied, mkdir '~/.buhdi-node/versions' (file://~/x.mjs)",
+    });
     const stored = await readFile(paths.handledCommands, "utf8");
     expect(stored).not.toMatch(/Nana/);
   });

@@ -60,7 +60,13 @@ describe("Retry-After", () => {
   it("is honoured even by a manual report that skips our own backoff", () => {
     const schedule = scheduleRetry(NOW, 1, () => 0, 60_000);
     expect(isDue(schedule, NOW + 30_000, true)).toBe(false);
-    expect(isDue(scheduleRetry(NOW, 3, () => ALMOST_ONE, null), NOW + 1, true)).toBe(true);
+    expect(
+      isDue(
+        scheduleRetry(NOW, 3, () => ALMOST_ONE, null),
+        NOW + 1,
+        true,
+      ),
+    ).toBe(true);
   });
 
   it("from a misbehaving server is capped at a day", () => {

@@ -9,7 +9,8 @@ const AT = new Date("2026-11-28T13:00:00.000Z");
 describe("crash record format", () => {
   it("an uncaught error is written as timestamp, kind, its stack, and the exit line", () => {
     const error = new Error("listen EADDRINUSE: address already in use 127.0.0.1:9847");
-    error.stack = "Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n    at Server.setupListenHandle [as _listen2] (node:net:1908:16)";
+    error.stack =
+      "Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n    at Server.setupListenHandle [as _listen2] (node:net:1908:16)";
     expect(formatCrashRecord("UNCAUGHT", error, AT, 1)).toBe(
       "[2026-11-28T13:00:00.000Z] UNCAUGHT: Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n" +
         "    at Server.setupListenHandle [as _listen2] (node:net:1908:16)\n" +
@@ -18,7 +19,9 @@ describe("crash record format", () => {
   });
 
   it("a rejection with a non-Error reason is still readable", () => {
-    expect(formatCrashRecord("UNHANDLED_REJECTION", "boom", AT, 1)).toBe("[2026-11-28T13:00:00.000Z] UNHANDLED_REJECTION: boom\nEXIT code=1\n");
+    expect(formatCrashRecord("UNHANDLED_REJECTION", "boom", AT, 1)).toBe(
+      "[2026-11-28T13:00:00.000Z] UNHANDLED_REJECTION: boom\nEXIT code=1\n",
+    );
     expect(formatCrashRecord("UNHANDLED_REJECTION", { reason: "db down" }, AT, 1)).toContain("{ reason: 'db down' }");
   });
 

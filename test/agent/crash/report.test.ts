@@ -78,7 +78,14 @@ describe("crash report built from crash.log", () => {
 });
 
 describe("the version a crash report blames", () => {
-  const context = { scrub: (line: string) => line, version: "0.3.1", platform: "linux", arch: "x64", now: new Date("2026-11-28T13:00:00Z"), eventId: "0b5c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e" };
+  const context = {
+    scrub: (line: string) => line,
+    version: "0.3.1",
+    platform: "linux",
+    arch: "x64",
+    now: new Date("2026-11-28T13:00:00Z"),
+    eventId: "0b5c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e",
+  };
   const report = (text: string) => {
     const built = buildCrashReport(Buffer.from(text), context);
     if (!built.ok) throw new Error(built.reason);
@@ -86,7 +93,8 @@ describe("the version a crash report blames", () => {
   };
 
   it("is the version the supervisor's EXIT line names, when another version sends the report", () => {
-    const text = "[2026-11-28T12:59:58.000Z] UNCAUGHT: Error: listen EADDRINUSE\n[2026-11-28T12:59:58.100Z] EXIT code=1 signal=null after 0.4 s on 0.3.0\n";
+    const text =
+      "[2026-11-28T12:59:58.000Z] UNCAUGHT: Error: listen EADDRINUSE\n[2026-11-28T12:59:58.100Z] EXIT code=1 signal=null after 0.4 s on 0.3.0\n";
     expect(report(text).node_version).toBe("0.3.0");
   });
 

@@ -30,7 +30,8 @@ class FakeSocket implements LinkSocket {
     if (!this.open) return false;
     const frame = JSON.parse(text) as Sent;
     this.sent.push(frame);
-    if (this.autoAck && frame.type === "heartbeat") queueMicrotask(() => this.receive({ type: "heartbeat_ack", at: new Date().toISOString() }));
+    if (this.autoAck && frame.type === "heartbeat")
+      queueMicrotask(() => this.receive({ type: "heartbeat_ack", at: new Date().toISOString() }));
     return true;
   }
   async close(code = 1000, reason = ""): Promise<void> {
@@ -507,7 +508,13 @@ describe("frames from the cloud", () => {
 
 describe("first contact (rescue before risk)", () => {
   const LIMITS = { connectMs: 5_000, commandsMs: 120_000 };
-  const command = (id: string) => ({ type: "command", id, command: "SOFTWARE_UPDATE", payload: {}, expires_at: "2026-11-29T13:00:00.000Z" });
+  const command = (id: string) => ({
+    type: "command",
+    id,
+    command: "SOFTWARE_UPDATE",
+    payload: {},
+    expires_at: "2026-11-29T13:00:00.000Z",
+  });
 
   it("ends only once every command the welcome announced is handled and acked", async () => {
     const releases: Array<() => void> = [];
@@ -530,7 +537,12 @@ describe("first contact (rescue before risk)", () => {
     releases.shift()!();
     await tick(0);
     expect(outcome).toBe("welcomed");
-    expect(h.last().sentOfType("command_ack").map((a) => a.id)).toEqual(["c1", "c2"]);
+    expect(
+      h
+        .last()
+        .sentOfType("command_ack")
+        .map((a) => a.id),
+    ).toEqual(["c1", "c2"]);
     await h.link.stop();
   });
 

@@ -76,25 +76,48 @@ describe("the opening handshake", () => {
 
   it("a 429 is a refusal with its Retry-After, not an outage", async () => {
     const s = await server({
-      refuse: () => ({ status: 429, headers: { "retry-after": "60" }, body: JSON.stringify({ error: { code: "rate_limited", message: "Too many requests" } }) }),
+      refuse: () => ({
+        status: 429,
+        headers: { "retry-after": "60" },
+        body: JSON.stringify({ error: { code: "rate_limited", message: "Too many requests" } }),
+      }),
     });
     const outcome = await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 });
     expect(outcome).toEqual({ kind: "refused", status: 429, reason: "429: Too many requests", retryAfterMs: 60_000 });
   });
 
   it("a 401 is a refusal with the server's message", async () => {
-    const s = await server({ refuse: () => ({ status: 401, body: JSON.stringify({ error: { code: "node_key_invalid", message: "The node key is not valid" } }) }) });
-    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({ kind: "refused", status: 401, reason: "401: The node key is not valid", retryAfterMs: null });
+    const s = await server({
+      refuse: () => ({ status: 401, body: JSON.stringify({ error: { code: "node_key_invalid", message: "The node key is not valid" } }) }),
+    });
+    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({
+      kind: "refused",
+      status: 401,
+      reason: "401: The node key is not valid",
+      retryAfterMs: null,
+    });
   });
 
   it("a 5xx is a refusal carrying the server's message from its body", async () => {
-    const s = await server({ refuse: () => ({ status: 503, body: JSON.stringify({ error: { code: "unavailable", message: "The edge is restarting" } }) }) });
-    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({ kind: "refused", status: 503, reason: "503: The edge is restarting", retryAfterMs: null });
+    const s = await server({
+      refuse: () => ({ status: 503, body: JSON.stringify({ error: { code: "unavailable", message: "The edge is restarting" } }) }),
+    });
+    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({
+      kind: "refused",
+      status: 503,
+      reason: "503: The edge is restarting",
+      retryAfterMs: null,
+    });
   });
 
   it("a 5xx whose body is not the API's error is a refusal named by its status line", async () => {
     const s = await server({ refuse: () => ({ status: 502, body: "<html>Bad gateway</html>" }) });
-    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({ kind: "refused", status: 502, reason: "502: Refused", retryAfterMs: null });
+    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toEqual({
+      kind: "refused",
+      status: 502,
+      reason: "502: Refused",
+      retryAfterMs: null,
+    });
   });
 
   it("nobody listening is a failure naming the network error", async () => {
@@ -112,7 +135,10 @@ describe("the opening handshake", () => {
 
   it("a server that answers the upgrade with the wrong accept key is not trusted", async () => {
     const s = await server({ badAccept: true });
-    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toMatchObject({ kind: "failed", reason: expect.stringMatching(/sec-websocket-accept/i) });
+    expect(await connectWebSocket(s.url, { headers: {}, timeoutMs: 2_000 })).toMatchObject({
+      kind: "failed",
+      reason: expect.stringMatching(/sec-websocket-accept/i),
+    });
   });
 });
 
@@ -152,12 +178,14 @@ describe("an open socket", () => {
 
   it("reassembles a fragmented message, answering a ping between its fragments", async () => {
     const { socket, connection, messages } = await connected();
-    connection.write(Buffer.concat([
-      frame(OPCODES.text, "hel", { fin: false }),
-      frame(OPCODES.ping, "mid"),
-      frame(OPCODES.continuation, "lo", { fin: false }),
-      frame(OPCODES.continuation, "!"),
-    ]));
+    connection.write(
+      Buffer.concat([
+        frame(OPCODES.text, "hel", { fin: false }),
+        frame(OPCODES.ping, "mid"),
+        frame(OPCODES.continuation, "lo", { fin: false }),
+        frame(OPCODES.continuation, "!"),
+      ]),
+    );
     await until(() => messages.length > 0, "the message");
     expect(messages).toEqual(["hello!"]);
     expect(connection.frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([[OPCODES.pong, "mid"]]);
@@ -258,7 +286,9 @@ describe("a hostile server", () => {
   it("400 KB of empty continuation frames hold no memory, and a message that grows past the frame limit is closed with 1009", async () => {
     const { connection, closed, messages } = await connected();
     const before = heapUsed();
-    connection.write(Buffer.concat([frame(OPCODES.text, "{", { fin: false }), repeated(frame(OPCODES.continuation, "", { fin: false }), REPEAT_BYTES)]));
+    connection.write(
+      Buffer.concat([frame(OPCODES.text, "{", { fin: false }), repeated(frame(OPCODES.continuation, "", { fin: false }), REPEAT_BYTES)]),
+    );
     // A ping after the flood: its pong says every empty fragment has been read.
     connection.write(frame(OPCODES.ping, "after the flood"));
     await until(() => connection.frames.some((f) => f.opcode === OPCODES.pong), "the pong after the flood");

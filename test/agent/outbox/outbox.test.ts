@@ -46,7 +46,13 @@ async function spool() {
 describe("outbox", () => {
   it("never runs two passes at once, and merges requests made during a pass into one follow-up", async () => {
     const r = slowReporter();
-    const outbox = createOutbox({ reporter: r.reporter, spool: await spool(), plan: () => ({ snapshot: true }), now: Date.now, log: () => undefined });
+    const outbox = createOutbox({
+      reporter: r.reporter,
+      spool: await spool(),
+      plan: () => ({ snapshot: true }),
+      now: Date.now,
+      log: () => undefined,
+    });
     const first = outbox.pass();
     await new Promise((resolve) => setTimeout(resolve, 1));
     const waiting = [outbox.pass(), outbox.pass({ ignoreBackoff: true }), outbox.pass()];
@@ -60,7 +66,13 @@ describe("outbox", () => {
   it("each pass asks the crash-loop plan what it may do at that moment", async () => {
     const r = slowReporter();
     let snapshot = false;
-    const outbox = createOutbox({ reporter: r.reporter, spool: await spool(), plan: () => ({ snapshot }), now: Date.now, log: () => undefined });
+    const outbox = createOutbox({
+      reporter: r.reporter,
+      spool: await spool(),
+      plan: () => ({ snapshot }),
+      now: Date.now,
+      log: () => undefined,
+    });
     await r.settle(outbox.pass());
     snapshot = true;
     await r.settle(outbox.pass());
@@ -77,7 +89,13 @@ describe("outbox", () => {
         return { delivered: 0, rejected: 0, pending: [] };
       },
     };
-    const outbox = createOutbox({ reporter, spool: await spool(), plan: () => ({ snapshot: true }), now: Date.now, log: (m) => logs.push(m) });
+    const outbox = createOutbox({
+      reporter,
+      spool: await spool(),
+      plan: () => ({ snapshot: true }),
+      now: Date.now,
+      log: (m) => logs.push(m),
+    });
     await outbox.pass();
     await outbox.pass();
     expect(calls).toBe(2);
@@ -94,7 +112,10 @@ describe("outbox", () => {
       },
     };
     const outbox = createOutbox({ reporter, spool: dir, plan: () => ({ snapshot: true }), now: Date.now, log: () => undefined });
-    const event = buildDegradedReport({ failure_count: 5, last_connected: null }, { version: "0.3.0", platform: "linux", arch: "x64", now: new Date() });
+    const event = buildDegradedReport(
+      { failure_count: 5, last_connected: null },
+      { version: "0.3.0", platform: "linux", arch: "x64", now: new Date() },
+    );
     await outbox.add(event);
     expect(seenInSpool).toEqual(["connection_degraded"]);
   });
@@ -102,8 +123,17 @@ describe("outbox", () => {
   it("enqueue() resolves once the event is on disk, without waiting for a pass that hangs (an update must not wait on the network)", async () => {
     const dir = await spool();
     const r = slowReporter(); // its passes never end until released
-    const outbox = createOutbox({ reporter: r.reporter, spool: dir, plan: () => ({ snapshot: true }), now: Date.now, log: () => undefined });
-    const event = buildDegradedReport({ failure_count: 5, last_connected: null }, { version: "0.3.0", platform: "linux", arch: "x64", now: new Date() });
+    const outbox = createOutbox({
+      reporter: r.reporter,
+      spool: dir,
+      plan: () => ({ snapshot: true }),
+      now: Date.now,
+      log: () => undefined,
+    });
+    const event = buildDegradedReport(
+      { failure_count: 5, last_connected: null },
+      { version: "0.3.0", platform: "linux", arch: "x64", now: new Date() },
+    );
     await outbox.enqueue(event);
     expect((await listEntries(dir)).map((e) => e.event.event_id)).toEqual([event.event_id]);
     await eventuallyTrue(() => r.calls.length === 1);
@@ -119,7 +149,13 @@ describe("the connection_degraded report", () => {
   it("is a valid telemetry event carrying the spec's details", () => {
     const event = buildDegradedReport(
       { failure_count: 5, last_connected: "2026-11-28T12:59:00.000Z" },
-      { version: "0.3.0", platform: "win32", arch: "x64", now: new Date("2026-11-28T13:00:00.000Z"), eventId: "6f1c1f5e-8d0a-4d6e-9b1e-2a3c4d5e6f70" },
+      {
+        version: "0.3.0",
+        platform: "win32",
+        arch: "x64",
+        now: new Date("2026-11-28T13:00:00.000Z"),
+        eventId: "6f1c1f5e-8d0a-4d6e-9b1e-2a3c4d5e6f70",
+      },
     );
     expect(event).toEqual({
       event_id: "6f1c1f5e-8d0a-4d6e-9b1e-2a3c4d5e6f70",

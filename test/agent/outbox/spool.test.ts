@@ -46,7 +46,12 @@ function sender(outcomes: SendOutcome[]): SendTelemetry & { sent: TelemetryEvent
   return Object.assign(send, { sent });
 }
 
-const retry = (retryAfterMs: number | null = null): SendOutcome => ({ kind: "retry", reason: "503: down", retryAfterMs, unreachable: false });
+const retry = (retryAfterMs: number | null = null): SendOutcome => ({
+  kind: "retry",
+  reason: "503: down",
+  retryAfterMs,
+  unreachable: false,
+});
 const unreachable: SendOutcome = { kind: "retry", reason: "could not reach: ETIMEDOUT", retryAfterMs: null, unreachable: true };
 
 describe("spool storage", () => {
@@ -115,7 +120,10 @@ describe("spool delivery bookkeeping", () => {
     const summary = await flushSpool(deps(spool, send));
     expect(send.sent.map((e) => e.event_id)).toEqual([ID_A]);
     expect(summary.unreachable).toBe(true);
-    expect(summary.pending.map((e) => [e.event.event_id, e.attempts])).toEqual([[ID_A, 1], [ID_B, 0]]);
+    expect(summary.pending.map((e) => [e.event.event_id, e.attempts])).toEqual([
+      [ID_A, 1],
+      [ID_B, 0],
+    ]);
   });
 
   it("a server error does not stop the pass: the next entry may still be accepted", async () => {

@@ -68,7 +68,13 @@ describe("the supervisor's start-up", () => {
     // The control: the same walk from the node program finds what the supervisor must not have.
     const result = await build({
       entryPoints: [path.join(REPO_ROOT, "agent/program/run.ts")],
-      absWorkingDir: REPO_ROOT, bundle: true, platform: "node", format: "esm", write: false, metafile: true, logLevel: "silent",
+      absWorkingDir: REPO_ROOT,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
     });
     expect(Object.keys(result.metafile.inputs).some((input) => input.includes("node_modules/zod/"))).toBe(true);
   });

@@ -33,7 +33,9 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
-async function serve(handler: Handler): Promise<{ url: string; ranges: Array<string | null>; encodings: Array<string | null>; openSockets: () => number }> {
+async function serve(
+  handler: Handler,
+): Promise<{ url: string; ranges: Array<string | null>; encodings: Array<string | null>; openSockets: () => number }> {
   const ranges: Array<string | null> = [];
   const encodings: Array<string | null> = [];
   const sockets = new Set<Socket>();
@@ -49,7 +51,13 @@ async function serve(handler: Handler): Promise<{ url: string; ranges: Array<str
     socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  servers.push({ close: () => { server.closeAllConnections(); for (const socket of sockets) socket.destroy(); server.close(); } });
+  servers.push({
+    close: () => {
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/node/releases/0.3.1/bundle`;
   return { url, ranges, encodings, openSockets: () => sockets.size };
 }
@@ -250,7 +258,13 @@ describe("a hostile server cannot hold a download", () => {
 });
 
 describe("the updater", () => {
-  function updaterFor(paths: ReturnType<typeof homePaths>, version: string, serverUrl: string, key: ReturnType<typeof testKey>, events: TelemetryEvent[]) {
+  function updaterFor(
+    paths: ReturnType<typeof homePaths>,
+    version: string,
+    serverUrl: string,
+    key: ReturnType<typeof testKey>,
+    events: TelemetryEvent[],
+  ) {
     return createUpdater({
       paths,
       version,
@@ -276,12 +290,18 @@ describe("the updater", () => {
     const result = await update(signRelease(manifestFor(bytes, { version: "0.3.1" }), key));
     expect(result).toEqual({ status: "done", installed: "0.3.1", detail: "installed 0.3.1; restarting into it" });
     expect(server.ranges).toEqual([null, "bytes=50000-"]);
-    expect(events.map((e) => [e.type, e.details?.stage])).toEqual([["update_progress", "downloaded"], ["update_progress", "installed"]]);
+    expect(events.map((e) => [e.type, e.details?.stage])).toEqual([
+      ["update_progress", "downloaded"],
+      ["update_progress", "installed"],
+    ]);
     expect(events[0]!.details).toMatchObject({ version: "0.3.1", bytes: bytes.length, resumed_from: 50_000 });
     expect(await readFile(path.join(paths.versions, "0.3.1", "buhdi-node.mjs"))).toEqual(bytes);
     expect((await readFile(paths.current, "utf8")).trim()).toBe("0.3.1");
     // Installed once; this process is about to be replaced, so a second update waits for the new one.
-    expect(await update(signRelease(manifestFor(bytes, { version: "0.3.2" }), key))).toMatchObject({ status: "failed", code: "restart_pending" });
+    expect(await update(signRelease(manifestFor(bytes, { version: "0.3.2" }), key))).toMatchObject({
+      status: "failed",
+      code: "restart_pending",
+    });
   });
 
   it("a corrupted gzip download ends the command in update_failed with the reason, in bounded time", async () => {
@@ -315,7 +335,11 @@ describe("the updater", () => {
     await until(() => server.ranges.length === 1, "the download to start");
     stopper.abort(new Error("SOFTWARE_UPDATE did not finish within 0.2 s and was stopped"));
     const result = await pending;
-    expect(result).toMatchObject({ status: "failed", code: "download_failed", detail: expect.stringMatching(/did not finish within 0\.2 s and was stopped/) });
+    expect(result).toMatchObject({
+      status: "failed",
+      code: "download_failed",
+      detail: expect.stringMatching(/did not finish within 0\.2 s and was stopped/),
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
     // One attempt: a stopped update does not go on to the next one.
     expect(server.ranges).toHaveLength(1);

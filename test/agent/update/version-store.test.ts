@@ -42,7 +42,13 @@ describe("versions on disk", () => {
   it("reads `current` as a version only when it is one (never a path)", async () => {
     const paths = await home();
     expect(await readVersionName(paths.current)).toBeNull();
-    for (const [text, expected] of [["0.3.1\n", "0.3.1"], ["0.3.1-rc.1+b.7", "0.3.1-rc.1+b.7"], ["../../evil", null], ["0.3", null], ["", null]] as const) {
+    for (const [text, expected] of [
+      ["0.3.1\n", "0.3.1"],
+      ["0.3.1-rc.1+b.7", "0.3.1-rc.1+b.7"],
+      ["../../evil", null],
+      ["0.3", null],
+      ["", null],
+    ] as const) {
       await writeFile(paths.current, text);
       expect(await readVersionName(paths.current)).toBe(expected);
     }
@@ -130,7 +136,9 @@ describe("config.json", () => {
   });
 
   it("is not enrolled with an empty key or a config that is not JSON", async () => {
-    await expect(loadEnrollment(await enrolledWith({ server: "https://mybuhdi.com", node_id: NODE_ID }, " \n"))).rejects.toBeInstanceOf(NotEnrolledError);
+    await expect(loadEnrollment(await enrolledWith({ server: "https://mybuhdi.com", node_id: NODE_ID }, " \n"))).rejects.toBeInstanceOf(
+      NotEnrolledError,
+    );
     await expect(loadEnrollment(await enrolledWith("{"))).rejects.toBeInstanceOf(NotEnrolledError);
   });
 });

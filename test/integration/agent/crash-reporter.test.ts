@@ -16,7 +16,8 @@ import { telemetrySender } from "../../../agent/outbox/telemetry-client.ts";
 import { apiError, closedPortUrl, fakeEnrolledHome, runCli, startReceiver, tempHome } from "../../support/helpers.ts";
 import type { Reply } from "../../support/helpers.ts";
 
-const RECORD = "[2026-11-28T13:00:00.000Z] UNCAUGHT: Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n" +
+const RECORD =
+  "[2026-11-28T13:00:00.000Z] UNCAUGHT: Error: listen EADDRINUSE: address already in use 127.0.0.1:9847\n" +
   "    at Server.setupListenHandle [as _listen2] (node:net:1908:16)\nEXIT code=1\n";
 const NOW = Date.parse("2026-11-28T13:05:00.000Z");
 
@@ -57,7 +58,11 @@ describe("a crash report the cloud did not take", () => {
     expect(await readFile(paths.crashLog, "utf8")).toBe(RECORD);
     const [entry, ...others] = await spoolOf(paths);
     expect(others).toEqual([]);
-    expect(entry).toMatchObject({ attempts: 1, crash_log: { covers_bytes: Buffer.byteLength(RECORD) }, last_error: "503: down for maintenance" });
+    expect(entry).toMatchObject({
+      attempts: 1,
+      crash_log: { covers_bytes: Buffer.byteLength(RECORD) },
+      last_error: "503: down for maintenance",
+    });
     await expect(readFile(paths.crashLogPrev)).rejects.toThrow(/ENOENT/);
   });
 
@@ -77,7 +82,10 @@ describe("a crash report the cloud did not take", () => {
   });
 
   it("is not sent again before the server's Retry-After, even by a manual report", async () => {
-    const { reporter, receiver, advance, paths } = await setup(() => ({ ...apiError(429, "rate_limited", "slow down"), headers: { "retry-after": "120" } }));
+    const { reporter, receiver, advance, paths } = await setup(() => ({
+      ...apiError(429, "rate_limited", "slow down"),
+      headers: { "retry-after": "120" },
+    }));
     await reporter.report();
     advance(119_000);
     await reporter.report({ ignoreBackoff: true });
@@ -134,10 +142,20 @@ describe("a node starting while the cloud is unreachable", () => {
     };
     const reporter = crashReporter(options);
     // A pending non-crash event first, then a crash in crash.log.
-    await addEntry({ dir: paths.spool, rejectedDir: paths.rejected, log: () => undefined }, {
-      event_id: "00000000-0000-4000-8000-00000000000c", type: "connection_degraded", entries: [], node_version: "0.3.0",
-      os: "linux", arch: "x64", uptime_before_crash: null, timestamp: new Date(NOW).toISOString(),
-    }, { now: NOW - 1 });
+    await addEntry(
+      { dir: paths.spool, rejectedDir: paths.rejected, log: () => undefined },
+      {
+        event_id: "00000000-0000-4000-8000-00000000000c",
+        type: "connection_degraded",
+        entries: [],
+        node_version: "0.3.0",
+        os: "linux",
+        arch: "x64",
+        uptime_before_crash: null,
+        timestamp: new Date(NOW).toISOString(),
+      },
+      { now: NOW - 1 },
+    );
     await writeFile(paths.crashLog, RECORD);
 
     const summary = await reporter.report();

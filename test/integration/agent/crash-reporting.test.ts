@@ -112,9 +112,11 @@ describe("crash → restart → report → rotation", () => {
   it("what reaches the cloud has the home directory replaced by ~", async () => {
     const fakeHome = path.join(await tempHome(), "Users", "nana");
     const { home, nodeId } = await edge.enrolledHome();
-    await writeFile(path.join(home, "crash.log"),
+    await writeFile(
+      path.join(home, "crash.log"),
       `[2026-11-28T13:00:00.000Z] UNCAUGHT: Error: ENOENT: no such file, open '${fakeHome}/Documents/notes.txt'\n` +
-        `    at Object.openSync (${fakeHome}/buhdi/dist/index.js:12:3)\nEXIT code=1\n`);
+        `    at Object.openSync (${fakeHome}/buhdi/dist/index.js:12:3)\nEXIT code=1\n`,
+    );
 
     const result = await runCli(["report"], { BUHDI_NODE_HOME: home, HOME: fakeHome, USERPROFILE: fakeHome });
 
@@ -139,7 +141,10 @@ describe("outages lose nothing and deliver exactly once", () => {
     expect(await readFile(path.join(home, "crash.log"), "utf8")).toBe(record);
     const [pending] = await spoolFiles(home);
     expect(pending).toBeDefined();
-    const pendingEntry = JSON.parse(await readFile(path.join(home, "spool", pending!), "utf8")) as { event: TelemetryEvent; attempts: number };
+    const pendingEntry = JSON.parse(await readFile(path.join(home, "spool", pending!), "utf8")) as {
+      event: TelemetryEvent;
+      attempts: number;
+    };
     expect(pendingEntry.attempts).toBe(1);
     expect(await edge.telemetryOf(nodeId)).toEqual([]);
     // Keep a copy, as if the process were killed after the cloud stored it but before the entry was deleted.
@@ -207,9 +212,17 @@ describe("outages lose nothing and deliver exactly once", () => {
     const relay = await relayTo(Number(new URL(outage).port), Number(new URL(edge.url).port));
     cleanups.push(() => new Promise<void>((resolve) => relay.close(() => resolve())));
 
-    const rows = await eventually(() => edge.telemetryOf(nodeId), (r) => r.length > 0);
+    const rows = await eventually(
+      () => edge.telemetryOf(nodeId),
+      (r) => r.length > 0,
+    );
     expect(rows).toHaveLength(1);
-    expect(await eventually(() => spoolFiles(home), (files) => files.length === 0)).toEqual([]);
+    expect(
+      await eventually(
+        () => spoolFiles(home),
+        (files) => files.length === 0,
+      ),
+    ).toEqual([]);
     expect(await readOrNull(path.join(home, "crash.log"))).toBe("");
 
     child.kill("SIGTERM");

@@ -38,7 +38,13 @@ describe("enroll refusals", () => {
   it("a 400 lists what was wrong", async () => {
     const reply: Reply = {
       status: 400,
-      body: { error: { code: "invalid_body", message: "The request body is not valid", issues: [{ path: "version", message: "must be a version like 0.3.1" }] } },
+      body: {
+        error: {
+          code: "invalid_body",
+          message: "The request body is not valid",
+          issues: [{ path: "version", message: "must be a version like 0.3.1" }],
+        },
+      },
     };
     const { result } = await enrollAgainst(reply);
     expect(result.code).toBe(1);
@@ -48,7 +54,12 @@ describe("enroll refusals", () => {
   it("sends the normalized code with this machine's os, arch and the agent version", async () => {
     const { receiver } = await enrollAgainst(apiError(404, "enrollment_code_unknown", "nope"), " abcd-efgh-jkmn-pqrs ");
     expect(receiver.requests[0]?.url).toBe("/api/enroll");
-    expect(JSON.parse(receiver.requests[0]?.body ?? "")).toEqual({ code: CODE, os: process.platform, arch: process.arch, version: "0.3.0" });
+    expect(JSON.parse(receiver.requests[0]?.body ?? "")).toEqual({
+      code: CODE,
+      os: process.platform,
+      arch: process.arch,
+      version: "0.3.0",
+    });
   });
 
   it("a code that cannot be a code is refused before anything is sent", async () => {

@@ -82,7 +82,12 @@ describe.concurrent("kill -9 during an install", () => {
     expect(health?.version).toBe(expected);
     if (expected === base.version) {
       // A trial written before the switch names a version that never started: dropped, never a rollback.
-      expect(await eventually(() => readFile(path.join(home, "update-trial.json"), "utf8").catch(() => null), (t) => t === null)).toBeNull();
+      expect(
+        await eventually(
+          () => readFile(path.join(home, "update-trial.json"), "utf8").catch(() => null),
+          (t) => t === null,
+        ),
+      ).toBeNull();
     } else {
       // Installed: what a rollback needs is there.
       const previous = await readFile(path.join(home, "previous"), "utf8").catch(() => null);

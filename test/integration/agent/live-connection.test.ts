@@ -36,12 +36,18 @@ describe.concurrent("a running node and the cloud", () => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home, { BUHDI_NODE_VERSION: "0.3.9-live" });
 
-    const first = await eventually(() => edge.nodeView(nodeId), (v) => v.connected && v.version === "0.3.9-live");
+    const first = await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected && v.version === "0.3.9-live",
+    );
     expect(first).toMatchObject({ status: "online", connected: true, version: "0.3.9-live", error_count: 0, ws_failure_count: 0 });
     expect(first.memory_mb).toBeGreaterThan(10);
     expect(first.memory_mb).toBeLessThan(4096);
     // Uptime keeps counting: every beat carries the current value.
-    const later = await eventually(() => edge.nodeView(nodeId), (v) => (v.uptime_s ?? 0) >= (first.uptime_s ?? 0) + 2);
+    const later = await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => (v.uptime_s ?? 0) >= (first.uptime_s ?? 0) + 2,
+    );
     expect(later.uptime_s).toBeGreaterThanOrEqual((first.uptime_s ?? 0) + 2);
     expect((await node.health()).connection).toEqual({ state: "connected", connected: true, ws_failure_count: 0 });
 
@@ -49,18 +55,26 @@ describe.concurrent("a running node and the cloud", () => {
     expect((await node.exited).code).toBe(0);
   });
 
-  it("SIGTERM says going_away first: the node shows as asleep, never offline, while one that just vanishes goes offline", async ({ expect }) => {
+  it("SIGTERM says going_away first: the node shows as asleep, never offline, while one that just vanishes goes offline", async ({
+    expect,
+  }) => {
     const polite = await edge.enrolledHome();
     const vanished = await edge.enrolledHome();
     const a = await nodes.start(polite.home);
     const b = await nodes.start(vanished.home);
-    await eventually(() => Promise.all([edge.nodeView(polite.nodeId), edge.nodeView(vanished.nodeId)]), (vs) => vs.every((v) => v.connected));
+    await eventually(
+      () => Promise.all([edge.nodeView(polite.nodeId), edge.nodeView(vanished.nodeId)]),
+      (vs) => vs.every((v) => v.connected),
+    );
 
     a.supervisor.kill("SIGTERM");
     await b.killHard();
     expect((await a.exited).code).toBe(0);
     // The control: the same silence without going_away is an outage once the 3 s grace is over.
-    const gone = await eventually(() => edge.telemetryOf(vanished.nodeId), (rows) => rows.some((row) => row.type === "node_offline"));
+    const gone = await eventually(
+      () => edge.telemetryOf(vanished.nodeId),
+      (rows) => rows.some((row) => row.type === "node_offline"),
+    );
     expect(gone.map((row) => row.type)).toContain("node_offline");
     expect((await edge.nodeView(vanished.nodeId)).status).toBe("offline");
     // An absence can only be checked over time: the polite node has been silent at least as long
@@ -71,10 +85,15 @@ describe.concurrent("a running node and the cloud", () => {
     expect((await edge.telemetryOf(polite.nodeId)).map((row) => row.type)).not.toContain("node_offline");
   });
 
-  it("POST /sleep on the local port says going_away sleep: asleep, and no heartbeat undoes it before the OS suspends", async ({ expect }) => {
+  it("POST /sleep on the local port says going_away sleep: asleep, and no heartbeat undoes it before the OS suspends", async ({
+    expect,
+  }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home);
-    await eventually(() => edge.nodeView(nodeId), (v) => v.connected && v.status === "online");
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected && v.status === "online",
+    );
 
     const response = await fetch(`${node.url()}/sleep`, { method: "POST" });
     expect(response.status).toBe(202);
@@ -86,16 +105,24 @@ describe.concurrent("a running node and the cloud", () => {
     await node.exited;
   });
 
-  it("a CONFIG_CHANGE is applied once and acked; a redelivered command is re-acked from the node's record, not run again", async ({ expect }) => {
+  it("a CONFIG_CHANGE is applied once and acked; a redelivered command is re-acked from the node's record, not run again", async ({
+    expect,
+  }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const overrides = path.join(home, "config-overrides.json");
     const node = await nodes.start(home);
-    await eventually(() => edge.nodeView(nodeId), (v) => v.connected);
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected,
+    );
 
     const queued = await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "CONFIG_CHANGE", payload: { log_level: "debug" } });
     expect(queued.status).toBe(202);
     const first = (queued.body as { id: string }).id;
-    const acked = await eventually(() => edge.commandsOf(nodeId), (cs) => cs.some((c) => c.id === first && c.ack !== null));
+    const acked = await eventually(
+      () => edge.commandsOf(nodeId),
+      (cs) => cs.some((c) => c.id === first && c.ack !== null),
+    );
     expect(acked.find((c) => c.id === first)?.ack).toMatchObject({ status: "done" });
     expect(JSON.parse(await readFile(overrides, "utf8"))).toEqual({ log_level: "debug" });
 
@@ -103,14 +130,24 @@ describe.concurrent("a running node and the cloud", () => {
     // already carried out (a previous run applied it and died before its ack went out).
     node.supervisor.kill("SIGTERM");
     await node.exited;
-    const second = ((await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "CONFIG_CHANGE", payload: { log_level: "trace" } })).body as { id: string }).id;
+    const second = (
+      (await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "CONFIG_CHANGE", payload: { log_level: "trace" } })).body as {
+        id: string;
+      }
+    ).id;
     const store = await openCommandStore(path.join(home, "commands-handled.json"), () => undefined);
     await store.record({ id: second, status: "done", detail: "applied by the run that died", at: new Date().toISOString() });
     await writeFile(overrides, JSON.stringify({ log_level: "set-by-hand" }));
 
     const again = await nodes.start(home);
-    const commands = await eventually(() => edge.commandsOf(nodeId), (cs) => cs.some((c) => c.id === second && c.ack !== null));
-    expect(commands.find((c) => c.id === second)).toMatchObject({ send_count: 1, ack: { status: "done", detail: "applied by the run that died" } });
+    const commands = await eventually(
+      () => edge.commandsOf(nodeId),
+      (cs) => cs.some((c) => c.id === second && c.ack !== null),
+    );
+    expect(commands.find((c) => c.id === second)).toMatchObject({
+      send_count: 1,
+      ack: { status: "done", detail: "applied by the run that died" },
+    });
     // Neither command ran again: the hand-set value is still there.
     expect(JSON.parse(await readFile(overrides, "utf8"))).toEqual({ log_level: "set-by-hand" });
     expect(commands.find((c) => c.id === first)?.send_count).toBe(1);
@@ -122,16 +159,31 @@ describe.concurrent("a running node and the cloud", () => {
   it("a SOFTWARE_UPDATE that is not a signed release is refused (failed, with why) and the node runs on", async ({ expect }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home);
-    await eventually(() => edge.nodeView(nodeId), (v) => v.connected);
-    const id = ((await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "SOFTWARE_UPDATE", payload: { version: "0.3.1" } })).body as { id: string }).id;
-    const commands = await eventually(() => edge.commandsOf(nodeId), (cs) => cs.some((c) => c.id === id && c.ack !== null));
-    expect(commands.find((c) => c.id === id)?.ack).toMatchObject({ status: "failed", detail: expect.stringMatching(/^the update is not a signed release \(manifest: /) });
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected,
+    );
+    const id = (
+      (await edge.admin(`/api/admin/nodes/${nodeId}/commands`, { type: "SOFTWARE_UPDATE", payload: { version: "0.3.1" } })).body as {
+        id: string;
+      }
+    ).id;
+    const commands = await eventually(
+      () => edge.commandsOf(nodeId),
+      (cs) => cs.some((c) => c.id === id && c.ack !== null),
+    );
+    expect(commands.find((c) => c.id === id)?.ack).toMatchObject({
+      status: "failed",
+      detail: expect.stringMatching(/^the update is not a signed release \(manifest: /),
+    });
     expect((await edge.nodeView(nodeId)).connected).toBe(true);
     node.supervisor.kill("SIGTERM");
     await node.exited;
   });
 
-  it("a node that cannot open its socket heartbeats over HTTP (degraded, not offline) and reports connection_degraded once", async ({ expect }) => {
+  it("a node that cannot open its socket heartbeats over HTTP (degraded, not offline) and reports connection_degraded once", async ({
+    expect,
+  }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const proxy = await upgradeRefusingProxy(edge.url);
     closers.push(proxy.close);
@@ -139,13 +191,24 @@ describe.concurrent("a running node and the cloud", () => {
     // It never gets a welcome frame to learn the edge's 1 s interval from.
     const node = await nodes.start(home, { BUHDI_NODE_HEARTBEAT_MS: "1000" });
 
-    const view = await eventually(() => edge.nodeView(nodeId), (v) => v.status === "degraded");
+    const view = await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.status === "degraded",
+    );
     expect(view).toMatchObject({ status: "degraded", connected: false });
     expect(view.ws_failure_count).toBeGreaterThanOrEqual(1);
-    const rows = await eventually(() => edge.telemetryOf(nodeId), (r) => r.some((row) => row.type === "connection_degraded"));
+    const rows = await eventually(
+      () => edge.telemetryOf(nodeId),
+      (r) => r.some((row) => row.type === "connection_degraded"),
+    );
     // Many more failed connects after the report: still one report.
     const failuresAtReport = (await node.health()).connection.ws_failure_count;
-    await eventually(() => node.health(), (h) => h.connection.ws_failure_count >= failuresAtReport + 3, 20_000, "three more refused upgrades");
+    await eventually(
+      () => node.health(),
+      (h) => h.connection.ws_failure_count >= failuresAtReport + 3,
+      20_000,
+      "three more refused upgrades",
+    );
     const degraded = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "connection_degraded");
     expect(degraded).toHaveLength(1);
     expect(degraded[0]).toMatchObject({ severity: "warning", payload: { details: { failure_count: 5, last_connected: null } } });
@@ -156,23 +219,36 @@ describe.concurrent("a running node and the cloud", () => {
     await node.exited;
   });
 
-  it("a crash loop is reported as one report with its count, not one per crash; the end of the loop sends what was held", async ({ expect }) => {
+  it("a crash loop is reported as one report with its count, not one per crash; the end of the loop sends what was held", async ({
+    expect,
+  }) => {
     const { home, nodeId } = await edge.enrolledHome();
     const held = await holdPort(); // every node program dies of EADDRINUSE
     closers.push(held.close);
-    const node = await nodes.start(home, {
-      BUHDI_NODE_PORT: String(held.port),
-      BUHDI_NODE_RESTART_BASE_MS: "50",
-      // Wide enough that three crashes fall in it even on a loaded machine: a start takes ~1 s
-      // idle, and was seen taking 5 s with both cores busy (a 6 s window then saw no loop).
-      BUHDI_NODE_CRASH_LOOP_WINDOW_MS: "20000",
-    }, false);
+    const node = await nodes.start(
+      home,
+      {
+        BUHDI_NODE_PORT: String(held.port),
+        BUHDI_NODE_RESTART_BASE_MS: "50",
+        // Wide enough that three crashes fall in it even on a loaded machine: a start takes ~1 s
+        // idle, and was seen taking 5 s with both cores busy (a 6 s window then saw no loop).
+        BUHDI_NODE_CRASH_LOOP_WINDOW_MS: "20000",
+      },
+      false,
+    );
     const crashReports = async () =>
-      (await edge.telemetryOf(nodeId)).filter((row) => row.type === "crash_report").sort((a, b) => a.created_at.localeCompare(b.created_at));
+      (await edge.telemetryOf(nodeId))
+        .filter((row) => row.type === "crash_report")
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
     const deaths = () => (node.stderr().match(/exited with code 1 after/g) ?? []).length;
 
     // Two crashes are reported one by one; the third makes it a loop, reported with its count.
-    const early = await eventually(crashReports, (rows) => rows.some((row) => row.payload.details !== undefined), 60_000, "the crash-loop report");
+    const early = await eventually(
+      crashReports,
+      (rows) => rows.some((row) => row.payload.details !== undefined),
+      60_000,
+      "the crash-loop report",
+    );
     expect(early.map((row) => row.payload.details?.crash_loop ?? null)).toEqual([null, null, "ongoing"]);
     expect(early[2]?.payload.details).toMatchObject({ crash_count: 3 });
     // It keeps crashing: those are held, not sent.
@@ -183,7 +259,12 @@ describe.concurrent("a running node and the cloud", () => {
     // was held goes out as one report.
     await held.close();
     // The loop ends once a program stayed up a whole window (20 s).
-    const rows = await eventually(crashReports, (r) => r.some((row) => row.payload.details?.crash_loop === "ended"), 60_000, "the report that ends the loop");
+    const rows = await eventually(
+      crashReports,
+      (r) => r.some((row) => row.payload.details?.crash_loop === "ended"),
+      60_000,
+      "the report that ends the loop",
+    );
     expect(rows.map((row) => row.payload.details?.crash_loop ?? null)).toEqual([null, null, "ongoing", "ended"]);
     const ended = rows[3]!;
     expect(ended.payload.details).toMatchObject({ crash_count: deaths() });
@@ -208,23 +289,40 @@ describe("the cloud goes away and comes back", () => {
   it("the node reconnects by itself, and reports connection_degraded exactly once for the outage", async () => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home);
-    const before = await eventually(() => edge.nodeView(nodeId), (v) => v.connected);
+    const before = await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected,
+    );
     expect(before).toMatchObject({ status: "online", connected: true });
 
     await edge.down();
     // Far more failed connects than the threshold, while nothing (not even HTTP) gets through.
-    const during = await eventually(() => node.health(), (h) => h.connection.ws_failure_count > 2 * WS_FAILURE_THRESHOLD);
+    const during = await eventually(
+      () => node.health(),
+      (h) => h.connection.ws_failure_count > 2 * WS_FAILURE_THRESHOLD,
+    );
     expect(during.connection).toMatchObject({ state: "degraded", connected: false });
     await edge.up();
 
-    const after = await eventually(() => edge.nodeView(nodeId), (v) => v.connected && v.status === "online");
+    const after = await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected && v.status === "online",
+    );
     expect(after).toMatchObject({ status: "online", connected: true });
     expect((await node.health()).connection).toEqual({ state: "connected", connected: true, ws_failure_count: 0 });
     // The report waited in the spool through the outage and went out once the cloud was back.
-    await eventually(() => edge.telemetryOf(nodeId), (rows) => rows.some((row) => row.type === "connection_degraded"));
+    await eventually(
+      () => edge.telemetryOf(nodeId),
+      (rows) => rows.some((row) => row.type === "connection_degraded"),
+    );
     // Spool retries and heartbeats keep going (two more seconds of uptime reach the cloud): still one.
     const reported = await edge.nodeView(nodeId);
-    await eventually(() => edge.nodeView(nodeId), (v) => (v.uptime_s ?? 0) >= (reported.uptime_s ?? 0) + 2, 20_000, "two more seconds of heartbeats");
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => (v.uptime_s ?? 0) >= (reported.uptime_s ?? 0) + 2,
+      20_000,
+      "two more seconds of heartbeats",
+    );
     const degraded = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "connection_degraded");
     expect(degraded).toHaveLength(1);
     expect(degraded[0]?.payload.details).toEqual({ failure_count: WS_FAILURE_THRESHOLD, last_connected: expect.any(String) });

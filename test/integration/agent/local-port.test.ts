@@ -41,7 +41,12 @@ async function leftoverOnPort() {
   const exited = collect(leftover, 60_000);
   await waitForOutput(leftover, "listening on");
   // endpoint.json is written right after listening; the holder's pid is what the next program reads.
-  expect(await eventually(() => endpointPid(home), (pid) => pid === leftover.pid)).toBe(leftover.pid);
+  expect(
+    await eventually(
+      () => endpointPid(home),
+      (pid) => pid === leftover.pid,
+    ),
+  ).toBe(leftover.pid);
   return { home, env, leftover, exited };
 }
 

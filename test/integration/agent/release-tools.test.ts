@@ -15,7 +15,13 @@ import { NODE_BIN, REPO_ROOT, collect, tempHome } from "../../support/helpers.ts
 import { sha256Hex, testKey } from "../../support/release-fixtures.ts";
 
 function runScript(script: string, args: string[], env: Record<string, string> = {}) {
-  return collect(spawn(NODE_BIN, [path.join(REPO_ROOT, "scripts", script), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
+  return collect(
+    spawn(NODE_BIN, [path.join(REPO_ROOT, "scripts", script), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
 }
 
 describe("npm run build:agent", () => {
@@ -26,7 +32,9 @@ describe("npm run build:agent", () => {
     const file = path.join(out, "0.5.0-rc.1", "buhdi-node.mjs");
     const bytes = await readFile(file);
     expect(result.stdout).toBe(`${file}\nversion 0.5.0-rc.1\nsize    ${bytes.length}\nsha256  ${sha256Hex(bytes)}\n`);
-    const run = await collect(spawn(NODE_BIN, [file, "--version"], { env: { ...process.env, BUHDI_NODE_VERSION: "9.9.9" }, stdio: ["ignore", "pipe", "pipe"] }));
+    const run = await collect(
+      spawn(NODE_BIN, [file, "--version"], { env: { ...process.env, BUHDI_NODE_VERSION: "9.9.9" }, stdio: ["ignore", "pipe", "pipe"] }),
+    );
     expect(run.stdout).toBe("0.5.0-rc.1\n");
     // One file: nothing imported from node_modules at run time.
     expect(bytes.toString("utf8")).not.toMatch(/from "zod"|require\("zod"\)/);
@@ -70,7 +78,13 @@ describe("the keyring", () => {
     const a = testKey();
     const b = testKey();
     const logs: string[] = [];
-    const ring = buildKeyring([{ key_id: b.keyId, public_key: a.publicKey }, { key_id: a.keyId, public_key: "short" }], (m) => logs.push(m));
+    const ring = buildKeyring(
+      [
+        { key_id: b.keyId, public_key: a.publicKey },
+        { key_id: a.keyId, public_key: "short" },
+      ],
+      (m) => logs.push(m),
+    );
     expect(ring.size).toBe(0);
     expect(logs[0]).toBe(`ignored trusted release key ${b.keyId}: that key's id is ${a.keyId}`);
     expect(logs[1]).toMatch(/public_key: must be base64 of a 32-byte Ed25519 public key/);
@@ -79,8 +93,13 @@ describe("the keyring", () => {
   it(`adds keys from ${TRUSTED_KEYS_ENV}, more than one (rotation), and ignores the variable when it is not a JSON array`, () => {
     const a = testKey();
     const b = testKey();
-    const value = JSON.stringify([{ key_id: a.keyId, public_key: a.publicKey }, { key_id: b.keyId, public_key: b.publicKey }]);
-    expect([...loadKeyring({ [TRUSTED_KEYS_ENV]: value }, () => undefined).keys()].sort()).toEqual([...new Set([a.keyId, b.keyId, ...PINNED_RELEASE_KEYS.map((k) => k.key_id)])].sort());
+    const value = JSON.stringify([
+      { key_id: a.keyId, public_key: a.publicKey },
+      { key_id: b.keyId, public_key: b.publicKey },
+    ]);
+    expect([...loadKeyring({ [TRUSTED_KEYS_ENV]: value }, () => undefined).keys()].sort()).toEqual(
+      [...new Set([a.keyId, b.keyId, ...PINNED_RELEASE_KEYS.map((k) => k.key_id)])].sort(),
+    );
     const logs: string[] = [];
     expect(loadKeyring({ [TRUSTED_KEYS_ENV]: "{not json" }, (m) => logs.push(m)).size).toBe(PINNED_RELEASE_KEYS.length);
     expect(logs).toEqual([`${TRUSTED_KEYS_ENV} is not valid JSON; ignored`]);

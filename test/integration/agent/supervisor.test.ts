@@ -10,7 +10,18 @@ import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI, NODE_BIN, REPO_ROOT, closedPortUrl, collect, fakeEnrolledHome, holdPort, spawnCli, tempHome, waitForOutput } from "../../support/helpers.ts";
+import {
+  CLI,
+  NODE_BIN,
+  REPO_ROOT,
+  closedPortUrl,
+  collect,
+  fakeEnrolledHome,
+  holdPort,
+  spawnCli,
+  tempHome,
+  waitForOutput,
+} from "../../support/helpers.ts";
 import { startWsServer } from "../../support/ws-server.ts";
 import { eventually } from "../../support/live-node.ts";
 
@@ -44,7 +55,10 @@ async function startSupervisor(env: Record<string, string> = {}) {
   const exited = collect(child, 60_000);
   /** The URL of the n-th node program that came up (1-based), once it listens. */
   const nthProgram = async (n: number): Promise<{ url: string; pid: number }> => {
-    const urls = await eventually(() => [...stdout.matchAll(LISTENING)].map((m) => m[1]!), (found) => found.length >= n);
+    const urls = await eventually(
+      () => [...stdout.matchAll(LISTENING)].map((m) => m[1]!),
+      (found) => found.length >= n,
+    );
     const url = urls[n - 1];
     if (!url) throw new Error(`program #${n} never listened; stdout: ${stdout}`);
     const health = (await (await fetch(`${url}/health`)).json()) as { pid: number };
@@ -99,16 +113,19 @@ describe("the supervisor", () => {
     expect((await s.exited).code).toBe(0);
   });
 
-  it.each(["SIGTERM", "SIGINT"] as const)("%s stops the node program and the supervisor with exit 0: no restart, no EXIT line", async (signal) => {
-    const s = await startSupervisor();
-    const program = await s.nthProgram(1);
-    s.child.kill(signal);
-    const result = await s.exited;
-    expect(result.code).toBe(0);
-    expect(isAlive(program.pid)).toBe(false);
-    expect(result.stdout.match(LISTENING)).toHaveLength(1);
-    expect(await s.crashLog()).toBe("");
-  });
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "%s stops the node program and the supervisor with exit 0: no restart, no EXIT line",
+    async (signal) => {
+      const s = await startSupervisor();
+      const program = await s.nthProgram(1);
+      s.child.kill(signal);
+      const result = await s.exited;
+      expect(result.code).toBe(0);
+      expect(isAlive(program.pid)).toBe(false);
+      expect(result.stdout.match(LISTENING)).toHaveLength(1);
+      expect(await s.crashLog()).toBe("");
+    },
+  );
 
   it("Ctrl-C in a terminal (SIGINT to the whole group, again while stopping) still lets the program say going_away and stop cleanly", async () => {
     // A cloud that accepts the socket but never answers a close: the program's stop takes ~1 s.
@@ -129,18 +146,26 @@ describe("the supervisor", () => {
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = collect(child);
     await waitForOutput(child, "listening on");
-    await eventually(() => cloud.connections.length, (n) => n > 0);
+    await eventually(
+      () => cloud.connections.length,
+      (n) => n > 0,
+    );
     const programPid = Number(/started the node program \(pid (\d+)\)/.exec(stderr)?.[1]);
 
     process.kill(-child.pid!, "SIGINT");
-    await eventually(() => stderr, (text) => /SIGINT received, stopping\n/.test(text));
+    await eventually(
+      () => stderr,
+      (text) => /SIGINT received, stopping\n/.test(text),
+    );
     process.kill(programPid, "SIGINT"); // the impatient second Ctrl-C, mid-goodbye
     const result = await exited;
 
     expect(result.code).toBe(0);
     // Killed by that second signal it would say "was killed by SIGINT".
     expect(stderr).toMatch(/the node program \(pid \d+\) exited with code 0; stopped/);
-    const texts = cloud.connections[0]!.frames.filter((f) => f.opcode === 0x1).map((f) => JSON.parse(f.payload.toString()) as { type: string });
+    const texts = cloud.connections[0]!.frames.filter((f) => f.opcode === 0x1).map(
+      (f) => JSON.parse(f.payload.toString()) as { type: string },
+    );
     expect(texts.at(-1)).toEqual({ type: "going_away", reason: "shutdown" });
   });
 
@@ -149,7 +174,13 @@ describe("the supervisor", () => {
     const program = await s.nthProgram(1);
     s.child.kill("SIGKILL");
     await s.exited;
-    expect(await eventually(() => isAlive(program.pid), (alive) => !alive, 10_000)).toBe(false);
+    expect(
+      await eventually(
+        () => isAlive(program.pid),
+        (alive) => !alive,
+        10_000,
+      ),
+    ).toBe(false);
   });
 });
 

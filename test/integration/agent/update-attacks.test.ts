@@ -43,7 +43,10 @@ beforeAll(async () => {
   cloud = await startFakeCloud(NODE_ID);
   home = await fakeEnrolledHome(cloud.url);
   node = await nodes.start(home, { ...trustEnv(key), BUHDI_NODE_DOWNLOAD_RETRY_MS: "20", BUHDI_NODE_DOWNLOAD_IDLE_MS: "2000" });
-  await eventually(() => node.health(), (h) => h.connection.connected);
+  await eventually(
+    () => node.health(),
+    (h) => h.connection.connected,
+  );
 });
 
 afterAll(async () => {
@@ -120,7 +123,13 @@ describe("a release that is not what it says is refused before anything is downl
   });
 
   it("expired manifest (freeze attack): validly signed, but its expiry has passed", async () => {
-    const result = await attempt(release({ version: "0.3.1", created_at: new Date(Date.now() - 3 * DAY).toISOString(), expires_at: new Date(Date.now() - 60_000).toISOString() }));
+    const result = await attempt(
+      release({
+        version: "0.3.1",
+        created_at: new Date(Date.now() - 3 * DAY).toISOString(),
+        expires_at: new Date(Date.now() - 60_000).toISOString(),
+      }),
+    );
     expectRefused(result, "expired", /the manifest for 0\.3\.1 expired at/, "0.3.1");
     expect(result.requests).toEqual([]);
   });
@@ -132,7 +141,11 @@ describe("a release that is not what it says is refused before anything is downl
   });
 
   it("replayed old manifest: the release this node already runs, signed a month ago and still unexpired", async () => {
-    const old = release({ version: "0.3.0", created_at: new Date(Date.now() - 30 * DAY).toISOString(), expires_at: new Date(Date.now() + 30 * DAY).toISOString() });
+    const old = release({
+      version: "0.3.0",
+      created_at: new Date(Date.now() - 30 * DAY).toISOString(),
+      expires_at: new Date(Date.now() + 30 * DAY).toISOString(),
+    });
     const result = await attempt(old);
     expectRefused(result, "not_newer", /0\.3\.0 is not newer than the running version 0\.3\.0/, "0.3.0");
     expect(result.requests).toEqual([]);
@@ -165,7 +178,12 @@ describe("a bundle that is not what the signed manifest says is refused and dele
 
   it("wrong size: the manifest promises more bytes than the bundle has (resumed, then given up)", async () => {
     const result = await attempt(release({ version: "0.3.1", size: bytes.length + 1000 }));
-    expectRefused(result, "size_mismatch", new RegExp(`ended after ${bytes.length} bytes; the manifest says ${bytes.length + 1000}`), "0.3.1");
+    expectRefused(
+      result,
+      "size_mismatch",
+      new RegExp(`ended after ${bytes.length} bytes; the manifest says ${bytes.length + 1000}`),
+      "0.3.1",
+    );
     // Three attempts; the second asked for the rest and was told there is none (416).
     expect(result.requests.map((r) => r.range)).toEqual([null, `bytes=${bytes.length}-`, null]);
     expect(await installed()).toEqual({ current: null, versions: [] });
@@ -210,7 +228,11 @@ describe("a bundle that is not what the signed manifest says is refused and dele
     };
     const result = await attempt(release({ version: "0.3.1" }), endless);
     expectRefused(result, "oversized", new RegExp(`sent more than the manifest's ${bytes.length} bytes`), "0.3.1");
-    await eventually(() => closed, (c) => c, 5_000);
+    await eventually(
+      () => closed,
+      (c) => c,
+      5_000,
+    );
     expect(closed).toBe(true);
     // Bounded by the manifest's size plus what was in flight in socket buffers, not by the server.
     expect(sent).toBeLessThan(bytes.length + 8 * 1024 * 1024);
@@ -233,7 +255,10 @@ describe("a download that goes wrong does not freeze the node's commands", () =>
     const before = await health();
     const update = await cloud.sendCommand(release({ version: "0.3.1" }));
     const config = await cloud.sendCommand({ note: "sent after the update" }, { command: "CONFIG_CHANGE" });
-    expect(await cloud.waitForAck(update, 15_000)).toMatchObject({ status: "failed", detail: expect.stringMatching(/gzip-encoded although the node asked for the raw bytes/) });
+    expect(await cloud.waitForAck(update, 15_000)).toMatchObject({
+      status: "failed",
+      detail: expect.stringMatching(/gzip-encoded although the node asked for the raw bytes/),
+    });
     expect(await cloud.waitForAck(config, 15_000)).toMatchObject({ status: "done" });
     const failed = await cloud.waitForTelemetry((e) => e.type === "update_failed" && !seen.has(e.event_id), "update_failed", 15_000);
     expect(failed.details).toMatchObject({ code: "download_failed", version: "0.3.1" });
@@ -253,7 +278,10 @@ describe("the same node, given an honest release", () => {
     cloud.serveBundle(honestBundle(bundle));
     const id = await cloud.sendCommand(signRelease(manifestFor(bundle, { version: "0.4.0" }), key));
     expect(await cloud.waitForAck(id)).toEqual({ type: "command_ack", id, status: "done", detail: "installed 0.4.0; restarting into it" });
-    const after = await eventually(() => health().catch(() => before), (h) => h.version === "0.4.0");
+    const after = await eventually(
+      () => health().catch(() => before),
+      (h) => h.version === "0.4.0",
+    );
     expect(after.version).toBe("0.4.0");
     expect(after.pid).not.toBe(before.pid);
     expect(await installed()).toEqual({ current: "0.4.0\n", versions: ["0.4.0"] });

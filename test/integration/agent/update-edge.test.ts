@@ -48,12 +48,20 @@ async function command(nodeId: string, payload: unknown): Promise<string> {
 }
 
 async function ackOf(nodeId: string, id: string) {
-  const commands = await eventually(() => edge.commandsOf(nodeId), (list) => list.some((c) => c.id === id && c.ack !== null), 30_000);
+  const commands = await eventually(
+    () => edge.commandsOf(nodeId),
+    (list) => list.some((c) => c.id === id && c.ack !== null),
+    30_000,
+  );
   return commands.find((c) => c.id === id)?.ack ?? null;
 }
 
 const telemetryWhere = (nodeId: string, match: (row: TelemetryRow) => boolean) =>
-  eventually(() => edge.telemetryOf(nodeId), (rows) => rows.some(match), 30_000).then((rows) => rows.find(match) ?? null);
+  eventually(
+    () => edge.telemetryOf(nodeId),
+    (rows) => rows.some(match),
+    30_000,
+  ).then((rows) => rows.find(match) ?? null);
 
 describe("an update through the real edge", () => {
   it("a release signed by an untrusted key is refused; the registered release is downloaded from the edge, installed and counted", async () => {
@@ -65,18 +73,35 @@ describe("an update through the real edge", () => {
     // Refused: the cloud records the failed ack and the node's update_failed.
     const forged = signRelease(manifestFor(Buffer.from("not a real bundle"), { version: "0.3.2" }), testKey());
     const refusedId = await command(nodeId, forged);
-    expect(await ackOf(nodeId, refusedId)).toMatchObject({ status: "failed", detail: expect.stringMatching(/which this node does not trust/) });
+    expect(await ackOf(nodeId, refusedId)).toMatchObject({
+      status: "failed",
+      detail: expect.stringMatching(/which this node does not trust/),
+    });
     const failed = await telemetryWhere(nodeId, (row) => row.type === "update_failed");
-    expect(failed).toMatchObject({ severity: "warning", node_version: "0.3.1", payload: { details: { code: "unknown_key", version: "0.3.2" } } });
+    expect(failed).toMatchObject({
+      severity: "warning",
+      node_version: "0.3.1",
+      payload: { details: { code: "unknown_key", version: "0.3.2" } },
+    });
     expect((await node.health()).pid).toBe(old!.pid);
 
     // The real pipeline: signed, uploaded to R2, registered; then pushed to this node.
     const released = await release({
-      version: "0.3.2", channel: "stable", key, server: edge.url, adminToken: edge.adminToken,
-      remote: false, persistDir: edge.persistDir, expiresInDays: 30, bundle: v032.file,
+      version: "0.3.2",
+      channel: "stable",
+      key,
+      server: edge.url,
+      adminToken: edge.adminToken,
+      remote: false,
+      persistDir: edge.persistDir,
+      expiresInDays: 30,
+      bundle: v032.file,
     });
     const id = await command(nodeId, {
-      manifest: released.manifest, signature: released.signature, key_id: released.key_id, download_path: "/api/node/releases/0.3.2/bundle",
+      manifest: released.manifest,
+      signature: released.signature,
+      key_id: released.key_id,
+      download_path: "/api/node/releases/0.3.2/bundle",
     });
     expect(await ackOf(nodeId, id)).toMatchObject({ status: "done", detail: "installed 0.3.2; restarting into it" });
     const fresh = await node.healthWhen((h) => h.version === "0.3.2" && h.connection.connected, 30_000);
@@ -84,7 +109,9 @@ describe("an update through the real edge", () => {
 
     const healthy = await telemetryWhere(nodeId, (row) => row.type === "update_progress" && row.payload.details?.stage === "healthy");
     expect(healthy).toMatchObject({ node_version: "0.3.2", payload: { details: { version: "0.3.2" } } });
-    const stages = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "update_progress").map((row) => row.payload.details?.stage);
+    const stages = (await edge.telemetryOf(nodeId))
+      .filter((row) => row.type === "update_progress")
+      .map((row) => row.payload.details?.stage);
     expect(stages.sort()).toEqual(["downloaded", "healthy", "installed"]);
     const releases = await edge.admin("/api/admin/releases");
     expect((releases.body as { items: Array<{ version: string; installs: number }> }).items).toEqual([

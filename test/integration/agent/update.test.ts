@@ -82,7 +82,10 @@ describe("an update", () => {
     const versionDir = path.join(home, "versions", "0.3.2");
     expect(await readFile(path.join(versionDir, "buhdi-node.mjs"))).toEqual(bytes);
     expect(await readFile(path.join(versionDir, "manifest.json"), "utf8")).toBe(release.manifest);
-    expect(JSON.parse(await readFile(path.join(versionDir, "signature.json"), "utf8"))).toEqual({ key_id: release.key_id, signature: release.signature });
+    expect(JSON.parse(await readFile(path.join(versionDir, "signature.json"), "utf8"))).toEqual({
+      key_id: release.key_id,
+      signature: release.signature,
+    });
     expect(await readOrNull(path.join(home, "current"))).toBe("0.3.2\n");
     // 0.3.1 is the agent the supervisor was started from, not an installed version: rollback = no `current`.
     expect(await readOrNull(path.join(home, "previous"))).toBeNull();
@@ -94,7 +97,12 @@ describe("an update", () => {
     expect(installed.details).toMatchObject({ version: "0.3.2", from: "0.3.1" });
     expect(healthy.details).toMatchObject({ version: "0.3.2", after_ms: 1500 });
     expect(Date.parse(healthy.timestamp) - Date.parse(installed.timestamp)).toBeGreaterThanOrEqual(1500);
-    expect(await eventually(() => readOrNull(path.join(home, "update-trial.json")), (t) => t === null)).toBeNull();
+    expect(
+      await eventually(
+        () => readOrNull(path.join(home, "update-trial.json")),
+        (t) => t === null,
+      ),
+    ).toBeNull();
 
     // The ack may have been lost with the restart: the new version answers it from the store.
     const requests = cloud.bundleRequests.length;
@@ -131,7 +139,9 @@ describe("an update", () => {
     const rolledBack = await cloud.waitForTelemetry((e) => e.type === "update_rolled_back", "update_rolled_back");
     expect(rolledBack.node_version).toBe("0.3.2");
     expect(rolledBack.details).toEqual({ stage: "rolled_back", version: "0.3.3", rolled_back_to: "0.3.2" });
-    expect(rolledBack.entries.some((line) => line.includes('UNCAUGHT: Error: buhdi-node 0.3.3 cannot start: settings.json has no "port"'))).toBe(true);
+    expect(
+      rolledBack.entries.some((line) => line.includes('UNCAUGHT: Error: buhdi-node 0.3.3 cannot start: settings.json has no "port"')),
+    ).toBe(true);
     expect(rolledBack.entries.at(-1)).toMatch(/ EXIT code=1 signal=null after \d+\.\d s on 0\.3\.3$/);
     // Only 0.3.3's lines: nothing from before it started.
     expect(rolledBack.entries.every((line) => !line.includes("0.3.2"))).toBe(true);
@@ -148,7 +158,10 @@ describe("an update", () => {
     // The same release again (a new command): refused, nothing downloaded.
     const requests = cloud.bundleRequests.length;
     const again = await cloud.sendCommand(release);
-    expect(await cloud.waitForAck(again)).toMatchObject({ status: "failed", detail: "this node rolled back from 0.3.3 before; it will not install it again" });
+    expect(await cloud.waitForAck(again)).toMatchObject({
+      status: "failed",
+      detail: "this node rolled back from 0.3.3 before; it will not install it again",
+    });
     const refused = await cloud.waitForTelemetry((e) => e.type === "update_failed", "update_failed");
     expect(refused.details).toMatchObject({ code: "rolled_back_before", version: "0.3.3" });
     expect(cloud.bundleRequests.length).toBe(requests);

@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       const { enroll } = await import("./enroll.ts");
       const enrollment = await enroll({ code, server: values.server, version: agentVersion(), paths });
       process.stdout.write(
-        `Enrolled: this computer is node ${enrollment.node_id} on ${enrollment.server}.\n` + "Start it with: buhdi-node run\n",
+        `Enrolled: this computer is node ${enrollment.node_id} on ${enrollment.server}.\nStart it with: buhdi-node run\n`,
       );
       return 0;
     }

@@ -49,8 +49,7 @@ export async function saveEnrollment(paths: HomePaths, enrollment: Enrollment): 
 }
 
 export async function loadEnrollment(paths: HomePaths): Promise<Enrollment> {
-  const notEnrolled =
-    `this computer is not enrolled yet (nothing usable in ${paths.home}). ` + "Run: buhdi-node enroll <code> --server <url>";
+  const notEnrolled = `this computer is not enrolled yet (nothing usable in ${paths.home}). Run: buhdi-node enroll <code> --server <url>`;
   let configText: string;
   let keyText: string;
   try {

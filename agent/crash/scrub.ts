@@ -26,8 +26,8 @@ const NAME_CHAR = String.raw`[\p{L}\p{N}_]`;
 const PATH_END = String.raw`(?![\p{L}\p{N}_-]|\.[\p{L}\p{N}_]|%(?!2[Ff]|5[Cc])[0-9A-Fa-f]{2})`;
 const PATH_START = String.raw`(?<![\p{L}\p{N}_.-])`;
 /** Before a bare name: no name character, except the hex digit ending a %XX (`%20Nana`). */
-const NAME_START = String.raw`(?<!(?<!%[0-9A-Fa-f]?)${NAME_CHAR})`;
-const NAME_END = String.raw`(?!${NAME_CHAR}|%(?!2[0Ff]|5[Cc]|2[27])[0-9A-Fa-f]{2})`;
+const NAME_START = `(?<!(?<!%[0-9A-Fa-f]?)${NAME_CHAR})`;
+const NAME_END = `(?!${NAME_CHAR}|%(?!2[0Ff]|5[Cc]|2[27])[0-9A-Fa-f]{2})`;
 
 /**
  * Account names that identify no person and are also everyday words in stack traces

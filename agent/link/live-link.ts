@@ -330,7 +330,7 @@ export class LiveLink {
   }
 
   async #handleCommand(socket: LinkSocket, frame: Parameters<CommandHandler>[0]): Promise<void> {
-    let ack;
+    let ack: Awaited<ReturnType<CommandHandler>>;
     try {
       ack = await this.#deps.onCommand(frame);
     } catch (error) {

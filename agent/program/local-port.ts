@@ -41,7 +41,10 @@ export function listenLocal(server: Server, options: LocalListen): void {
     });
   };
   const onError = (error: NodeJS.ErrnoException): void => {
-    if (error.code !== "EADDRINUSE") return fail(error);
+    if (error.code !== "EADDRINUSE") {
+      fail(error);
+      return;
+    }
     if (deadline !== null) {
       // Still held right after the leftover was killed: the kernel lets go of it shortly.
       if (Date.now() < deadline) setTimeout(() => server.listen(options.port, options.host), RETRY_EVERY_MS);

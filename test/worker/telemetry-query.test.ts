@@ -72,7 +72,7 @@ describe("GET /api/node/telemetry", () => {
       const page: Page = await (
         await list(nana.dashboard_token, `node_id=${extra.node_id}&limit=1${cursor ? `&cursor=${cursor}` : ""}`)
       ).json();
-      page.items.forEach((i) => seen.add(i.id));
+      for (const item of page.items) seen.add(item.id);
       cursor = page.next_cursor;
     } while (cursor);
     expect(seen.size).toBe(4);

@@ -138,7 +138,7 @@ export class NodeSession extends DurableObject<Env> {
     // Nothing else at once: silence is judged by the alarm, so a bounce is not an outage.
   }
 
-  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
     console.warn(JSON.stringify({ msg: "node socket error", node_id: this.#state?.nodeId, error: String(error) }));
   }
 

@@ -24,7 +24,7 @@ const SECURITY: Record<Auth, Record<string, string[]>[] | undefined> = {
 export function openApiDocument(operations: readonly Operation[], version: string): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const operation of operations) {
-    (paths[operation.path] ??= {})[operation.method] = describe(operation);
+    paths[operation.path] = { ...paths[operation.path], [operation.method]: describe(operation) };
   }
   return {
     openapi: "3.1.0",

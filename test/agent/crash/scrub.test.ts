@@ -228,7 +228,7 @@ describe("property: nothing of the home or the user name survives, and the error
             `owner ${recase(user)}`,
           ].join("\n");
           fc.pre(
-            !survives(template("C:\\x", "file:///C:/x", "\\") + "AppData owner path", user, true) &&
+            !survives(`${template("C:\\x", "file:///C:/x", "\\")}AppData owner path`, user, true) &&
               !/^(user|users|home|node|app|root|admin|guest)$/i.test(user),
           );
           const out = scrub(raw, { homedir, username: user });

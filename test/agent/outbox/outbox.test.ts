@@ -31,7 +31,7 @@ function slowReporter() {
     let done = false;
     void until.then(() => (done = true));
     while (!done) {
-      releases.splice(0).forEach((release) => release());
+      for (const release of releases.splice(0)) release();
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   };

@@ -102,7 +102,7 @@ describe("resuming", () => {
   });
 
   it("a server that ignores Range (200) is read from the start, not appended to the partial file", async () => {
-    const server = await serve((req, res) => {
+    const server = await serve((_req, res) => {
       res.writeHead(200, { "content-length": String(bytes.length) });
       res.end(bytes);
     });

@@ -14,12 +14,12 @@ import { isVersionName, readRolledBack, readTrial, readVersionName } from "../..
 import { tempHome } from "../../support/helpers.ts";
 
 /** Strings near the version grammar (digits, dots, dashes, pluses, letters), where mistakes hide. */
-const versionish = fc.stringMatching(/^[0-9a-zA-Z.+\-]{0,24}$/);
+const versionish = fc.stringMatching(/^[0-9a-zA-Z.+-]{0,24}$/);
 const numbered = fc
   .tuple(
     fc.array(fc.integer({ min: 0, max: 9_999_999 }), { minLength: 1, maxLength: 4 }),
-    fc.option(fc.stringMatching(/^[0-9A-Za-z.\-]{0,70}$/)),
-    fc.option(fc.stringMatching(/^[0-9A-Za-z.\-]{0,70}$/)),
+    fc.option(fc.stringMatching(/^[0-9A-Za-z.-]{0,70}$/)),
+    fc.option(fc.stringMatching(/^[0-9A-Za-z.-]{0,70}$/)),
   )
   .map(([parts, pre, build]) => `${parts.join(".")}${pre === null ? "" : `-${pre}`}${build === null ? "" : `+${build}`}`);
 

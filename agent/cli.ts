@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { NotEnrolledError, loadEnrollment } from "./core/config.ts";
 import { homePaths, nodeHome } from "./core/paths.ts";
 import { agentVersion } from "./core/version.ts";
+import { messageOf } from "./core/errors.ts";
 
 // Commands are imported when chosen: the supervisor, which idles next to every node program,
 // must not carry the node program's modules in its memory.
@@ -94,7 +95,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`buhdi-node: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof UsageError || isParseArgsError(error)) {
-      process.stderr.write(`buhdi-node: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+      process.stderr.write(`buhdi-node: ${messageOf(error)}\n\n${USAGE}`);
       process.exitCode = 2;
     } else {
       // Anything else is a bug: rethrow so `run`'s crash capture records it like any other crash.

@@ -7,6 +7,7 @@ import { describeNetworkError, readApiError } from "./outbox/api-error.ts";
 import { normalizeServer, saveEnrollment } from "./core/config.ts";
 import type { Enrollment } from "./core/config.ts";
 import type { HomePaths } from "./core/paths.ts";
+import { describeIssues } from "../protocol/errors.ts";
 
 export class EnrollError extends Error {
   override name = "EnrollError";
@@ -45,7 +46,7 @@ export async function enroll(options: EnrollOptions): Promise<Enrollment> {
     version: options.version,
   });
   if (!request.success) {
-    const why = request.error.issues.map((issue) => `${issue.path.join(".") || "request"} ${issue.message}`).join("; ");
+    const why = describeIssues(request.error, "request");
     throw new EnrollError(`Cannot enroll: ${why}.`);
   }
 

@@ -15,6 +15,7 @@ import { parseArgs, promisify } from "node:util";
 import { build, type Plugin } from "esbuild";
 import { VersionSchema } from "../protocol/index.ts";
 import { BUNDLE_VERSION_DEFINE } from "../agent/core/version.ts";
+import { messageOf } from "../agent/core/errors.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUNDLE_NAME = "buhdi-node.mjs";
@@ -150,7 +151,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`build-agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`build-agent: ${messageOf(error)}\n`);
     process.exitCode = 1;
   });
 }

@@ -13,6 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { keyIdOf, rawPublicKey } from "../agent/update/trusted-keys.ts";
+import { messageOf } from "../agent/core/errors.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -46,9 +47,7 @@ async function main(argv: string[]): Promise<void> {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     const exists = error instanceof Error && "code" in error && error.code === "EEXIST";
-    process.stderr.write(
-      `release-keygen: ${exists ? "a key file with that id exists already; nothing written" : error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`release-keygen: ${exists ? "a key file with that id exists already; nothing written" : messageOf(error)}\n`);
     process.exitCode = 1;
   });
 }

@@ -26,6 +26,7 @@ import type { CommandResult, CommandStore } from "./store.ts";
 import { applyOverrides } from "./config-overrides.ts";
 import type { Scrubber } from "../crash/scrub.ts";
 import type { Updater } from "../update/updater.ts";
+import { messageOf } from "../core/errors.ts";
 
 export type CommandAck = { status: CommandResult["status"]; detail?: string };
 export type CommandName = CommandFrame["command"];
@@ -79,7 +80,7 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
           return {
             ack: {
               status: "failed",
-              detail: `could not save the settings: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000),
+              detail: `could not save the settings: ${messageOf(error)}`.slice(0, 1000),
             },
             installed: null,
           };
@@ -113,10 +114,7 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
             );
             if (late.installed !== null) restartSoon(late.installed);
           },
-          (error: unknown) =>
-            deps.log(
-              `command ${frame.id} (${frame.command}) failed after its deadline: ${error instanceof Error ? error.message : String(error)}`,
-            ),
+          (error: unknown) => deps.log(`command ${frame.id} (${frame.command}) failed after its deadline: ${messageOf(error)}`),
         );
         resolve({ ack: { status: "failed", detail }, installed: null });
       }, ms);

@@ -5,15 +5,15 @@
  */
 import { MAX_ENTRIES, MAX_ENTRY_CHARS, MAX_TELEMETRY_BODY_BYTES, TelemetryEventSchema, VersionSchema } from "../../protocol/index.ts";
 import type { Json, TelemetryEvent } from "../../protocol/index.ts";
+import { eventEnvelope } from "../core/event-envelope.ts";
+import type { EventContext } from "../core/event-envelope.ts";
 import { versionThatCrashed } from "./crash-log.ts";
 import type { Scrubber } from "./scrub.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 
-export type CrashReportContext = {
+export type CrashReportContext = EventContext & {
   scrub: Scrubber;
-  version: string;
-  platform: string;
-  arch: string;
-  now: Date;
+  /** Required here: a report rebuilt from the same spool entry keeps its id. */
   eventId: string;
   /** E.g. a crash loop's count and time span (crash/loop.ts). */
   details?: Record<string, Json>;
@@ -46,15 +46,11 @@ export function buildCrashReport(bytes: Uint8Array, context: CrashReportContext)
   const entries = crashLines(bytes, context.scrub);
   if (entries.length === 0) return { ok: false, reason: "no-lines" };
   const candidate = {
-    event_id: context.eventId,
+    ...eventEnvelope(context),
     type: "crash_report",
     entries,
     // The version that crashed, which is not always the one sending the report.
     node_version: reportedVersion(entries, context.version),
-    os: context.platform,
-    arch: context.arch,
-    uptime_before_crash: null,
-    timestamp: context.now.toISOString(),
     ...(context.details ? { details: context.details } : {}),
   };
   // 50 lines of 4096 characters would be ~200 KB; the newest lines matter most, so drop from the top.
@@ -65,7 +61,7 @@ export function buildCrashReport(bytes: Uint8Array, context: CrashReportContext)
   // the same crash.log on every start. Refusing locally keeps crash.log untouched and says why.
   const parsed = TelemetryEventSchema.safeParse(candidate);
   if (!parsed.success) {
-    const message = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    const message = describeIssues(parsed.error, "report");
     return { ok: false, reason: "invalid", message };
   }
   return { ok: true, event: parsed.data };

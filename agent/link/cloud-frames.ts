@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { COMMAND_TYPES } from "../../protocol/index.ts";
 import type { CloudFrame } from "../../protocol/index.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 
 const CloudFrameSchema = z.discriminatedUnion("type", [
   z.object({
@@ -48,7 +49,7 @@ export function parseCloudFrame(text: string): ParsedCloudFrame {
   if (!KNOWN.has(type)) return { kind: "unknown", type };
   const parsed = CloudFrameSchema.safeParse(data);
   if (!parsed.success) {
-    return { kind: "invalid", reason: parsed.error.issues.map((i) => `${i.path.join(".") || type}: ${i.message}`).join("; ") };
+    return { kind: "invalid", reason: describeIssues(parsed.error, type) };
   }
   return { kind: "frame", frame: parsed.data as CloudFrame };
 }

@@ -33,6 +33,7 @@ import type { CommandHandler } from "../commands/handler.ts";
 import type { ConnectionState } from "./heartbeat.ts";
 import type { PostHeartbeat } from "./heartbeat-client.ts";
 import type { CloseInfo, WsHandlers } from "./ws-client.ts";
+import { messageOf } from "../core/errors.ts";
 
 /** What the link needs of a socket (ws-client.ts's WsConnection, or a fake in tests). */
 export type LinkSocket = {
@@ -215,7 +216,7 @@ export class LiveLink {
     try {
       outcome = await this.#deps.connect();
     } catch (error) {
-      outcome = { kind: "failed", reason: error instanceof Error ? error.message : String(error) };
+      outcome = { kind: "failed", reason: messageOf(error) };
     }
     this.#connecting = false;
     if (this.#stopped) {
@@ -336,7 +337,7 @@ export class LiveLink {
     } catch (error) {
       // No ack: the cloud resends the command and it is tried again then.
       this.#deps.countError();
-      this.#deps.log(`command ${frame.id} could not be handled: ${error instanceof Error ? error.message : String(error)}`);
+      this.#deps.log(`command ${frame.id} could not be handled: ${messageOf(error)}`);
       return;
     }
     const sent = socket === this.#socket && this.#send({ type: "command_ack", id: frame.id, ...ack });
@@ -423,7 +424,7 @@ export class LiveLink {
       }
     } catch (error) {
       this.#deps.countError();
-      this.#deps.log(`the fallback heartbeat failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.#deps.log(`the fallback heartbeat failed: ${messageOf(error)}`);
     } finally {
       this.#httpInFlight = false;
     }

@@ -9,6 +9,7 @@ import type { IncomingMessage } from "node:http";
 import type WebSocket from "ws";
 import { MAX_FRAME_BYTES } from "../../protocol/limits.ts";
 import { parseRetryAfter } from "../core/backoff.ts";
+import { messageOf } from "../core/errors.ts";
 
 /**
  * ws is loaded on the first connect, never imported: loading it requires node:http, https, net,
@@ -65,7 +66,7 @@ export async function connectWebSocket(url: string, options: ConnectOptions): Pr
   try {
     socket = new WebSocketClass(target, clientOptions);
   } catch (error) {
-    return { kind: "failed", reason: error instanceof Error ? error.message : String(error) };
+    return { kind: "failed", reason: messageOf(error) };
   }
   return new Promise((resolve) => {
     let settled = false;

@@ -9,6 +9,7 @@ import type { TelemetryEvent } from "../../protocol/index.ts";
 import type { CrashReporter, ReportOptions } from "../crash/reporter.ts";
 import { addEntry } from "./spool.ts";
 import type { Spool } from "./spool.ts";
+import { messageOf } from "../core/errors.ts";
 
 export type Outbox = {
   /** Resolves when a pass that started after this call has finished. Never rejects. */
@@ -38,7 +39,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       await deps.reporter.report({ ignoreBackoff, ...deps.plan() });
     } catch (error) {
       // Reporting trouble (a disk hiccup) must never stop the node: the next pass tries again.
-      deps.log(`reporting failed, will try again: ${error instanceof Error ? error.message : String(error)}`);
+      deps.log(`reporting failed, will try again: ${messageOf(error)}`);
     }
   };
 
@@ -63,7 +64,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       await addEntry(deps.spool, event, { now: deps.now() });
       return true;
     } catch (error) {
-      deps.log(`could not spool ${event.type}: ${error instanceof Error ? error.message : String(error)}`);
+      deps.log(`could not spool ${event.type}: ${messageOf(error)}`);
       return false;
     }
   };

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { HomePaths } from "../core/paths.ts";
 import { isReleaseBundle } from "../core/version.ts";
 import { bundleOf, readVersionName } from "../update/version-store.ts";
+import { messageOf } from "../core/errors.ts";
 
 export const RESTART_INTO_CURRENT_EXIT_CODE = 75;
 
@@ -33,9 +34,7 @@ export async function chooseProgram(paths: HomePaths, log: (message: string) => 
   try {
     current = await readVersionName(paths.current);
   } catch (error) {
-    log(
-      `could not read ${paths.current} (${error instanceof Error ? error.message : String(error)}); starting the agent this supervisor was started from`,
-    );
+    log(`could not read ${paths.current} (${messageOf(error)}); starting the agent this supervisor was started from`);
     return self;
   }
   if (current === null) return self;

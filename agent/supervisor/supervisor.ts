@@ -39,6 +39,7 @@ import { restartTuning, updateHealthyMs } from "./tuning.ts";
 import { agentVersion } from "../core/version.ts";
 import { clearTrial, readTrial, readVersionName } from "../update/version-store.ts";
 import type { UpdateTrial } from "../update/version-store.ts";
+import { messageOf } from "../core/errors.ts";
 
 /** The program's own stop is bounded at 3 s; after this it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -141,9 +142,7 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
               log,
             });
           } catch (rollbackError) {
-            log(
-              `could not roll back from ${trial.version}: ${rollbackError instanceof Error ? rollbackError.message : String(rollbackError)}`,
-            );
+            log(`could not roll back from ${trial.version}: ${messageOf(rollbackError)}`);
           }
         } else if (ranMs >= healthyMs) {
           await clearTrial(paths).catch(() => undefined); // outlived its window: no rollback any more
@@ -196,7 +195,7 @@ function appendExitRecord(crashLog: string, record: string): void {
     mkdirSync(path.dirname(crashLog), { recursive: true, mode: 0o700 });
     appendFileSync(crashLog, record, { mode: 0o600 });
   } catch (error) {
-    log(`could not write ${crashLog}: ${error instanceof Error ? error.message : String(error)}`);
+    log(`could not write ${crashLog}: ${messageOf(error)}`);
   }
   process.stderr.write(record);
 }

@@ -23,6 +23,7 @@ import { parseApiError } from "../outbox/api-error.ts";
 import { boundedGet } from "./bounded-get.ts";
 import type { OpenedGet } from "./bounded-get.ts";
 import { isMissing } from "../core/fs-errors.ts";
+import { messageOf } from "../core/errors.ts";
 
 export type DownloadFailureCode = "download_failed" | "size_mismatch" | "oversized" | "sha256_mismatch";
 
@@ -138,7 +139,7 @@ async function receive(request: DownloadRequest, response: OpenedGet, part: stri
     }
     if (outcome === null) await file.sync();
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    const why = messageOf(error);
     outcome = fail("download_failed", `the download broke off after ${have + received} of ${size} bytes (${why})`, true);
   } finally {
     await file.close();

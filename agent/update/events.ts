@@ -8,24 +8,15 @@
  * through the spool like crash reports, so an update that happens while the cloud is away is
  * still reported, once.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { TelemetryEventSchema } from "../../protocol/index.ts";
+import { uuidFromSha256Hex } from "../../protocol/uuid.ts";
 import type { Json, TelemetryEvent, TelemetryType } from "../../protocol/index.ts";
-
-export type EventContext = { version: string; platform: string; arch: string; now: Date; eventId?: string };
+import { eventEnvelope } from "../core/event-envelope.ts";
+import type { EventContext } from "../core/event-envelope.ts";
 
 function build(type: TelemetryType, context: EventContext, details: Record<string, Json>, entries: string[] = []): TelemetryEvent {
-  return TelemetryEventSchema.parse({
-    event_id: context.eventId ?? randomUUID(),
-    type,
-    entries,
-    node_version: context.version,
-    os: context.platform,
-    arch: context.arch,
-    uptime_before_crash: null,
-    timestamp: context.now.toISOString(),
-    details,
-  });
+  return TelemetryEventSchema.parse({ ...eventEnvelope(context), type, entries, details });
 }
 
 export function updateProgressEvent(
@@ -68,9 +59,5 @@ export function updateRolledBackEvent(
  * duplicate the cloud stores once. Formatted as an RFC 9562 version-8 (custom) UUID.
  */
 export function rollbackEventId(version: string, installedAt: string): string {
-  const hex = createHash("sha256").update(`rollback\n${version}\n${installedAt}`).digest("hex").slice(0, 32).split("");
-  hex[12] = "8";
-  hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  const s = hex.join("");
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+  return uuidFromSha256Hex(createHash("sha256").update(`rollback\n${version}\n${installedAt}`).digest("hex"));
 }

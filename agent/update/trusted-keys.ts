@@ -21,6 +21,8 @@ import { createHash, createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { z } from "zod";
 import { KeyIdSchema } from "../../protocol/index.ts";
+import { messageOf } from "../core/errors.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 
 export type TrustedKey = { key_id: string; public_key: string };
 
@@ -60,7 +62,7 @@ export function buildKeyring(entries: readonly unknown[], log: (message: string)
   for (const entry of entries) {
     const parsed = TrustedKeySchema.safeParse(entry);
     if (!parsed.success) {
-      log(`ignored a trusted release key: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      log(`ignored a trusted release key: ${describeIssues(parsed.error, "key")}`);
       continue;
     }
     const raw = Buffer.from(parsed.data.public_key, "base64");
@@ -72,7 +74,7 @@ export function buildKeyring(entries: readonly unknown[], log: (message: string)
     try {
       ring.set(actual, publicKeyFromRaw(raw));
     } catch (error) {
-      log(`ignored trusted release key ${actual}: ${error instanceof Error ? error.message : String(error)}`);
+      log(`ignored trusted release key ${actual}: ${messageOf(error)}`);
     }
   }
   return ring;

@@ -26,8 +26,9 @@ import { verifyRelease } from "./verify.ts";
 import type { Refusal } from "./verify.ts";
 import type { Keyring } from "./trusted-keys.ts";
 import { updateFailedEvent, updateProgressEvent } from "./events.ts";
-import type { EventContext } from "./events.ts";
+import type { EventContext } from "../core/event-envelope.ts";
 import { MANIFEST_FILE, SIGNATURE_FILE, readRolledBack, readVersionName, versionDir } from "./version-store.ts";
+import { messageOf } from "../core/errors.ts";
 
 export type UpdaterDeps = {
   paths: HomePaths;
@@ -128,7 +129,7 @@ export function createUpdater(deps: UpdaterDeps): Updater {
       deps.log(`installed ${version} (rollback to ${done.previous ?? "the agent the supervisor was started from"} if it fails to stay up)`);
       return { status: "done", installed: version, detail: `installed ${version}; restarting into it` };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       return failed({ code: `${stage}_failed`, reason: `could not ${stage} ${version}: ${message}`, version });
     }
   };

@@ -16,6 +16,7 @@ import { verify } from "node:crypto";
 import { MAX_BUNDLE_BYTES, ReleaseManifestSchema, SignedReleaseSchema, VersionSchema, compareVersions } from "../../protocol/index.ts";
 import type { ReleaseManifest, SignedRelease } from "../../protocol/index.ts";
 import type { Keyring } from "./trusted-keys.ts";
+import { describeIssues } from "../../protocol/errors.ts";
 
 export const REFUSAL_CODES = [
   "bad_payload",
@@ -52,7 +53,7 @@ export function verifyRelease(
 
   const parsed = SignedReleaseSchema.safeParse(payload);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; ");
+    const issues = describeIssues(parsed.error, "payload");
     return refuse("bad_payload", `the update is not a signed release (${issues})`, null);
   }
   const release = parsed.data;
@@ -80,7 +81,7 @@ export function verifyRelease(
   }
   const manifest = ReleaseManifestSchema.safeParse(json);
   if (!manifest.success) {
-    const issues = manifest.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const issues = describeIssues(manifest.error, "manifest");
     return refuse("bad_manifest", `the signed manifest is not valid (${issues})`, claimed);
   }
   const { version, expires_at } = manifest.data;

@@ -29,6 +29,7 @@ import { adminClient, type AdminClient, type TelemetryItem } from "./admin-clien
 import { agentFiles, enroll, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
 import { BROKEN, BUGGY, buildDemoBundles, FIXED, publish } from "./releases.ts";
 import { startWebhookReceiver, type Delivery } from "./webhook-receiver.ts";
+import { messageOf } from "../../agent/core/errors.ts";
 
 export type DemoSettings = {
   /** The node program's local port: the spec's 127.0.0.1:9847. */
@@ -386,7 +387,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       step.status = "ok";
     } catch (error) {
       step.status = "failed";
-      step.error = error instanceof Error ? error.message : String(error);
+      step.error = messageOf(error);
       say(`   FAILED: ${step.error}`);
       say(`   the agent's output and what the cloud holds are in ${await keepEvidence()}`);
     }

@@ -65,7 +65,7 @@ describe("enroll refusals", () => {
   it("a code that cannot be a code is refused before anything is sent", async () => {
     const { result, receiver } = await enrollAgainst(apiError(500, "x", "should not be asked"), "hello");
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/Cannot enroll: code must be an enrollment code like ABCD-EFGH-JKMN-PQRS/);
+    expect(result.stderr).toMatch(/Cannot enroll: code: must be an enrollment code like ABCD-EFGH-JKMN-PQRS/);
     expect(receiver.requests).toEqual([]);
   });
 

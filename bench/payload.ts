@@ -120,7 +120,7 @@ export function telemetryHeaders(nodeKey: string): Record<string, string> {
   return { "content-type": "application/json", [NODE_KEY_HEADER]: nodeKey };
 }
 
-/** The heartbeat frame of one node, as JSON text (the spec's extended heartbeat). */
+/** The heartbeat frame of one node, as JSON text (the extended heartbeat). */
 export function heartbeatFrame(nodeId: string): string {
   const frame: NodeFrame = {
     type: "heartbeat",

@@ -1,5 +1,5 @@
 /**
- * time_to_remediation_s: the spec's promise in one figure. Steps 1-3 of `npm run demo`
+ * time_to_remediation_s: the product's promise in one figure. Steps 1-3 of `npm run demo`
  * (scripts/demo/scenario.ts) with its settings: from the EADDRINUSE crash (the crash record's
  * own time) to the cloud marking it resolved, verified on 0.3.1. That includes the restart,
  * the report, the queue's batch wait, triage, the signed download and install, the restart into

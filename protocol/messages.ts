@@ -13,7 +13,7 @@ export const WS_FAILURE_THRESHOLD = 5;
 
 export const CONNECTION_STATES = ["connecting", "connected", "degraded", "disconnected"] as const;
 
-/** The spec's extended heartbeat payload. */
+/** The extended heartbeat payload. */
 export const HeartbeatSchema = z.object({
   node_id: z.uuid(),
   version: VersionSchema,

@@ -1,6 +1,6 @@
 /**
  * The signed release contract between the release pipeline, the cloud and the
- * agent (anchored on The Update Framework's threats, see DESIGN.md):
+ * agent (anchored on The Update Framework's threats, see docs/architecture.md):
  *
  * - The manifest pins the bundle: version, channel, sha256 and size (arbitrary
  *   software, endless data), with an expiry (freeze) — one manifest per release

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-/** Crash reports carry at most the last 50 lines of crash.log (the spec's limit). */
+/** Crash reports carry at most the last 50 lines of crash.log (the protocol's limit). */
 export const MAX_ENTRIES = 50;
 /** One crash line; a minified stack line can be long, a megabyte line is not a crash line. */
 export const MAX_ENTRY_CHARS = 4096;

@@ -3,9 +3,9 @@
  * lines the agent would upload. The triage tests must match text Node itself prints, not text a
  * person typed, so every fixture here comes from a process that really died:
  *   - EADDRINUSE: the real agent (`agent/cli.ts run`) on a port another process holds, the
- *     spec's zombie-node bug, until its program has died twice: a two-death crash loop;
+ *     zombie-node bug, until its program has died twice: a two-death crash loop;
  *   - WATCHDOG: test/fixtures/crash-programs/watchdog.ts, a stand-in for the daemon's watchdog
- *     (see that file), for the spec's second known-issue pattern;
+ *     (see that file), for the second known-issue pattern;
  *   - three unknown crashes (TypeError, JSON.parse SyntaxError, ENOENT) from the programs in
  *     test/fixtures/crash-programs/, each under the agent's own crash capture;
  *   - SIGKILL: the real agent's supervised program killed with SIGKILL (what the kernel's OOM

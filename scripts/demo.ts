@@ -1,8 +1,8 @@
 /**
- * `npm run demo`: the spec's Nana scenario, zero-touch, narrated (scripts/demo/scenario.ts says
+ * `npm run demo`: Nana's scenario, zero-touch, narrated (scripts/demo/scenario.ts says
  * what happens and how). Ends with a summary table; exits 1 if any step did not happen, 0 when
  * all did. Every process it started is stopped on the way out, also on Ctrl-C.
- *   BUHDI_DEMO_NODE_PORT  the node's local port (default 9847, the spec's)
+ *   BUHDI_DEMO_NODE_PORT  the node's local port (default 9847)
  */
 import { DEMO_SETTINGS, runDemo, type DemoRun, type StepReport } from "./demo/scenario.ts";
 

@@ -4,7 +4,7 @@
  * constant-time so a response's timing says nothing about a stored secret.
  */
 
-/** 32 random bytes, base64url: 256 bits, comfortably over the 128 the spec asks for. */
+/** 32 random bytes, base64url: 256 bits, comfortably over the 128 asked for. */
 export function randomSecret(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }

@@ -25,7 +25,7 @@ export type HomePaths = {
   versions: string;
   /** A small file naming the version the supervisor runs; absent: the agent it was started from. */
   current: string;
-  /** Names the version kept for rollback (the spec's dist.prev/); absent: the agent it was started from. */
+  /** Names the version kept for rollback (dist.prev/); absent: the agent it was started from. */
   previous: string;
   /** The newest install still inside its rollback window: {version, installed_at}. */
   updateTrial: string;

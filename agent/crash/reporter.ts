@@ -1,5 +1,5 @@
 /**
- * Gets crash.log to the cloud without ever losing a line (the spec's snippet cleared the log
+ * Gets crash.log to the cloud without ever losing a line (a naive reporter clears the log
  * even when the upload failed). Order of operations, each step safe to be killed after:
  *   1. flush whatever the spool already holds (a report from an earlier run keeps its event_id);
  *   2. with no crash report pending, snapshot crash.log: bytes [0, size) + their sha256 go into a

@@ -1,5 +1,5 @@
 /**
- * The spec's one-shot connection_degraded report, made when the socket has failed
+ * The one-shot connection_degraded report, made when the socket has failed
  * WS_FAILURE_THRESHOLD times in a row. It goes through the spool like a crash report: written
  * before it is sent, so if HTTP is down too (it usually is) it waits there, keeps its event_id
  * and is stored once when the cloud is back.

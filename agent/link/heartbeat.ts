@@ -1,7 +1,7 @@
 /**
- * The spec's extended heartbeat payload (protocol HeartbeatSchema), built from the node's
+ * The extended heartbeat payload (protocol HeartbeatSchema), built from the node's
  * running counters. The same payload goes over the socket (type "heartbeat") and over the HTTP
- * fallback. memory_mb is the resident set size: the spec's snippet divided the function
+ * fallback. memory_mb is the resident set size: a first draft divided the function
  * `process.memoryUsage.rss` itself, which would send NaN.
  */
 import type { Heartbeat } from "../../protocol/index.ts";

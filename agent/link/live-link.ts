@@ -7,7 +7,7 @@
  *     socket cannot connect, the heartbeat goes over HTTP with connection_state "degraded",
  *     the first one as soon as the first connect of an outage fails.
  *   - ws_failure_count = consecutive failed connects, back to 0 on a successful connect. At
- *     WS_FAILURE_THRESHOLD the spec's one-shot connection_degraded is handed to onDegraded:
+ *     WS_FAILURE_THRESHOLD the one-shot connection_degraded is handed to onDegraded:
  *     once per outage (a new outage after a successful connect may report again).
  *   - A socket with no answer for 2 intervals is dead (a NAT that forgot us, a laptop lid): it
  *     is dropped and reconnected. wake() does the same at once, after the OS slept.

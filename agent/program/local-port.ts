@@ -1,5 +1,5 @@
 /**
- * Binding the node's local endpoint to its port, with the fix for the spec's zombie (fixed in
+ * Binding the node's local endpoint to its port, with the fix for the zombie (fixed in
  * 0.3.1). A node program left over from an earlier run (its supervisor gone, the process hung)
  * kept 127.0.0.1:9847, and every new program died of EADDRINUSE, over and over. Now, when the
  * port is taken:

@@ -6,7 +6,7 @@
  *       (crash/loop.ts): if the program dies again at once, the report has already gone out;
  *   (c) connect the live link to the cloud (live-link.ts) and carry out the commands its
  *       welcome announces, THEN start the local endpoint (127.0.0.1) and the wake detector.
- *       Rescue before risk: a program that dies while starting (the spec's EADDRINUSE) still
+ *       Rescue before risk: a program that dies while starting (EADDRINUSE) still
  *       connects first, so the SOFTWARE_UPDATE that fixes it is installed before it dies again.
  *       The wait is bounded (FIRST_CONTACT_*): with no cloud, the endpoint starts regardless;
  *   (d) keep flushing the spool on a timer until SIGTERM/SIGINT, or until the supervisor is

@@ -25,7 +25,7 @@ export function restartTuning(env: NodeJS.ProcessEnv): RestartTuning {
   };
 }
 
-/** The spec's "revert if the new version crashes within 60 s". */
+/** "Revert if the new version crashes within 60 s." */
 export const DEFAULT_UPDATE_HEALTHY_MS = 60_000;
 
 export function updateHealthyMs(env: NodeJS.ProcessEnv): number {

@@ -1,5 +1,5 @@
 /**
- * The spec's Nana scenario end to end, across real processes: the local edge (wrangler dev:
+ * Nana's scenario end to end, across real processes: the local edge (wrangler dev:
  * Worker, D1, Durable Objects, Queue, R2), the real agent built as signed release bundles, a
  * real zombie process, real crashes, and a real webhook receiver. Nothing is simulated in
  * process; every check is made from the outside, through the edge's HTTP API and the files the
@@ -32,7 +32,7 @@ import { startWebhookReceiver, type Delivery } from "./webhook-receiver.ts";
 import { messageOf } from "../../agent/core/errors.ts";
 
 export type DemoSettings = {
-  /** The node program's local port: the spec's 127.0.0.1:9847. */
+  /** The node program's local port: 127.0.0.1:9847. */
   nodePort: number;
   /** Shortened clocks (production values in brackets in the narration). */
   heartbeatSeconds: number;

@@ -1,5 +1,5 @@
 /**
- * The spec's P0 end to end, with nothing simulated: a real "zombie" process
+ * The P0 scenario end to end, with nothing simulated: a real "zombie" process
  * holds the node's port, the real agent (supervisor + node program) dies of a
  * real EADDRINUSE, the supervisor starts it again, and once the port is free
  * the crash report reaches the real edge and is found through the dashboard API.
@@ -13,7 +13,7 @@ import { NODE_BIN } from "../support/helpers.ts";
 import { eventually, FAST_EDGE_VARS, liveNodes } from "../support/live-node.ts";
 import { freePort } from "../../scripts/local-edge.ts";
 
-/** Another process holding 127.0.0.1:port, like the spec's zombie node. */
+/** Another process holding 127.0.0.1:port, like the zombie node. */
 async function zombie(port: number) {
   const child = spawn(NODE_BIN, ["-e", `require("node:net").createServer().listen(${port}, "127.0.0.1", () => console.log("holding"))`], {
     stdio: ["ignore", "pipe", "inherit"],

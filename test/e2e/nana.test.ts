@@ -13,7 +13,7 @@ import { freePort } from "../../scripts/local-edge.ts";
 
 const SETTINGS = { ...DEMO_SETTINGS, verifyHealthySeconds: 5, updateHealthyMs: 5_000, crashLoopWindowMs: 3_000, stableRunMs: 3_000 };
 
-describe("Nana's laptop, zero-touch (the spec's scenario)", () => {
+describe("Nana's laptop, zero-touch (the demo's scenario)", () => {
   let run: DemoRun;
   let admin: AdminClient;
   const narration: string[] = [];

@@ -84,7 +84,7 @@ export function waitForOutput(child: ChildProcess, text: string | RegExp, timeou
   });
 }
 
-/** A port some other process holds: the EADDRINUSE the spec's zombie node caused. */
+/** A port some other process holds: the EADDRINUSE the zombie node caused. */
 export async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   // The node's zombie probe connects here and gives up (a reset): the holder must not crash on it.

@@ -39,7 +39,7 @@ describe("admin API", () => {
     expect(JSON.stringify(rows.results)).not.toContain(code);
   });
 
-  it("the known issues include the spec's two seeded rows", async () => {
+  it("the known issues include the two seeded rows", async () => {
     const res = await call("/api/admin/known-issues", { headers: adminHeaders() });
     expect(res.status).toBe(200);
     const { items } = await res.json<{ items: { pattern: string; fix_type: string; fix_version: string; auto_resolve: boolean }[] }>();

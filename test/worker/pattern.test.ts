@@ -1,5 +1,5 @@
 /**
- * Known-issue patterns: the spec's seed patterns against crash reports captured from real
+ * Known-issue patterns: the seed patterns against crash reports captured from real
  * processes, the refusals a person gets (with reasons they can act on), and the guarantees that
  * no accepted pattern can stall triage: linear-time matching (shown on patterns that backtrack
  * catastrophically in JavaScript's own engine, asserting answers, not timings) and a bounded input.
@@ -45,7 +45,7 @@ function refusal(pattern: string): string {
   return result.reason;
 }
 
-describe("the spec's seed patterns on real crashes", () => {
+describe("the seed patterns on real crashes", () => {
   it("accepts both seeds", () => {
     expect(checkPattern(SEED_PORT_CONFLICT)).toEqual({ ok: true });
     expect(checkPattern(SEED_WATCHDOG)).toEqual({ ok: true });

@@ -116,7 +116,7 @@ describe("triage of unknown crashes", () => {
     });
   });
 
-  it("the bridge message follows the spec's format", async () => {
+  it("the bridge message has the FROM / CLASS / MSG format IT Support reads", async () => {
     const owner = await createOwner("Nana");
     const node = await enrollNode(owner);
     const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");

@@ -1,4 +1,4 @@
-/** Enrolled nodes (the spec's node_registry). */
+/** Enrolled nodes (the node registry). */
 import { and, desc, eq, type SQL } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { afterCursor, type PageCursor, pageOf } from "./page.ts";

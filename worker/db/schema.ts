@@ -21,7 +21,7 @@ export const owners = sqliteTable("owners", {
   createdAt: createdAt(),
 });
 
-/** The spec's node_registry: one row per enrolled computer. */
+/** The node registry: one row per enrolled computer. */
 export const nodes = sqliteTable(
   "nodes",
   {
@@ -69,7 +69,7 @@ export const nodeTelemetry = sqliteTable(
     nodeId: text("node_id")
       .notNull()
       .references(() => nodes.id),
-    /** The spec's user_id: the owner of the node when the event arrived. */
+    /** The user id: the owner of the node when the event arrived. */
     ownerId: text("owner_id")
       .notNull()
       .references(() => owners.id),
@@ -235,7 +235,7 @@ export const tickets = sqliteTable(
   (t) => [index("idx_tickets_created").on(desc(t.createdAt))],
 );
 
-/** Messages for IT Support Buhdi, pending until acknowledged (the spec's bridge_comms). */
+/** Messages for IT Support Buhdi, pending until acknowledged (bridge_comms). */
 export const bridgeComms = sqliteTable(
   "bridge_comms",
   {

@@ -1,5 +1,5 @@
 /**
- * The bridge_comms message IT Support Buhdi reads, in the spec's format:
+ * The bridge_comms message IT Support Buhdi reads, in its fixed format:
  *
  *   FROM: Telemetry System
  *   CLASS: node_issue
@@ -33,7 +33,7 @@ export function bridgeMessage(input: {
   ].join("\n");
 }
 
-/** The whole message as the spec prints it (FROM / CLASS / MSG). */
+/** The whole message as IT Support reads it (FROM / CLASS / MSG). */
 export function bridgeText(msg: string): string {
   return `FROM: ${BRIDGE_FROM}\nCLASS: ${BRIDGE_CLASS}\nMSG: ${msg}`;
 }

@@ -1,5 +1,5 @@
 /**
- * The spec's auto-triage flow as one pure function: given the matched known
+ * The auto-triage flow as one pure function: given the matched known
  * issue (if any), the node's version and the crash group's history, what
  * happens. Everything with side effects (D1, the node's Durable Object, the
  * webhook) acts on the Decision elsewhere.

@@ -4,7 +4,7 @@
  * typed by people and run on every crash report, so no pattern may stall triage.
  *
  * Why an engine instead of a checker: heuristic ReDoS checkers judge JavaScript's backtracking
- * engine and are wrong in both directions here. `recheck` flags the spec's own seed pattern
+ * engine and are wrong in both directions here. `recheck` flags the seeded pattern
  * `process.exit.*watchdog.*max uptime` (polynomial backtracking), so refusing what it flags would
  * refuse the seed data; `safe-regex2` passes `(x|x)*y`, which is exponential. re2js (RE2's
  * JavaScript port) never backtracks: it simulates the automaton, so matching time is linear in

@@ -1,5 +1,5 @@
 /**
- * Triage of one critical telemetry event, the way the spec's IT Support Buhdi
+ * Triage of one critical telemetry event, the way IT Support Buhdi
  * would: fingerprint → crash group → known issue → decision, then every D1
  * write in one batch (with the receipt that makes redelivery a no-op), then
  * what must leave the database: the node's command or fix to verify, and the

@@ -1,7 +1,7 @@
 /**
  * agent/program/local-port.ts as it was in 0.3.0, before the zombie fix: a plain listen. When a hung
  * leftover node program still holds the port, the new program dies of EADDRINUSE, and so does
- * every restart (the spec's crash). scripts/demo/releases.ts builds the demo's 0.3.0 as today's
+ * every restart (the crash). scripts/demo/releases.ts builds the demo's 0.3.0 as today's
  * agent with this one file swapped in, so the bug is the real code path, not a simulated throw.
  */
 import type { Server } from "node:http";

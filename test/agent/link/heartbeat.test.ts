@@ -5,7 +5,7 @@ import { buildHeartbeat, newStats } from "../../../agent/link/heartbeat.ts";
 import { startWakeDetector } from "../../../agent/program/wake-detector.ts";
 
 describe("heartbeat payload", () => {
-  it("is the spec's payload: uptime in ms since start, memory in MB (rss), the counters as they are", () => {
+  it("is the extended heartbeat payload: uptime in ms since start, memory in MB (rss), the counters as they are", () => {
     const stats = newStats(1_000);
     stats.errorCount = 3;
     const beat = buildHeartbeat({

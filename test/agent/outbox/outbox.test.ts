@@ -146,7 +146,7 @@ async function eventuallyTrue(check: () => boolean): Promise<void> {
 }
 
 describe("the connection_degraded report", () => {
-  it("is a valid telemetry event carrying the spec's details", () => {
+  it("is a valid telemetry event carrying the failure count and the last connection time", () => {
     const event = buildDegradedReport(
       { failure_count: 5, last_connected: "2026-11-28T12:59:00.000Z" },
       {

@@ -1,6 +1,6 @@
 /**
  * Crash capture on the real agent process: a port held by another process makes the node
- * program's listen fail (the spec's EADDRINUSE), which must kill the process with code 1 and
+ * program's listen fail (EADDRINUSE), which must kill the process with code 1 and
  * leave a readable record in crash.log. These run the node program alone (`buhdi-node node`);
  * under the supervisor (`run`) it is restarted instead, see supervisor.test.ts.
  */

@@ -36,7 +36,7 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Makes the node program (alone, no supervisor to restart it) crash the way the spec's zombie did: its port is taken. */
+/** Makes the node program (alone, no supervisor to restart it) crash the way the zombie did: its port is taken. */
 async function crashOnce(home: string, env: Record<string, string> = {}): Promise<string> {
   const held = await holdPort();
   try {

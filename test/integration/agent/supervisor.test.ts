@@ -71,7 +71,7 @@ async function startSupervisor(env: Record<string, string> = {}) {
 
 describe("the supervisor", () => {
   it("restarts a node program that keeps crashing, sooner than a second, backing off, with one EXIT line per death", async () => {
-    const held = await holdPort(); // every start dies of EADDRINUSE, the spec's zombie
+    const held = await holdPort(); // every start dies of EADDRINUSE, the zombie
     cleanups.push(held.close);
     const s = await startSupervisor({ BUHDI_NODE_PORT: String(held.port) });
 

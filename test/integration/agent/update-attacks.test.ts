@@ -1,5 +1,5 @@
 /**
- * The update channel under attack (DESIGN.md's threat list, after The Update Framework), tried
+ * The update channel under attack (the threat list in docs/architecture.md, after The Update Framework), tried
  * for real: one node (`buhdi-node run`, version 0.3.0 from source) trusting one test key, the
  * SOFTWARE_UPDATE command delivered on its WebSocket, the bundle served by a server that lies
  * in one way per test. Every time: nothing installed, the same node program still running the

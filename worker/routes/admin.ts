@@ -14,6 +14,7 @@ import { findOwner, insertOwner } from "../db/owners.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
+import { setupUrl } from "./setup.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
 const DEFAULT_ENROLLMENT_TTL_SECONDS = 7 * 24 * 3600;
@@ -59,5 +60,5 @@ export const adminRoutes = new Hono<AppEnv>()
       nodeName: body.node_name,
       expiresAt,
     });
-    return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
+    return c.json({ code, expires_at: expiresAt.toISOString(), setup_url: setupUrl(new URL(c.req.url).origin, code) }, 201);
   });

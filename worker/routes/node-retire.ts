@@ -2,7 +2,7 @@
  * `POST /api/node/retire`: the node says it is being uninstalled. Its key is revoked at once
  * (the stored hash becomes `retired:<ms>`, which no presented key can match), its status goes to
  * offline, and its history stays. A retired node that wants back must enroll again with a new code.
- * A key still cached by an isolate keeps working there for at most KEY_CACHE_TTL_MS (60 s).
+ * A key still cached by another isolate keeps working there for at most KEY_CACHE_TTL_MS (60 s).
  */
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
@@ -10,6 +10,7 @@ import { requireNode } from "../auth.ts";
 import { database } from "../db/client.ts";
 import { nodes } from "../db/schema.ts";
 import type { AppEnv } from "../env.ts";
+import { forgetNode } from "../node-key-cache.ts";
 import { limitNodeRate } from "../rate-limit.ts";
 
 export const RETIRED_KEY_PREFIX = "retired:";
@@ -21,5 +22,6 @@ export const nodeRetireRoutes = new Hono<AppEnv>().post("/retire", requireNode, 
     .update(nodes)
     .set({ keyHash: `${RETIRED_KEY_PREFIX}${now.getTime()}`, status: "offline", statusChangedAt: now })
     .where(eq(nodes.id, nodeId));
+  forgetNode(nodeId);
   return c.json({ node_id: nodeId, retired_at: now.toISOString() });
 });

@@ -38,6 +38,9 @@ const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 export const INSTALLER_PLATFORMS = ["linux-x64", "windows-x64", "macos-x64", "macos-arm64"] as const;
 export type InstallerPlatform = (typeof INSTALLER_PLATFORMS)[number];
 
+/** What an installer is made of besides the bundle: a change to any of them builds anew. */
+const INSTALLER_SOURCES = ["agent/setup/launcher.ts", "agent/setup/install-dir.ts", "agent/setup/msi.ts", "agent/setup/launchd-plist.ts", "scripts/build-installers.ts"];
+
 export type BuiltInstaller = { platform: InstallerPlatform; file: string; size: number; sha256: string; signed: boolean; notes: string[] };
 
 export type BuildInstallersOptions = {
@@ -191,8 +194,11 @@ export async function buildInstallers(options: BuildInstallersOptions): Promise<
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const agent = options.agent ?? (await buildAgent({ version }));
   const outDir = path.resolve(options.outDir ?? path.join(REPO_ROOT, "dist", "installers", version));
-  // Built files are kept per bundle: the same bundle gives the same installers (tests reuse them).
-  const work = path.join(outDir, agent.sha256.slice(0, 16));
+  // Built files are kept per bundle and installer sources: the same inputs give the same
+  // installers (tests reuse them within and across runs).
+  const key = createHash("sha256").update(agent.sha256).update(options.server ?? "");
+  for (const source of INSTALLER_SOURCES) key.update(await readFile(path.join(REPO_ROOT, source)));
+  const work = path.join(outDir, key.digest("hex").slice(0, 16));
   await mkdir(work, { recursive: true });
   const built: BuiltInstaller[] = [];
   for (const platform of options.platforms ?? INSTALLER_PLATFORMS) {
@@ -213,11 +219,12 @@ export async function buildInstallers(options: BuildInstallersOptions): Promise<
       const notes: string[] = [];
       let signed = false;
       if (!(await exists(msi))) {
-        await singleExecutable({ base: await officialNode(platform), out: exe, work: dir, launcher, bundle: agent.file, windows: true, log });
+        if (!(await exists(exe))) await singleExecutable({ base: await officialNode(platform), out: exe, work: dir, launcher, bundle: agent.file, windows: true, log });
         signed = await maybeSign(exe, log);
         const wxs = path.join(dir, "buhdi.wxs");
-        await writeFile(wxs, wixSource({ version, exe, server: options.server ?? "" }));
-        await run("wixl", ["-a", "x64", "-o", `${msi}.tmp`, wxs]);
+        // wixl resolves Source relative to its working directory and refuses absolute paths.
+        await writeFile(wxs, wixSource({ version, exe: path.basename(exe), server: options.server ?? "" }));
+        await run("wixl", ["-a", "x64", "-o", `${msi}.tmp`, wxs], { cwd: dir });
         await rename(`${msi}.tmp`, msi);
         signed = (await maybeSign(msi, log)) && signed;
         await writeFile(path.join(dir, "signed"), signed ? "yes" : "no");

@@ -16,6 +16,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { installDir, logDirIn, nodeHomeIn, supervisorPidFile } from "./install-dir.ts";
 
@@ -45,19 +46,21 @@ function logToFile(dir: string): void {
   const logs = logDirIn(dir);
   mkdirSync(logs, { recursive: true });
   const file = path.join(logs, "buhdi.log");
-  const write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
-    try {
-      appendFileSync(file, typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array));
-    } catch {
-      // Nowhere left to say it: a full disk must not crash the node.
-    }
-    const done = typeof encoding === "function" ? encoding : callback;
-    if (typeof done === "function") (done as () => void)();
-    return true;
-  };
-  // Reason for the casts: write's overloads cannot be implemented by one typed function.
-  process.stdout.write = write as typeof process.stdout.write;
-  process.stderr.write = write as typeof process.stderr.write;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        appendFileSync(file, chunk);
+      } catch {
+        // Nowhere left to say it: a full disk must not crash the node.
+      }
+      callback();
+    },
+  });
+  // Replaced before anything reads process.stdout: creating the real stream on the handles a GUI
+  // program (or a custom action) inherits can itself throw (EBADF).
+  for (const name of ["stdout", "stderr"] as const) {
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+  }
 }
 
 function alive(pid: number): boolean {

@@ -25,6 +25,10 @@ export function msiVersion(version: string): string {
   return `${match[1]}.${match[2]}.${match[3]}`;
 }
 
+/**
+ * `server` is the edge the installer enrolls with; empty: SERVER=… must be given to msiexec
+ * (an MSI property cannot hold an empty value).
+ */
 export function wixSource(options: { version: string; exe: string; server: string }): string {
   return `<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
@@ -32,8 +36,8 @@ export function wixSource(options: { version: string; exe: string; server: strin
     <Package InstallerVersion="500" Compressed="yes" InstallScope="perUser" Description="Buhdi ${xml(options.version)}" Comments="Keeps this computer connected to Buhdi." />
     <MajorUpgrade DowngradeErrorMessage="A newer version of Buhdi is already installed." />
     <Media Id="1" Cabinet="buhdi.cab" EmbedCab="yes" />
-    <Property Id="SERVER" Value="${xml(options.server)}" />
-    <Property Id="ARPNOMODIFY" Value="1" />
+${options.server ? `    <Property Id="SERVER" Value="${xml(options.server)}" />
+` : ""}    <Property Id="ARPNOMODIFY" Value="1" />
     <Directory Id="TARGETDIR" Name="SourceDir">
       <Directory Id="LocalAppDataFolder">
         <Directory Id="INSTALLFOLDER" Name="Buhdi">
@@ -51,9 +55,12 @@ export function wixSource(options: { version: string; exe: string; server: strin
     </Feature>
     <CustomAction Id="BuhdiSetup" FileKey="BuhdiExe" ExeCommand="setup --server &quot;[SERVER]&quot; --msi &quot;[OriginalDatabase]&quot; --code &quot;[CODE]&quot;" Execute="deferred" Impersonate="yes" Return="check" />
     <CustomAction Id="BuhdiUninstall" FileKey="BuhdiExe" ExeCommand="uninstall" Execute="deferred" Impersonate="yes" Return="ignore" />
+    <!-- Explicit sequence numbers: wixl places Before/After actions wrongly. RemoveFiles is 3500,
+         PublishProduct 6400, InstallFinalize 6600; deferred actions must sit between
+         InstallInitialize (1500) and InstallFinalize. -->
     <InstallExecuteSequence>
-      <Custom Action="BuhdiUninstall" Before="RemoveFiles">REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE</Custom>
-      <Custom Action="BuhdiSetup" After="InstallFiles">NOT REMOVE</Custom>
+      <Custom Action="BuhdiUninstall" Sequence="3400">REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE</Custom>
+      <Custom Action="BuhdiSetup" Sequence="6500">NOT REMOVE</Custom>
     </InstallExecuteSequence>
   </Product>
 </Wix>

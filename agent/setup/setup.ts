@@ -239,32 +239,46 @@ async function retire(paths: ReturnType<typeof homePaths>, say: Say): Promise<bo
   return false;
 }
 
+/**
+ * Stops a running supervisor and then its node program (by the pids they left in the home):
+ * the supervisor first, so it does not start the program again. SIGTERM on POSIX (the supervisor
+ * stops its program itself); on Windows process.kill terminates, which leaves the program
+ * running, hence the second kill.
+ */
 async function stopSupervisor(dir: string, platform: NodeJS.Platform, say: Say): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number((await readFile(supervisorPidFile(dir), "utf8")).trim());
-  } catch {
-    return;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
-  try {
-    if (platform === "win32") await run("taskkill", ["/PID", String(pid), "/T", "/F"], { windowsHide: true });
-    else process.kill(pid, "SIGTERM");
-  } catch {
-    return; // not running
-  }
-  // The supervisor stops its node program on SIGTERM; give it a bounded moment to do so.
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  const home = homePaths(nodeHomeIn(dir));
+  const supervisor = await readPid(supervisorPidFile(dir), (text) => text);
+  const program = await readPid(home.endpoint, (text) => String((JSON.parse(text) as { pid?: unknown }).pid));
+  for (const pid of platform === "win32" ? [supervisor, program] : [supervisor]) {
+    if (pid === null || pid === process.pid) continue;
     try {
-      process.kill(pid, 0);
+      process.kill(pid, "SIGTERM");
     } catch {
-      say(`Stopped the running Buhdi (pid ${pid}).`);
-      return;
+      continue; // not running
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Bounded: the supervisor stops its node program on SIGTERM before it exits.
+    const deadline = Date.now() + 10_000;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    say(isAlive(pid) ? `Buhdi (pid ${pid}) did not stop within 10 s.` : `Stopped the running Buhdi (pid ${pid}).`);
   }
-  say(`The running Buhdi (pid ${pid}) did not stop within 10 s.`);
+}
+
+async function readPid(file: string, extract: (text: string) => string): Promise<number | null> {
+  try {
+    const pid = Number(extract(await readFile(file, "utf8")).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The command line of both commands; returns the exit code. */

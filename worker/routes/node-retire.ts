@@ -1,7 +1,7 @@
 /**
  * `POST /api/node/retire`: the node says it is being uninstalled. Its key is revoked at once
  * (the stored hash becomes `retired:<ms>`, which no presented key can match), its status goes to
- * offline, and its history stays. A retired node that wants back must enroll again with a new code.
+ * offline, its live socket is closed, and its history stays. A retired node that wants back must enroll again with a new code.
  * A key still cached by another isolate keeps working there for at most KEY_CACHE_TTL_MS (60 s).
  */
 import { eq } from "drizzle-orm";
@@ -11,6 +11,7 @@ import { database } from "../db/client.ts";
 import { nodes } from "../db/schema.ts";
 import type { AppEnv } from "../env.ts";
 import { forgetNode } from "../node-key-cache.ts";
+import { nodeSession } from "../node-session/stub.ts";
 import { limitNodeRate } from "../rate-limit.ts";
 
 export const RETIRED_KEY_PREFIX = "retired:";
@@ -23,5 +24,6 @@ export const nodeRetireRoutes = new Hono<AppEnv>().post("/retire", requireNode, 
     .set({ keyHash: `${RETIRED_KEY_PREFIX}${now.getTime()}`, status: "offline", statusChangedAt: now })
     .where(eq(nodes.id, nodeId));
   forgetNode(nodeId);
+  await nodeSession(c.env, nodeId).retire();
   return c.json({ node_id: nodeId, retired_at: now.toISOString() });
 });

@@ -56,6 +56,12 @@ export function launchdPlistFile(): string {
   return path.join(os.homedir(), "Library", "LaunchAgents", `${LAUNCHD_LABEL}.plist`);
 }
 
+/** The node's home: BUHDI_NODE_HOME if set (the launcher sets it to <install dir>/home), else that. */
+function homeOf(env: NodeJS.ProcessEnv, dir: string): string {
+  const override = env.BUHDI_NODE_HOME?.trim();
+  return override ? path.resolve(override) : nodeHomeIn(dir);
+}
+
 const WINDOWS_RUN_KEY = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run";
 
 export async function setup(options: SetupOptions): Promise<{ dir: string; executable: string; nodeId: string; started: boolean }> {
@@ -73,7 +79,7 @@ export async function setup(options: SetupOptions): Promise<{ dir: string; execu
   }
 
   // 2. Enrolled once: an upgrade or a second setup keeps the node it already is.
-  const paths = homePaths(nodeHomeIn(dir));
+  const paths = homePaths(homeOf(env, dir));
   let nodeId: string;
   try {
     nodeId = (await loadEnrollment(paths)).node_id;
@@ -182,7 +188,7 @@ export async function uninstall(options: UninstallOptions): Promise<{ retired: b
   const platform = options.platform ?? process.platform;
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const dir = installDir(env, platform);
-  const paths = homePaths(nodeHomeIn(dir));
+  const paths = homePaths(homeOf(env, dir));
 
   const retired = await retire(paths, say);
 
@@ -246,7 +252,7 @@ async function retire(paths: ReturnType<typeof homePaths>, say: Say): Promise<bo
  * running, hence the second kill.
  */
 async function stopSupervisor(dir: string, platform: NodeJS.Platform, say: Say): Promise<void> {
-  const home = homePaths(nodeHomeIn(dir));
+  const home = homePaths(homeOf(process.env, dir));
   const supervisor = await readPid(supervisorPidFile(dir), (text) => text);
   const program = await readPid(home.endpoint, (text) => String((JSON.parse(text) as { pid?: unknown }).pid));
   for (const pid of platform === "win32" ? [supervisor, program] : [supervisor]) {

@@ -172,15 +172,28 @@ export async function peSubsystem(file: string): Promise<number> {
   return bytes.readUInt16LE(peOffset + 4 + 20 + 68);
 }
 
+export type CodeSigningKey = { cert: string; key: string };
+
+/** The code-signing certificate and key (PEM files) from the environment, if both are set. */
+export function configuredSigningKey(env: NodeJS.ProcessEnv = process.env): CodeSigningKey | null {
+  const cert = env.BUHDI_CODESIGN_CERT?.trim();
+  const key = env.BUHDI_CODESIGN_KEY?.trim();
+  return cert && key ? { cert, key } : null;
+}
+
+/** Authenticode-signs a PE or MSI file in place (SHA-256). */
+export async function signFile(file: string, signing: CodeSigningKey): Promise<void> {
+  const signed = `${file}.signed`;
+  await run("osslsigncode", ["sign", "-certs", signing.cert, "-key", signing.key, "-n", "Buhdi", "-h", "sha256", "-in", file, "-out", signed]);
+  await rename(signed, file);
+}
+
 /** Signs in place when a code-signing certificate and key are configured. */
 async function maybeSign(file: string, log: (l: string) => void): Promise<boolean> {
-  const cert = process.env.BUHDI_CODESIGN_CERT;
-  const key = process.env.BUHDI_CODESIGN_KEY;
-  if (!cert || !key) return false;
-  const signed = `${file}.signed`;
-  await run("osslsigncode", ["sign", "-certs", cert, "-key", key, "-n", "Buhdi", "-h", "sha256", "-in", file, "-out", signed]);
-  await rename(signed, file);
-  log(`signed ${path.basename(file)} with ${path.basename(cert)}`);
+  const signing = configuredSigningKey();
+  if (!signing) return false;
+  await signFile(file, signing);
+  log(`signed ${path.basename(file)} with ${path.basename(signing.cert)}`);
   return true;
 }
 
@@ -196,7 +209,8 @@ export async function buildInstallers(options: BuildInstallersOptions): Promise<
   const outDir = path.resolve(options.outDir ?? path.join(REPO_ROOT, "dist", "installers", version));
   // Built files are kept per bundle and installer sources: the same inputs give the same
   // installers (tests reuse them within and across runs).
-  const key = createHash("sha256").update(agent.sha256).update(options.server ?? "");
+  const signing = configuredSigningKey();
+  const key = createHash("sha256").update(agent.sha256).update(options.server ?? "").update(signing ? `${signing.cert}\0${signing.key}` : "unsigned");
   for (const source of INSTALLER_SOURCES) key.update(await readFile(path.join(REPO_ROOT, source)));
   const work = path.join(outDir, key.digest("hex").slice(0, 16));
   await mkdir(work, { recursive: true });
@@ -215,11 +229,15 @@ export async function buildInstallers(options: BuildInstallersOptions): Promise<
       built.push(await describe(platform, exe, false, []));
     } else if (platform === "windows-x64") {
       const exe = path.join(dir, "Buhdi.exe");
+      const unsignedExe = path.join(dir, "Buhdi.unsigned.exe");
       const msi = path.join(dir, "Buhdi-Setup.msi");
       const notes: string[] = [];
       let signed = false;
       if (!(await exists(msi))) {
-        if (!(await exists(exe))) await singleExecutable({ base: await officialNode(platform), out: exe, work: dir, launcher, bundle: agent.file, windows: true, log });
+        if (!(await exists(unsignedExe))) {
+          await singleExecutable({ base: await officialNode(platform), out: unsignedExe, work: dir, launcher, bundle: agent.file, windows: true, log });
+        }
+        await copyFile(unsignedExe, exe);
         signed = await maybeSign(exe, log);
         const wxs = path.join(dir, "buhdi.wxs");
         // wixl resolves Source relative to its working directory and refuses absolute paths.

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { peSubsystem } from "../../scripts/build-installers.ts";
+import { peSubsystem, signFile } from "../../scripts/build-installers.ts";
 import { type Edge, startEdge } from "../support/edge.ts";
 import { REPO_ROOT } from "../support/helpers.ts";
 import { testInstaller } from "../support/installers.ts";
@@ -109,5 +109,18 @@ describe("the Windows installer (MSI) under Wine", () => {
     const refused = await fetch(`${edge.url}/api/node/versions`, { headers: { "x-node-key": nodeKey } });
     expect(refused.status).toBe(401);
     await eventually(async () => (await edge.nodeView(config.node_id)).status, (s) => s === "offline", 30_000, "the retired node offline");
+  });
+
+  it("signs Buhdi.exe with a configured code-signing key, and osslsigncode verifies the signature", async () => {
+    const cert = path.join(work, "cert.pem");
+    const key = path.join(work, "key.pem");
+    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=Buhdi test", "-addext", "extendedKeyUsage=codeSigning"]);
+    const exe = path.join(work, "Buhdi.exe");
+    await copyFile(path.join(path.dirname(msi), "Buhdi.unsigned.exe"), exe);
+    await expect(run("osslsigncode", ["verify", "-in", exe, "-CAfile", cert])).rejects.toThrow();
+    await signFile(exe, { cert, key });
+    const verified = await run("osslsigncode", ["verify", "-in", exe, "-CAfile", cert]);
+    expect(verified.stdout).toContain("Succeeded");
+    expect(await peSubsystem(exe)).toBe(2);
   });
 });

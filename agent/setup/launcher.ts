@@ -24,8 +24,11 @@ import { installDir, logDirIn, nodeHomeIn, supervisorPidFile } from "./install-d
 declare const __BUHDI_LAUNCHER_BUNDLE_VERSION__: string;
 export const BUNDLE_ASSET = "buhdi-node.mjs";
 
+function isSea(): boolean {
+  return (require("node:sea") as typeof import("node:sea")).isSea();
+}
+
 function carriedBundle(): Buffer {
-  // node:sea exists only in Node ≥ 20; required lazily so the macOS launcher never needs it.
   const sea = require("node:sea") as typeof import("node:sea");
   if (sea.isSea()) return Buffer.from(sea.getAsset(BUNDLE_ASSET));
   // Not a single executable (macOS: node launcher.cjs): the bundle lies next to the launcher.
@@ -98,6 +101,8 @@ async function main(): Promise<void> {
   const dir = installDir();
   process.env.BUHDI_INSTALL_DIR ??= dir;
   process.env.BUHDI_NODE_HOME ??= nodeHomeIn(dir);
+  // Not a single executable (macOS): where the launcher, node binary and bundle came from, for setup to copy.
+  if (!isSea()) process.env.BUHDI_LAUNCHER_DIR ??= __dirname;
   if (process.platform === "win32" && !process.env.BUHDI_LOG_TO_CONSOLE) logToFile(dir);
 
   const first = args[0];

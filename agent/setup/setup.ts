@@ -104,7 +104,9 @@ async function installSelf(dir: string, executable: string, platform: NodeJS.Pla
   if (platform === "darwin") {
     // macOS: `buhdi-node` is a small script running the official node binary on the launcher
     // (not a SEA: an unsigned modified binary would not run there). They came in one folder.
-    const source = path.dirname(process.argv[1] ?? "");
+    // The launcher says where it came from (the unpacked archive); process.argv[1] is the bundle by now.
+    const source = process.env.BUHDI_LAUNCHER_DIR;
+    if (!source) throw new SetupError("setup on macOS must be run through the launcher (buhdi-node from the download).");
     for (const file of ["node", "launcher.cjs", "buhdi-node.mjs"]) await copyFile(path.join(source, file), path.join(dir, file));
     await chmod(path.join(dir, "node"), 0o755);
     await writeFile(executable, `#!/bin/sh\nhere="$(cd "$(dirname "$0")" && pwd)"\nexec "$here/node" "$here/launcher.cjs" "$@"\n`, { mode: 0o755 });

@@ -234,7 +234,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       await supervisors[0]!.exited;
       see(`the node program (pid ${zombie.pid}) hangs and its supervisor is killed: a zombie now holds 127.0.0.1:${settings.nodePort}`);
       runSupervisor(BUGGY);
-      see(`the OS's scheduled task starts buhdi-node ${BUGGY} again`);
+      see(`the systemd unit (Restart=always) starts buhdi-node ${BUGGY} again`);
       const lines = await until("an EADDRINUSE crash in crash.log", async () => (await agentFiles(home)).crashLines, (l) => l.some((line) => line.includes("EADDRINUSE")));
       const crashLine = lines.find((line) => line.includes("EADDRINUSE"))!;
       crashAt = Date.parse(/^\[([^\]]+)\]/.exec(crashLine)?.[1] ?? "") || Date.now();

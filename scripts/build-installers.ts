@@ -19,7 +19,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { access, chmod, copyFile, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, chmod, copyFile, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
@@ -78,18 +78,30 @@ export async function projectNodeVersion(): Promise<string> {
   return stdout.trim().replace(/^v/, "");
 }
 
-/** The official node binary for a platform, from npm, cached. */
+/**
+ * The official node binary for a platform, from npm, cached. Unpacked in a folder of its own and
+ * renamed into place, so test files building at the same time never see half a download.
+ */
 export async function officialNode(platform: InstallerPlatform): Promise<string> {
   const pkg = nodePackage(platform, await projectNodeVersion());
   const dir = path.join(NODE_BINARIES, `${pkg.name}-${pkg.version}`);
   const file = path.join(dir, "package", pkg.file);
   if (await exists(file)) return file;
-  await mkdir(dir, { recursive: true });
-  const { stdout } = await run("npm", ["pack", `${pkg.name}@${pkg.version}`, "--silent", "--pack-destination", dir], { cwd: dir, maxBuffer: 1 << 20 });
-  const tarball = path.join(dir, stdout.trim().split("\n").pop()!);
-  await run("tar", ["-xzf", tarball, "-C", dir]);
-  await rm(tarball, { force: true });
-  if (!(await exists(file))) throw new Error(`${pkg.name}@${pkg.version} has no ${pkg.file}`);
+  await mkdir(NODE_BINARIES, { recursive: true });
+  const temp = await mkdtemp(path.join(NODE_BINARIES, `.${pkg.name}-`));
+  try {
+    const { stdout } = await run("npm", ["pack", `${pkg.name}@${pkg.version}`, "--silent", "--pack-destination", temp], { cwd: temp, maxBuffer: 1 << 20 });
+    const tarball = path.join(temp, stdout.trim().split("\n").pop()!);
+    await run("tar", ["-xzf", tarball, "-C", temp]);
+    await rm(tarball, { force: true });
+    if (!(await exists(path.join(temp, "package", pkg.file)))) throw new Error(`${pkg.name}@${pkg.version} has no ${pkg.file}`);
+    // Another build may have finished first: then its copy is used and this one dropped.
+    await rename(temp, dir).catch(async (error: NodeJS.ErrnoException) => {
+      if (!(await exists(file))) throw error;
+    });
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
   return file;
 }
 

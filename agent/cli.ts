@@ -17,6 +17,8 @@ const USAGE = `Usage:
   buhdi-node run                            start the node and keep it running (restarted if it stops)
   buhdi-node report                         send pending crash reports now, then exit
   buhdi-node node                           the node program alone, without the supervisor (debugging)
+  buhdi-node setup --code <code> --server <url>   install for this user, connect, start at login
+  buhdi-node uninstall                      tell the cloud, stop, and remove Buhdi from this computer
   buhdi-node --version
 
 Environment: BUHDI_NODE_HOME (default ~/.buhdi-node), BUHDI_NODE_PORT (default 9847),
@@ -28,6 +30,7 @@ class UsageError extends Error {
 }
 
 async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === "setup" || argv[0] === "uninstall") return (await import("./setup/setup.ts")).setupCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -12,6 +12,7 @@ import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import type { AgentSection } from "./agent-idle.ts";
+import { type InstallersSection, printInstallers } from "./installers.ts";
 import type { D1Section } from "./d1-writes.ts";
 import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
@@ -29,6 +30,7 @@ export type BenchReport = {
   update?: UpdateFigures;
   remediation?: RemediationFigures;
   agent?: AgentSection;
+  installers?: InstallersSection;
   /** Parts that threw instead of measuring. */
   errors: string[];
 };
@@ -90,6 +92,7 @@ export function printTable(report: BenchReport): void {
     );
   }
   if (report.agent) printAgent(report.agent);
+  if (report.installers) printInstallers(report.installers);
   console.log("");
   for (const failure of failuresOf(report)) console.log(`RUN FAILED: ${failure}`);
   console.log(`results: ${path.relative(process.cwd(), RESULTS_FILE) || RESULTS_FILE}`);
@@ -236,6 +239,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
+    ...(report.installers ?? {}),
     run_ok: failures.length === 0,
     failures,
     timestamp: new Date().toISOString(),

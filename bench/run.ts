@@ -8,6 +8,7 @@
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)
  *   remediation the demo's crash → fix verified on 0.3.1, time_to_remediation_s (bench/remediation.ts)
  *   agent      the idle agent's RSS and CPU vs a bare Node WebSocket process (bench/agent-idle.ts)
+ *   installers installer_bytes per platform; the Linux SEA's start vs node <bundle> (bench/installers.ts)
  * BENCH_ONLY=ingest,heartbeat picks parts (default: all). The agent part is mostly waiting, so it
  * runs alongside the others (its own edge; CPU time and RSS of an idle process hardly depend on
  * the machine's load, which is recorded); BENCH_AGENT_ALONE=1 runs it after them instead.
@@ -24,6 +25,7 @@ import { benchD1Writes } from "./d1-writes.ts";
 import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
 import { benchIngest } from "./ingest.ts";
+import { benchInstallers } from "./installers.ts";
 import { benchTriage } from "./triage.ts";
 import { benchRemediation } from "./remediation.ts";
 import { benchUpdate } from "./update.ts";
@@ -68,6 +70,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);
   if (parts.includes("remediation")) report.remediation = await attempt("remediation", benchRemediation);
   if (parts.includes("agent")) report.agent = await (agent ?? attempt("agent", benchAgentIdle));
+  if (parts.includes("installers")) report.installers = await attempt("installers", benchInstallers);
 
   printTable(report);
   await writeResults(report, await wranglerVersion());

@@ -7,6 +7,11 @@
  * and registers the release with the edge's admin API: by default the local
  * edge `npm start` runs (token from .dev.vars); with --remote the deployed one
  * (BUHDI_EDGE_URL, BUHDI_ADMIN_TOKEN).
+ *
+ * The CLI also builds the installers of the release (scripts/build-installers.ts; signed where
+ * BUHDI_CODESIGN_CERT/KEY are set), uploads them to R2 (`installers/<version>/<platform>`) and
+ * registers them with the edge, which then serves them on the setup page. `--platforms a,b`
+ * picks platforms, `--no-installers` skips them.
  */
 import { spawnSync } from "node:child_process";
 import { createHash, sign } from "node:crypto";
@@ -17,6 +22,7 @@ import { type Channel, CHANNELS } from "../protocol/release.ts";
 import { VersionSchema } from "../protocol/telemetry.ts";
 import { REPO_ROOT } from "./local-edge.ts";
 import { KEYS_DIR, loadReleaseKey, localReleaseKeys, type ReleaseKey } from "./release-key.ts";
+import { type BuiltInstaller, buildInstallers, INSTALLER_PLATFORMS, type InstallerPlatform } from "./build-installers.ts";
 
 const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
 const WRANGLER = path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -34,9 +40,19 @@ export type ReleaseOptions = {
   expiresInDays: number;
   /** A bundle built elsewhere (e.g. a test fixture); default: build agent/ at this version. */
   bundle?: string;
+  /** Installers to build, upload and register with the release (default none). */
+  installers?: readonly InstallerPlatform[];
 };
 
-export type Released = { version: string; manifest: string; signature: string; key_id: string; bundle: string; registered: unknown };
+export type Released = {
+  version: string;
+  manifest: string;
+  signature: string;
+  key_id: string;
+  bundle: string;
+  registered: unknown;
+  installers: BuiltInstaller[];
+};
 
 export async function release(options: ReleaseOptions): Promise<Released> {
   const bundle = options.bundle ?? build(options.version);
@@ -75,7 +91,38 @@ export async function release(options: ReleaseOptions): Promise<Released> {
     path.join(path.dirname(bundle), "release.json"),
     JSON.stringify({ manifest, signature, key_id: options.key.keyId }, null, 2),
   );
-  return { version: options.version, manifest, signature, key_id: options.key.keyId, bundle, registered };
+  const installers = options.installers?.length ? await publishInstallers(options, bundle, bytes) : [];
+  return { version: options.version, manifest, signature, key_id: options.key.keyId, bundle, registered, installers };
+}
+
+/** Builds the installers around this release's bundle, uploads them to R2 and registers them. */
+async function publishInstallers(options: ReleaseOptions, bundle: string, bytes: Buffer): Promise<BuiltInstaller[]> {
+  const built = await buildInstallers({
+    version: options.version,
+    platforms: options.installers,
+    server: options.server,
+    agent: { version: options.version, file: bundle, size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") },
+  });
+  for (const installer of built) {
+    wrangler([
+      "r2",
+      "object",
+      "put",
+      `buhdi-releases/installers/${options.version}/${installer.platform}`,
+      "--file",
+      installer.file,
+      "--content-type",
+      "application/octet-stream",
+      ...(options.remote ? ["--remote"] : ["--local", "--persist-to", options.persistDir]),
+    ]);
+    const res = await fetch(`${options.server}/api/admin/installers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${options.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ version: options.version, platform: installer.platform, size: installer.size, sha256: installer.sha256 }),
+    });
+    if (res.status !== 201) throw new Error(`the edge refused the ${installer.platform} installer (${res.status}): ${await res.text()}`);
+  }
+  return built;
 }
 
 function build(version: string): string {
@@ -105,6 +152,8 @@ async function main(argv: string[]): Promise<void> {
       key: { type: "string" },
       "expires-days": { type: "string", default: "90" },
       server: { type: "string" },
+      platforms: { type: "string" },
+      "no-installers": { type: "boolean", default: false },
     },
   });
   const version = VersionSchema.safeParse(positionals[0]);
@@ -125,9 +174,25 @@ async function main(argv: string[]): Promise<void> {
     remote: values.remote,
     persistDir: path.join(REPO_ROOT, ".wrangler", "state"),
     expiresInDays: Number(values["expires-days"]),
+    installers: values["no-installers"] ? [] : parsePlatforms(values.platforms),
   });
   console.log(`Released ${released.version} (${values.channel}), signed by key ${released.key_id}:`);
   console.log(JSON.stringify(released.registered, null, 2));
+  for (const installer of released.installers) {
+    console.log(
+      `Installer ${installer.platform}: ${installer.size} bytes, sha256 ${installer.sha256}, ${installer.signed ? "signed" : "UNSIGNED"}${installer.notes.length ? ` (${installer.notes.join("; ")})` : ""}`,
+    );
+  }
+}
+
+function parsePlatforms(list: string | undefined): InstallerPlatform[] {
+  if (!list) return [...INSTALLER_PLATFORMS];
+  const platforms = list.split(",").map((p) => p.trim());
+  for (const p of platforms) {
+    if (!(INSTALLER_PLATFORMS as readonly string[]).includes(p))
+      throw new Error(`--platforms: ${p} is not one of ${INSTALLER_PLATFORMS.join(", ")}`);
+  }
+  return platforms as InstallerPlatform[];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

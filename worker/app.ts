@@ -9,13 +9,16 @@ import { ApiError } from "./http/errors.ts";
 import { apiDocument } from "./openapi/api.ts";
 import { requestLog } from "./request-log.ts";
 import { adminCommandRoutes } from "./routes/admin-commands.ts";
+import { adminInstallerRoutes } from "./routes/admin-installers.ts";
 import { adminReleaseRoutes } from "./routes/admin-releases.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
 import { knownIssueRoutes } from "./routes/known-issues.ts";
 import { nodeLiveRoutes } from "./routes/node-live.ts";
+import { nodeRetireRoutes } from "./routes/node-retire.ts";
 import { nodeReleaseRoutes } from "./routes/node-releases.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
+import { setupRoutes } from "./routes/setup.ts";
 import { supportRoutes } from "./routes/support.ts";
 import { telemetryRoutes } from "./routes/telemetry.ts";
 
@@ -26,13 +29,16 @@ export const app = new Hono<AppEnv>()
   .route("/api/admin/nodes", adminCommandRoutes)
   .route("/api/admin/known-issues", knownIssueRoutes)
   .route("/api/admin/releases", adminReleaseRoutes)
+  .route("/api/admin/installers", adminInstallerRoutes)
   .route("/api/admin", adminRoutes)
   .route("/api/enroll", enrollRoutes)
   .route("/api/node/telemetry", telemetryRoutes)
   .route("/api/node", nodeLiveRoutes)
   .route("/api/node", nodeReleaseRoutes)
+  .route("/api/node", nodeRetireRoutes)
   .route("/api/nodes", nodeRoutes)
   .route("/api/support", supportRoutes)
+  .route("/setup", setupRoutes)
   .notFound((c) => c.json(new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404))
   .onError((error, c) => {
     if (error instanceof ApiError) {

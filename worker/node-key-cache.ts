@@ -30,3 +30,8 @@ export function rememberNode(nodeId: string, ownerId: string, secretHash: string
   }
   verified.set(`${nodeId}:${secretHash}`, { nodeId, ownerId, until: now + KEY_CACHE_TTL_MS });
 }
+
+/** A retired node's key stops working in this isolate at once (other isolates: within the TTL). */
+export function forgetNode(nodeId: string): void {
+  for (const key of verified.keys()) if (key.startsWith(`${nodeId}:`)) verified.delete(key);
+}

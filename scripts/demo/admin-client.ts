@@ -49,7 +49,7 @@ export function adminClient(url: string, token: string) {
     call,
     createOwner: (email: string, name: string) => call<{ owner_id: string; dashboard_token: string }>("/api/admin/owners", { email, name }),
     enrollmentCode: (ownerId: string, nodeName: string) =>
-      call<{ code: string; expires_at: string }>("/api/admin/enrollments", { owner_id: ownerId, node_name: nodeName }),
+      call<{ code: string; expires_at: string; setup_url: string }>("/api/admin/enrollments", { owner_id: ownerId, node_name: nodeName }),
     telemetry: (nodeId: string) => items<TelemetryItem>(`/api/node/telemetry?node_id=${nodeId}&limit=200`),
     node: (nodeId: string) => call<NodeItem>(`/api/nodes/${nodeId}`),
     commands: (nodeId: string) => items<CommandItem>(`/api/admin/nodes/${nodeId}/commands`),

@@ -1,8 +1,8 @@
 /**
- * Nana's computer, as the demo runs it: the agent installed as one release bundle, enrolled
- * through its own CLI, and `buhdi-node run` (supervisor + node program) started the way the
- * OS's scheduled task would start it. Also reads what the agent keeps on disk, which is what a
- * technician with access to the laptop would look at.
+ * Nana's computer, as the demo runs it: the agent installed by the Linux single executable's
+ * `setup` (as the setup link's one-line install does), and `buhdi-node run` (supervisor + node
+ * program) started the way the systemd unit would start it. Also reads what the agent keeps on
+ * disk, which is what a technician with access to the laptop would look at.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -16,8 +16,10 @@ const NODE = path.join(REPO_ROOT, "node_modules", ".bin", "node");
 
 export type AgentProcess = { child: ChildProcess; output(): string; exited: Promise<void> };
 
-function runBundle(bundle: string, args: string[], env: Record<string, string>): AgentProcess {
-  const child = spawn(NODE, [bundle, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** A release bundle run by node, or the installed single executable run as itself. */
+function runBundle(program: string, args: string[], env: Record<string, string>): AgentProcess {
+  const [command, argv] = program.endsWith(".mjs") ? [NODE, [program, ...args]] : [program, args];
+  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -25,16 +27,27 @@ function runBundle(bundle: string, args: string[], env: Record<string, string>):
   return { child, output: () => output, exited };
 }
 
-export async function enroll(bundle: string, code: string, server: string, env: Record<string, string>): Promise<string> {
-  const enrolling = runBundle(bundle, ["enroll", code, "--server", server], env);
-  await enrolling.exited;
-  if (enrolling.child.exitCode !== 0) throw new Error(`buhdi-node enroll failed: ${enrolling.output()}`);
+/**
+ * What the setup link's one-line install does on Linux: the single executable's `setup` installs
+ * it (BUHDI_INSTALL_DIR) and enrolls. --no-start: the demo starts `run` itself, the way the
+ * systemd unit would, so it can kill and restart it.
+ */
+export async function installWithSetup(
+  executable: string,
+  code: string,
+  server: string,
+  env: Record<string, string>,
+): Promise<{ nodeId: string; installed: string }> {
+  const setup = runBundle(executable, ["setup", "--code", code, "--server", server, "--no-start"], env);
+  await setup.exited;
+  if (setup.child.exitCode !== 0) throw new Error(`buhdi-node setup failed: ${setup.output()}`);
   const config = JSON.parse(await readFile(homePaths(env.BUHDI_NODE_HOME!).config, "utf8")) as { node_id: string };
-  return config.node_id;
+  return { nodeId: config.node_id, installed: path.join(env.BUHDI_INSTALL_DIR!, "buhdi-node") };
 }
 
-export function startSupervisor(bundle: string, env: Record<string, string>): AgentProcess {
-  return runBundle(bundle, ["run"], env);
+/** `program`: a bundle (.mjs, run by node) or the installed executable. */
+export function startSupervisor(program: string, env: Record<string, string>): AgentProcess {
+  return runBundle(program, ["run"], env);
 }
 
 /** What the agent's files say: the program on the port, the version `current` names, rollbacks. */

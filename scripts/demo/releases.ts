@@ -7,7 +7,10 @@
  *   0.3.2  a release that dies on start (releases/dies-on-start.ts), to be rolled back.
  */
 import path from "node:path";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { buildAgent } from "../build-agent.ts";
+import { buildInstallers } from "../build-installers.ts";
 import { REPO_ROOT } from "../local-edge.ts";
 import type { ReleaseKey } from "../release-key.ts";
 import { release } from "../release.ts";
@@ -50,4 +53,20 @@ export async function publish(
     expiresInDays: 30,
     bundle,
   });
+}
+
+/**
+ * The Linux single executable around a demo bundle, as `npm run release` builds it; cached under
+ * .tmp/demo-installers/ by the bundle's hash, so only the first demo pays for the build.
+ */
+export async function linuxExecutable(bundle: string): Promise<string> {
+  const bytes = await readFile(bundle);
+  const [built] = await buildInstallers({
+    version: BUGGY,
+    platforms: ["linux-x64"],
+    outDir: path.join(REPO_ROOT, ".tmp", "demo-installers"),
+    agent: { version: BUGGY, file: bundle, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") },
+    log: () => {},
+  });
+  return built!.file;
 }

@@ -26,8 +26,8 @@ import path from "node:path";
 import { startLocalEdge, type LocalEdge } from "../local-edge.ts";
 import { newReleaseKey, trustedKeysVar } from "../release-key.ts";
 import { adminClient, type AdminClient, type TelemetryItem } from "./admin-client.ts";
-import { agentFiles, enroll, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
-import { BROKEN, BUGGY, buildDemoBundles, FIXED, publish } from "./releases.ts";
+import { agentFiles, installWithSetup, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
+import { BROKEN, BUGGY, buildDemoBundles, FIXED, linuxExecutable, publish } from "./releases.ts";
 import { startWebhookReceiver, type Delivery } from "./webhook-receiver.ts";
 import { messageOf } from "../../agent/core/errors.ts";
 
@@ -122,6 +122,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   let remediatedAt: number | null = null;
   const agentEnv: Record<string, string> = {
     BUHDI_NODE_HOME: home,
+    BUHDI_INSTALL_DIR: path.join(dir, "install"),
     BUHDI_NODE_PORT: String(settings.nodePort),
     BUHDI_NODE_TRUSTED_KEYS: trustedKeysVar([key]),
     BUHDI_NODE_UPDATE_HEALTHY_MS: String(settings.updateHealthyMs),
@@ -129,8 +130,10 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     BUHDI_NODE_STABLE_RUN_MS: String(settings.stableRunMs),
   };
   const supervisors: AgentProcess[] = [];
-  const runSupervisor = (version: string) => {
-    const supervisor = startSupervisor(bundles[version]!, agentEnv);
+  /** The installed single executable, once setup ran. */
+  let installed = "";
+  const runSupervisor = (_version: string) => {
+    const supervisor = startSupervisor(installed, agentEnv);
     supervisors.push(supervisor);
     return supervisor;
   };
@@ -210,13 +213,16 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       admin = adminClient(edge.url, edge.adminToken);
       see(`local edge on ${edge.url} (wrangler dev: Worker, D1, Durable Objects, Queue, R2); escalations go to ${receiver.url}`);
       const owner = await admin.createOwner(`nana-${randomBytes(3).toString("hex")}@example.com`, "Nana");
-      const { code } = await admin.enrollmentCode(owner.owner_id, "Kitchen Laptop");
-      see(`owner "Nana" created; one-time enrollment code ${code} for "Kitchen Laptop"`);
+      const { code, setup_url } = await admin.enrollmentCode(owner.owner_id, "Kitchen Laptop");
+      see(`owner "Nana" created; one-time enrollment code ${code} for "Kitchen Laptop"; setup link ${setup_url}`);
       bundles = await built;
       for (const version of [BUGGY, FIXED]) await publish(edge, key, version, bundles[version]!);
       see(`signed releases ${BUGGY} and ${FIXED} published to R2 (Ed25519 key ${key.keyId})`);
-      world.nodeId = await enroll(bundles[BUGGY]!, code, edge.url, agentEnv);
-      see(`buhdi-node ${BUGGY} enrolled: node ${world.nodeId}`);
+      const sea = await linuxExecutable(bundles[BUGGY]!);
+      const setup = await installWithSetup(sea, code, edge.url, agentEnv);
+      world.nodeId = setup.nodeId;
+      installed = setup.installed;
+      see(`the Linux single executable (${BUGGY}) ran "setup": installed in ${path.dirname(installed)}, enrolled as node ${world.nodeId}`);
       runSupervisor(BUGGY);
       const health = await until("the node program answering on its port", nodeHealth, (h) => h.version === BUGGY);
       await until(
@@ -242,7 +248,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       await supervisors[0]!.exited;
       see(`the node program (pid ${zombie.pid}) hangs and its supervisor is killed: a zombie now holds 127.0.0.1:${settings.nodePort}`);
       runSupervisor(BUGGY);
-      see(`the OS's scheduled task starts buhdi-node ${BUGGY} again`);
+      see(`the systemd unit (Restart=always) starts buhdi-node ${BUGGY} again`);
       const lines = await until(
         "an EADDRINUSE crash in crash.log",
         async () => (await agentFiles(home)).crashLines,

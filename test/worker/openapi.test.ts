@@ -27,10 +27,13 @@ function openApiPath(honoPath: string): string {
   return path.length > 1 ? path.replace(/\/$/, "") : path;
 }
 
-/** Handlers and per-route middleware, not `.use()` middleware (method ALL); one entry per method and path. */
+/**
+ * Handlers and per-route middleware, not `.use()` middleware (method ALL); one entry per method and
+ * path. The API only: the HTML pages (the setup link) answer people, not clients.
+ */
 function servedOperations(): string[] {
   const served = app.routes
-    .filter((route) => route.method !== "ALL")
+    .filter((route) => route.method !== "ALL" && route.path.startsWith("/api/"))
     .map((route) => `${route.method.toLowerCase()} ${openApiPath(route.path)}`);
   return [...new Set(served)].sort();
 }

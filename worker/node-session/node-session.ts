@@ -169,6 +169,11 @@ export class NodeSession extends DurableObject<Env> {
 
   // ── RPC for the rest of the Worker ──
 
+  /** The node was uninstalled (its key is already revoked): its socket is closed; silence does the rest. */
+  async retire(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4003, "node retired");
+  }
+
   /** The HTTP fallback for a node whose socket can't connect (it is degraded while on it). */
   async heartbeat(identity: NodeIdentity, beat: Heartbeat): Promise<LiveStatus> {
     const now = Date.now();

@@ -2,12 +2,14 @@
 import { z } from "zod";
 import packageJson from "../../package.json" with { type: "json" };
 import { adminCommandApi } from "../routes/admin-commands.ts";
+import { adminInstallerApi } from "../routes/admin-installers.ts";
 import { adminReleaseApi } from "../routes/admin-releases.ts";
 import { adminApi } from "../routes/admin.ts";
 import { enrollApi } from "../routes/enroll.ts";
 import { knownIssueApi } from "../routes/known-issues.ts";
 import { nodeLiveApi } from "../routes/node-live.ts";
 import { nodeReleaseApi } from "../routes/node-releases.ts";
+import { nodeRetireApi } from "../routes/node-retire.ts";
 import { nodeApi } from "../routes/nodes.ts";
 import { supportApi } from "../routes/support.ts";
 import { telemetryApi } from "../routes/telemetry.ts";
@@ -43,6 +45,8 @@ export const operations: readonly Operation[] = [
   ...adminCommandApi,
   ...knownIssueApi,
   ...adminReleaseApi,
+  ...adminInstallerApi,
+  ...nodeRetireApi,
   ...supportApi,
 ];
 

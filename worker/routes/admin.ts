@@ -16,6 +16,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import type { Operation } from "../openapi/operation.ts";
+import { setupUrl } from "./setup.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
 
@@ -65,7 +66,7 @@ export const adminRoutes = new Hono<AppEnv>()
       nodeName: body.node_name,
       expiresAt,
     });
-    return c.json({ code, expires_at: expiresAt.toISOString() }, 201);
+    return c.json({ code, expires_at: expiresAt.toISOString(), setup_url: setupUrl(new URL(c.req.url).origin, code) }, 201);
   });
 
 export const adminApi: Operation[] = [
@@ -86,7 +87,12 @@ export const adminApi: Operation[] = [
     summary: "Issue a one-time enrollment code for an owner's new node",
     auth: "admin",
     body: CreateEnrollment,
-    responses: { 201: { description: "{code, expires_at}", schema: z.object({ code: z.string(), expires_at: z.iso.datetime() }) } },
+    responses: {
+      201: {
+        description: "{code, expires_at, setup_url}: setup_url is the link in the owner's invitation",
+        schema: z.object({ code: z.string(), expires_at: z.iso.datetime(), setup_url: z.url() }),
+      },
+    },
     errors: { 404: "No such owner (owner_not_found)." },
   },
 ];

@@ -1,0 +1,41 @@
+/**
+ * `POST /api/node/retire`: the node says it is being uninstalled. Its key is revoked at once
+ * (the stored hash becomes `retired:<ms>`, which no presented key can match), its status goes to
+ * offline, its live socket is closed, and its history stays. A retired node that wants back must enroll again with a new code.
+ * A key still cached by another isolate keeps working there for at most KEY_CACHE_TTL_MS (60 s).
+ */
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireNode } from "../auth.ts";
+import { database } from "../db/client.ts";
+import { nodes } from "../db/schema.ts";
+import type { AppEnv } from "../env.ts";
+import { forgetNode } from "../node-key-cache.ts";
+import { nodeSession } from "../node-session/stub.ts";
+import type { Operation } from "../openapi/operation.ts";
+import { limitNodeRate } from "../rate-limit.ts";
+
+export const RETIRED_KEY_PREFIX = "retired:";
+
+export const nodeRetireRoutes = new Hono<AppEnv>().post("/retire", requireNode, limitNodeRate, async (c) => {
+  const nodeId = c.get("nodeId");
+  const now = new Date();
+  await database(c.env.DB)
+    .update(nodes)
+    .set({ keyHash: `${RETIRED_KEY_PREFIX}${now.getTime()}`, status: "offline", statusChangedAt: now })
+    .where(eq(nodes.id, nodeId));
+  forgetNode(nodeId);
+  await nodeSession(c.env, nodeId).retire();
+  return c.json({ node_id: nodeId, retired_at: now.toISOString() });
+});
+
+export const nodeRetireApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/node/retire",
+    summary: "The node is being uninstalled: its key is revoked and it goes offline, its history stays",
+    auth: "node",
+    responses: { 200: { description: "{node_id, retired_at}", schema: z.object({ node_id: z.uuid(), retired_at: z.iso.datetime() }) } },
+  },
+];

@@ -39,6 +39,9 @@ function documentedOperations(doc: Doc): string[] {
     .sort();
 }
 
+const CANNOT_REFUSE = ["GET /api/health", "GET /api/openapi.json", "GET /", "GET /auth/support"];
+const PAGE = /^\/(?!api(\/|$))/;
+
 describe("GET /api/openapi.json", () => {
   it("is an OpenAPI 3.1 document, served without a token", async () => {
     expect((await servedDocument()).openapi).toBe("3.1.0");
@@ -56,10 +59,12 @@ describe("GET /api/openapi.json", () => {
       for (const [method, operation] of Object.entries(methods)) {
         const clientErrors = Object.keys(operation.responses).filter((status) => status.startsWith("4"));
         const where = `${method.toUpperCase()} ${path}`;
-        // Only the two public documents of the edge itself cannot be refused.
-        if (path !== "/api/health" && path !== "/api/openapi.json") expect(clientErrors, where).not.toEqual([]);
+        // Only the public documents of the edge and its two public pages (the start, IT Support's sign-in form) cannot be refused.
+        if (!CANNOT_REFUSE.includes(where)) expect(clientErrors, where).not.toEqual([]);
         for (const status of [...clientErrors, "500"]) {
-          expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe("#/components/schemas/ApiError");
+          // A dashboard page refuses with a page that says what is wrong; the API with the shared error body.
+          if (PAGE.test(path)) expect(Object.keys(operation.responses[status]?.content ?? {}), `${where} ${status}`).toEqual(["text/html"]);
+          else expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe("#/components/schemas/ApiError");
         }
       }
     }

@@ -4,6 +4,8 @@ import packageJson from "../../package.json" with { type: "json" };
 import { adminCommandApi } from "../routes/admin-commands.ts";
 import { adminReleaseApi } from "../routes/admin-releases.ts";
 import { adminApi } from "../routes/admin.ts";
+import { authApi } from "../routes/auth.tsx";
+import { dashboardApi } from "../routes/dashboard.tsx";
 import { enrollApi } from "../routes/enroll.ts";
 import { knownIssueApi } from "../routes/known-issues.ts";
 import { nodeLiveApi } from "../routes/node-live.ts";
@@ -44,6 +46,8 @@ export const operations: readonly Operation[] = [
   ...knownIssueApi,
   ...adminReleaseApi,
   ...supportApi,
+  ...authApi,
+  ...dashboardApi,
 ];
 
 let document: Record<string, unknown> | undefined;

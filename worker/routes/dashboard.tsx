@@ -1,0 +1,179 @@
+/**
+ * The dashboard's pages, rendered by the Worker (hono/jsx) for a signed-in session: Nana's
+ * computers at /home, IT Support's views under /support. The fragments (/home/cards,
+ * /support/fleet) are what app.js fetches every few seconds to refresh a page in place.
+ * Actions on the support pages go to the JSON API with the session cookie.
+ *
+ * Not built yet: the node detail page (24 h charts from a bounded history in the node's Durable
+ * Object, telemetry timeline, commands, update history), crash groups and tickets with their
+ * sparklines, and the invitations page; their JSON APIs exist under /api.
+ */
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
+import { MessagePage } from "../../dashboard/views/sign-in.tsx";
+import { BridgePage, FleetPage, FleetTable, type FleetRow, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { bridgeText } from "../triage/bridge-message.ts";
+import { database } from "../db/client.ts";
+import { decisionsFor, FLEET_SORTS, fleetPage, HISTORY_DAYS, ownerHistory, ownerName, ownerNodes } from "../db/dashboard.ts";
+import { listKnownIssues } from "../db/known-issues.ts";
+import { listReleases } from "../db/releases.ts";
+import { listBridgeMessages } from "../db/support.ts";
+import type { Decision } from "../dashboard/plain-words.ts";
+import { historyWords, problemWords, statusWords } from "../dashboard/plain-words.ts";
+import type { AppEnv, Env, Viewer } from "../env.ts";
+import { readQuery } from "../http/query.ts";
+import { nodeSession } from "../node-session/stub.ts";
+import type { Operation } from "../openapi/operation.ts";
+import { sessionViewer } from "../session.ts";
+
+type PageEnv = { Bindings: Env; Variables: { viewer: Viewer } };
+
+/** Pages need a session; a bearer token is for the API. */
+function requireSession(kind: Viewer["kind"]) {
+  return createMiddleware<PageEnv>(async (c, next) => {
+    const viewer = await sessionViewer(c, c.env);
+    if (!viewer) {
+      const text = kind === "owner" ? "Please open the sign-in link you were sent." : "Please sign in with the admin token.";
+      const link = kind === "admin" ? { href: "/auth/support", label: "IT Support sign-in" } : undefined;
+      return c.html(MessagePage({ title: "Please sign in", text, link }), 401);
+    }
+    if (viewer.kind !== kind) {
+      // An owner never learns what IT Support's pages hold; IT Support has its own views.
+      const text = kind === "admin" ? "This page is for IT Support." : "This page is for owners; IT Support's views are under /support.";
+      return c.html(MessagePage({ title: "Not here", text, link: { href: "/", label: "Back to the start" } }), 403);
+    }
+    c.set("viewer", viewer);
+    await next();
+  });
+}
+
+async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
+  const db = database(env.DB);
+  const now = Date.now();
+  const [computers, history] = await Promise.all([ownerNodes(db, ownerId), ownerHistory(db, ownerId, new Date(now - HISTORY_DAYS * 86400_000))]);
+  const crashIds = history.filter((h) => h.type === "crash_report" || h.type === "update_rolled_back").map((h) => h.id);
+  const decisions: Decision[] = await decisionsFor(db, crashIds);
+  return Promise.all(
+    computers.map(async (node) => {
+      const live = await nodeSession(env, node.id).status();
+      const mine = history.filter((h) => h.nodeId === node.id);
+      return {
+        id: node.id,
+        name: node.name,
+        version: live.version ?? node.version,
+        status: statusWords({ status: live.status, last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null }),
+        problem: problemWords(mine, decisions, now),
+        history: historyWords(mine, decisions),
+      };
+    }),
+  );
+}
+
+const FleetQuery = z.object({
+  q: z.string().trim().max(100).default(""),
+  status: z.enum(["", "online", "offline", "asleep", "degraded"]).default(""),
+  sort: z.enum(FLEET_SORTS).default("name"),
+  dir: z.enum(["asc", "desc"]).default("asc"),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+});
+const PER_PAGE = 50;
+
+async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
+  const { rows, total } = await fleetPage(database(env.DB), {
+    q: query.q || undefined,
+    status: query.status || undefined,
+    sort: query.sort,
+    dir: query.dir,
+    page: query.page,
+    perPage: PER_PAGE,
+  });
+  // Live figures for the 50 rows shown, from each node's Durable Object, in parallel.
+  const items: FleetRow[] = await Promise.all(
+    rows.map(async ({ node, ownerName: owner }) => {
+      const live = await nodeSession(env, node.id).status();
+      return {
+        id: node.id,
+        name: node.name,
+        owner,
+        status: live.last_seen || live.status !== "offline" ? live.status : (node.status ?? "offline"),
+        version: live.version ?? node.version,
+        lastSeen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
+        uptimeS: live.uptime_s,
+        memoryMb: live.memory_mb,
+        errorCount: live.error_count,
+        failureCount: live.ws_failure_count,
+      };
+    }),
+  );
+  return { rows: items, total, params: { ...query, perPage: PER_PAGE } };
+}
+
+const BridgeQuery = z.object({ status: z.enum(["pending", "acked"]).optional() });
+
+const owner = new Hono<PageEnv>()
+  .use(requireSession("owner"))
+  .get("/", async (c) => {
+    const viewer = c.get("viewer");
+    if (viewer.kind !== "owner") throw new Error("unreachable: requireSession(owner)");
+    const [name, cards] = await Promise.all([ownerName(database(c.env.DB), viewer.ownerId), nanaCards(c.env, viewer.ownerId)]);
+    return c.html(<NanaPage ownerName={name ?? ""} cards={cards} />);
+  })
+  .get("/cards", async (c) => {
+    const viewer = c.get("viewer");
+    if (viewer.kind !== "owner") throw new Error("unreachable: requireSession(owner)");
+    return c.html(<NanaCards cards={await nanaCards(c.env, viewer.ownerId)} />);
+  });
+
+const support = new Hono<PageEnv>()
+  .use(requireSession("admin"))
+  .get("/", async (c) => c.html(<FleetPage {...await fleet(c.env, readQuery(c, FleetQuery))} />))
+  .get("/fleet", async (c) => c.html(<FleetTable {...await fleet(c.env, readQuery(c, FleetQuery))} />))
+  .get("/bridge", async (c) => {
+    const query = readQuery(c, BridgeQuery);
+    const page = await listBridgeMessages(database(c.env.DB), { status: query.status, limit: 100 });
+    const items = page.rows.map((row) => ({ id: row.id, text: bridgeText(row.msg), status: row.status, createdAt: row.createdAt }));
+    return c.html(<BridgePage items={items} />);
+  })
+  .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(c.env.DB))} />))
+  .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />));
+
+export const dashboardRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const viewer = await sessionViewer(c, c.env);
+    if (!viewer) return c.redirect("/auth/support", 303);
+    return c.redirect(viewer.kind === "owner" ? "/home" : "/support", 303);
+  })
+  .route("/home", owner)
+  .route("/support", support);
+
+const HTML = { mediaType: "text/html" };
+const page = (path: string, summary: string, extra: Partial<Operation> = {}): Operation => ({
+  method: "get",
+  path,
+  summary,
+  auth: "session",
+  html: true,
+  responses: { 200: { description: "The page.", ...HTML } },
+  errors: { 403: "Signed in, but as the other kind of user (owner / IT Support)." },
+  ...extra,
+});
+
+export const dashboardApi: Operation[] = [
+  {
+    method: "get",
+    path: "/",
+    summary: "The dashboard's start: to /home (an owner), /support (IT Support) or the IT Support sign-in",
+    auth: "none",
+    html: true,
+    responses: { 303: { description: "Location: where this session belongs." } },
+  },
+  page("/home", "Nana's view: one card per computer in plain words, with 30 days of history"),
+  page("/home/cards", "The cards alone (what the page refreshes itself with)"),
+  page("/support", "IT Support: the fleet, filtered, sorted and paged (50 a page)", { query: FleetQuery }),
+  page("/support/fleet", "The fleet table alone (what the page refreshes itself with)", { query: FleetQuery }),
+  page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
+  page("/support/known-issues", "Known issues: dry run, disable, create"),
+  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+];

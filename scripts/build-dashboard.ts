@@ -1,7 +1,7 @@
 /**
  * Builds the dashboard's static files into dashboard/dist/assets/ (git-ignored), which the Worker
  * serves as static assets ([assets] in wrangler.toml): app.js from dashboard/client/app.ts
- * (esbuild, minified, no dependencies) and style.css. The pages themselves are rendered by the
+ * (esbuild, minified, no dependencies), style.css and favicon.svg. The pages themselves are rendered by the
  * Worker. Run by npm start, npm test and npm run deploy.
  */
 import { copyFile, mkdir } from "node:fs/promises";
@@ -23,7 +23,7 @@ export async function buildDashboard(): Promise<void> {
     target: "es2022",
     logLevel: "warning",
   });
-  await copyFile(path.join(REPO_ROOT, "dashboard", "client", "style.css"), path.join(assets, "style.css"));
+  for (const file of ["style.css", "favicon.svg"]) await copyFile(path.join(REPO_ROOT, "dashboard", "client", file), path.join(assets, file));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await buildDashboard();

@@ -23,6 +23,7 @@ export function Page(props: { title: string; nav: Nav; current?: string; childre
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · Buhdi</title>
+        <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/style.css" />
         <script src="/assets/app.js" defer></script>
       </head>

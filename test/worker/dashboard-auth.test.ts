@@ -288,7 +288,7 @@ describe("pages", () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).not.toContain("unsafe-inline");
       expect(csp).toContain("frame-ancestors 'none'");
-      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(res.headers.get("referrer-policy")).toBe("same-origin");
       const html = await res.text();
       expect(html.match(/<script(?![^>]*\ssrc=)[^>]*>/g)).toBeNull();
       expect(html).not.toMatch(/\son[a-z]+=/i);

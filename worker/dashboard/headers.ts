@@ -1,7 +1,7 @@
 /**
  * Headers on every page the Worker renders: a Content-Security-Policy that allows no inline
- * script and nothing from another origin, no framing, no Referer (a sign-in link in a URL must
- * not leak to another site), and no caching of pages that show a person's data.
+ * script and nothing from another origin, no framing, no Referer sent to another site (a
+ * sign-in link in a URL must not leak), and no caching of pages that show a person's data.
  */
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
@@ -23,6 +23,7 @@ export const pageHeaders = createMiddleware<AppEnv>(async (c, next) => {
   c.res.headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
   c.res.headers.set("x-content-type-options", "nosniff");
   c.res.headers.set("x-frame-options", "DENY");
-  c.res.headers.set("referrer-policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own forms, which the CSRF check refuses.
+  c.res.headers.set("referrer-policy", "same-origin");
   c.res.headers.set("cache-control", "no-store");
 });

@@ -4,24 +4,11 @@
  * .tmp/screenshots/<test>/ (git-ignored), and the dialogs and console errors each page saw, so a
  * test can prove that no script of an attacker ran.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../../scripts/chromium.ts";
 import { REPO_ROOT } from "../../scripts/local-edge.ts";
-import { isInstalled } from "../../scripts/system-packages.ts";
-
-export const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 export type Browser = {
   context: BrowserContext;
@@ -40,18 +27,7 @@ export type WatchedPage = {
 };
 
 export async function launchBrowser(testName: string): Promise<Browser> {
-  if (!isInstalled("chromium")) {
-    // Never a silent skip: npm test installs it first (scripts/system-packages.ts).
-    throw new Error("chromium is not installed: run `node scripts/system-packages.ts` as root (apt-get install -y chromium).");
-  }
-  const profile = await mkdtemp(path.join(tmpdir(), "buhdi-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1280, height: 900 },
-    timeout: 60_000,
-  });
+  const { context, close } = await launchChromium();
   const dir = path.join(REPO_ROOT, ".tmp", "screenshots", testName.replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, 80));
   await mkdir(dir, { recursive: true });
   let shots = 0;
@@ -78,10 +54,7 @@ export async function launchBrowser(testName: string): Promise<Browser> {
       page.on("pageerror", (error) => watched.errors.push(String(error)));
       return watched;
     },
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
+    close,
   };
 }
 

@@ -4,23 +4,28 @@
  * she is told about, another owner's computer out of her reach, IT Support's actions, and what
  * an attacker's node name, crash lines or cross-site form can and cannot do.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newReleaseKey, type ReleaseKey, trustedKeysVar } from "../../scripts/release-key.ts";
+import { release } from "../../scripts/release.ts";
 import { startEdge, type Edge } from "../support/edge.ts";
 import { eventually, FAST_EDGE_VARS, liveNodes } from "../support/live-node.ts";
 import { type Browser, launchBrowser, waitForText, type WatchedPage } from "./browser.ts";
 
 let edge: Edge;
+let releaseKey: ReleaseKey;
 const nodes = liveNodes();
 const browsers: Browser[] = [];
 const servers: Server[] = [];
 
 beforeAll(async () => {
-  edge = await startEdge({ vars: FAST_EDGE_VARS });
+  releaseKey = newReleaseKey();
+  edge = await startEdge({ vars: { ...FAST_EDGE_VARS, RELEASE_PUBLIC_KEYS: trustedKeysVar([releaseKey]) } });
 });
 afterAll(async () => {
   await Promise.all(browsers.splice(0).map((b) => b.close()));
@@ -230,6 +235,38 @@ describe("IT Support's dashboard", () => {
     await support.page.getByRole("button", { name: "Create (enabled)" }).click();
     await waitForText(support.page, 'form[data-api-path="/api/admin/known-issues"] output', /^Refused \(400\): /, 15_000);
     await support.shot("refused-pattern");
+  });
+
+  it("halts and resumes a release from the page", async () => {
+    // A beta release of a stand-in bundle: the stable agents in the other tests are never offered it.
+    const dir = await mkdtemp(path.join(tmpdir(), "buhdi-release-"));
+    const bundle = path.join(dir, "buhdi-node.mjs");
+    await writeFile(bundle, `// a stand-in bundle\nconsole.log("buhdi-node 0.9.0");\n`);
+    await release({
+      version: "0.9.0",
+      channel: "beta",
+      key: releaseKey,
+      server: edge.url,
+      adminToken: edge.adminToken,
+      remote: false,
+      persistDir: edge.persistDir,
+      expiresInDays: 30,
+      bundle,
+    });
+    const support = await browser("release-halt-resume");
+    await signInAsSupport(support);
+    await support.page.goto(`${edge.url}/support/releases`);
+    const state = 'tr[data-release="0.9.0"] [data-testid="release-state"]';
+    await waitForText(support.page, state, "active");
+    await support.shot("active");
+    await support.page.locator('tr[data-release="0.9.0"]').getByRole("button", { name: "Halt" }).click();
+    await waitForText(support.page, state, "halted: halted from the dashboard", 15_000);
+    await support.shot("halted");
+    const listed = await edge.admin("/api/admin/releases");
+    expect(listed.body).toMatchObject({ items: [expect.objectContaining({ version: "0.9.0", status: "halted", halted_reason: "halted from the dashboard" })] });
+    await support.page.locator('tr[data-release="0.9.0"]').getByRole("button", { name: "Resume" }).click();
+    await waitForText(support.page, state, /^active$/, 15_000);
+    await support.shot("resumed");
   });
 
   it("shows the fleet with a status change within 10 s, without a reload", async () => {

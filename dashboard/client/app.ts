@@ -101,6 +101,41 @@ function wireApiForm(form: HTMLFormElement): void {
   });
 }
 
+async function postJson(path: string, body: Record<string, string>): Promise<Json> {
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const json = (await response.json().catch(() => null)) as Json;
+  if (!response.ok) throw new Error(errorText(json, response.status));
+  return json;
+}
+
+function field(json: Json, name: string): string {
+  return json && typeof json === "object" && !Array.isArray(json) ? String(json[name]) : "";
+}
+
+/** Invitations: an owner, a one-time enrollment code for their computer and a sign-in link, through the admin API. */
+function wireInvite(form: HTMLFormElement): void {
+  const output = form.querySelector("output");
+  const say = (text: string) => output && (output.textContent = text);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value.trim() ?? "";
+    say("Working…");
+    try {
+      const owner = await postJson("/api/admin/owners", { name: value("name"), email: value("email") });
+      const ownerId = field(owner, "owner_id");
+      const code = await postJson("/api/admin/enrollments", { owner_id: ownerId, node_name: value("node_name") });
+      const link = await postJson(`/api/admin/owners/${ownerId}/sign-in-link`, {});
+      say(
+        `Invited ${value("name")}. Enrollment code for "${value("node_name")}": ${field(code, "code")} (valid until ${field(code, "expires_at")}). ` +
+          `Sign-in link (15 minutes, once): ${field(link, "url")}`,
+      );
+    } catch (error) {
+      say(error instanceof Error ? error.message : "Could not reach the server; try again.");
+    }
+  });
+}
+
 localTimes(document);
+for (const form of document.querySelectorAll<HTMLFormElement>("form[data-invite]")) wireInvite(form);
 for (const region of document.querySelectorAll<HTMLElement>("[data-refresh]")) startRefresh(region);
 for (const form of document.querySelectorAll<HTMLFormElement>("form[data-api-path]")) wireApiForm(form);

@@ -273,3 +273,22 @@ export function ReleasesPage(props: { items: ReleaseItem[] }) {
     </Page>
   );
 }
+
+export function InvitationsPage() {
+  return (
+    <Page title="Invitations" nav="support" current="/support/invitations">
+      <h1>Invite an owner</h1>
+      <p>Creates the owner, a one-time enrollment code for their computer and a sign-in link to their dashboard. Both are shown once.</p>
+      <form data-invite="1" class="invite">
+        <label for="inv-name">Owner's name</label>
+        <input id="inv-name" name="name" required maxlength={100} />
+        <label for="inv-email">Owner's email</label>
+        <input id="inv-email" name="email" type="email" required maxlength={254} />
+        <label for="inv-node">Computer's name</label>
+        <input id="inv-node" name="node_name" required maxlength={100} value="Kitchen Laptop" />
+        <button type="submit">Invite</button>
+        <output role="status" class="invite-result"></output>
+      </form>
+    </Page>
+  );
+}

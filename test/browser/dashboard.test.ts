@@ -269,6 +269,26 @@ describe("IT Support's dashboard", () => {
     await support.shot("resumed");
   });
 
+  it("invites an owner: enrollment code and a sign-in link that signs the new owner in", async () => {
+    const support = await browser("invitation");
+    await signInAsSupport(support);
+    await support.page.goto(`${edge.url}/support/invitations`);
+    await support.page.getByLabel("Owner's name").fill("Grandpa Joe");
+    await support.page.getByLabel("Owner's email").fill(`joe-${crypto.randomUUID()}@example.com`);
+    await support.page.getByLabel("Computer's name").fill("Den PC");
+    await support.page.getByRole("button", { name: "Invite" }).click();
+    await waitForText(support.page, "output.invite-result", /Sign-in link \(15 minutes, once\): http/, 15_000);
+    await support.shot("invited");
+    const text = (await support.page.locator("output.invite-result").textContent()) ?? "";
+    expect(text).toMatch(/Enrollment code for "Den PC": [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    const link = /(http:\/\/\S+\/auth\/link\/\S+)$/.exec(text)?.[1];
+    expect(link).toBeDefined();
+    const joe = await browser("invitation-owner");
+    await signInAsNana(joe, link!);
+    await waitForText(joe.page, "main", "Hello Grandpa Joe");
+    await joe.shot("new-owner-home");
+  });
+
   it("shows the fleet with a status change within 10 s, without a reload", async () => {
     const { home, nodeId } = await edge.enrolledHome();
     const node = await nodes.start(home);

@@ -241,7 +241,7 @@ describe("IT Support's session", () => {
   it("opens the admin API and the support pages, like the admin token", async () => {
     const cookie = await supportSession();
     expect((await call("/api/support/bridge", { headers: { cookie } })).status).toBe(200);
-    for (const page of ["/support", "/support/bridge", "/support/known-issues", "/support/releases", "/support/fleet"]) {
+    for (const page of ["/support", "/support/bridge", "/support/known-issues", "/support/releases", "/support/fleet", "/support/invitations"]) {
       expect((await call(page, { headers: { cookie } })).status, page).toBe(200);
     }
     expect((await call("/home", { headers: { cookie } })).status).toBe(403);

@@ -6,14 +6,14 @@
  *
  * Not built yet: the node detail page (24 h charts from a bounded history in the node's Durable
  * Object, telemetry timeline, commands, update history), crash groups and tickets with their
- * sparklines, and the invitations page; their JSON APIs exist under /api.
+ * sparklines; their JSON APIs exist under /api.
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
-import { BridgePage, FleetPage, FleetTable, type FleetRow, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { BridgePage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { database } from "../db/client.ts";
 import { decisionsFor, FLEET_SORTS, fleetPage, HISTORY_DAYS, ownerHistory, ownerName, ownerNodes } from "../db/dashboard.ts";
@@ -137,7 +137,8 @@ const support = new Hono<PageEnv>()
     return c.html(<BridgePage items={items} />);
   })
   .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(c.env.DB))} />))
-  .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />));
+  .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />))
+  .get("/invitations", (c) => c.html(<InvitationsPage />));
 
 export const dashboardRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -176,4 +177,5 @@ export const dashboardApi: Operation[] = [
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
   page("/support/known-issues", "Known issues: dry run, disable, create"),
   page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

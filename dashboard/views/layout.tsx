@@ -10,6 +10,7 @@ export type Nav = "nana" | "support" | null;
 
 const SUPPORT_LINKS: Array<[string, string]> = [
   ["/support", "Fleet"],
+  ["/support/crash-groups", "Crash groups"],
   ["/support/bridge", "Bridge inbox"],
   ["/support/known-issues", "Known issues"],
   ["/support/releases", "Releases"],

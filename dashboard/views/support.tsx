@@ -292,3 +292,81 @@ export function InvitationsPage() {
     </Page>
   );
 }
+
+/** A 24-hour sparkline drawn on the server: no script, no image request. */
+export function Sparkline(props: { counts: number[] }) {
+  const max = Math.max(1, ...props.counts);
+  const total = props.counts.reduce((a, b) => a + b, 0);
+  const points = props.counts.map((n, i) => `${(i * 120) / 23},${22 - (n / max) * 20}`).join(" ");
+  return (
+    <svg class="spark" width="120" height="24" viewBox="0 0 120 24" role="img" aria-label={`${total} reports in the last 24 hours`}>
+      <polyline points={points} fill="none" stroke="#0b4f9c" stroke-width="1.5" />
+    </svg>
+  );
+}
+
+export type CrashGroupItem = {
+  id: string;
+  title: string;
+  state: string;
+  reports: number;
+  nodes: number;
+  versions: string[];
+  pattern: string | null;
+  lastSeen: Date;
+  hours: number[];
+};
+export type TicketItem = { id: string; title: string; tags: string[]; reports: number; updatedAt: Date };
+
+export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[] }) {
+  return (
+    <Page title="Crash groups" nav="support" current="/support/crash-groups">
+      <h1>Crash groups</h1>
+      {props.groups.length === 0 && <p>No crashes yet.</p>}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Crash</th>
+            <th scope="col">State</th>
+            <th scope="col">Reports</th>
+            <th scope="col">Nodes</th>
+            <th scope="col">Versions</th>
+            <th scope="col">Known issue</th>
+            <th scope="col">Last seen</th>
+            <th scope="col">24 h</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.groups.map((g) => (
+            <tr data-group-id={g.id}>
+              <th scope="row">{g.title}</th>
+              <td>{g.state}</td>
+              <td>{g.reports}</td>
+              <td>{g.nodes}</td>
+              <td>{g.versions.join(", ")}</td>
+              <td>{g.pattern ? <code>{g.pattern}</code> : "none"}</td>
+              <td>
+                <Time at={g.lastSeen} withDate />
+              </td>
+              <td>
+                <Sparkline counts={g.hours} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Open tickets</h2>
+      {props.tickets.length === 0 ? (
+        <p>No open tickets.</p>
+      ) : (
+        <ul>
+          {props.tickets.map((t) => (
+            <li data-ticket-id={t.id}>
+              {t.title} · {t.reports} reports · {t.tags.join(", ")} · updated <Time at={t.updatedAt} withDate />
+            </li>
+          ))}
+        </ul>
+      )}
+    </Page>
+  );
+}

@@ -328,6 +328,9 @@ describe("what an attacker can't do", () => {
     await support.page.goto(`${edge.url}/support/bridge`);
     await waitForText(support.page, "main", `UNCAUGHT: Error: ${evil}`);
     await support.shot("bridge");
+    await support.page.goto(`${edge.url}/support/crash-groups`);
+    await waitForText(support.page, "main", "UNCAUGHT: Error: <img src=x onerror=alert(");
+    await support.shot("crash-groups");
     for (const watched of [nana, support]) {
       expect(watched.dialogs).toEqual([]);
       expect(await watched.page.locator("main img").count()).toBe(0);

@@ -241,7 +241,7 @@ describe("IT Support's session", () => {
   it("opens the admin API and the support pages, like the admin token", async () => {
     const cookie = await supportSession();
     expect((await call("/api/support/bridge", { headers: { cookie } })).status).toBe(200);
-    for (const page of ["/support", "/support/bridge", "/support/known-issues", "/support/releases", "/support/fleet", "/support/invitations"]) {
+    for (const page of ["/support", "/support/bridge", "/support/known-issues", "/support/releases", "/support/fleet", "/support/invitations", "/support/crash-groups"]) {
       expect((await call(page, { headers: { cookie } })).status, page).toBe(200);
     }
     expect((await call("/home", { headers: { cookie } })).status).toBe(403);
@@ -308,5 +308,37 @@ describe("pages", () => {
     const res = await call("/support?sort=secret", { headers: { cookie } });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain("sort");
+  });
+});
+
+describe("the crash groups page", () => {
+  it("shows each group with its matched known issue and a 24 h sparkline drawn on the server, titles as text", async () => {
+    const owner = await createOwner();
+    const nodeId = await enrollNamed(owner, "PC");
+    const groupId = crypto.randomUUID();
+    const now = Date.now();
+    await env.DB.prepare(
+      "INSERT INTO crash_groups (id, fingerprint, title, first_seen_at, last_seen_at, report_count, node_count, versions, state, known_issue_id) VALUES (?, ?, ?, ?, ?, 3, 1, '[\"0.3.0\"]', 'ticketed', (SELECT id FROM node_known_issues WHERE pattern LIKE '%EADDRINUSE%' LIMIT 1))",
+    )
+      .bind(groupId, `fp-${groupId}`, "Error: <img src=x onerror=alert(1)>", now - 3 * 3600_000, now)
+      .run();
+    for (const hoursAgo of [0.5, 0.6, 5]) {
+      const telemetryId = crypto.randomUUID();
+      await env.DB.prepare(
+        "INSERT INTO node_telemetry (id, node_id, owner_id, event_id, type, payload, severity) VALUES (?, ?, ?, ?, 'crash_report', '{}', 'critical')",
+      )
+        .bind(telemetryId, nodeId, owner.owner_id, crypto.randomUUID())
+        .run();
+      await env.DB.prepare("INSERT INTO triage_receipts (telemetry_id, group_id, processed_at) VALUES (?, ?, ?)").bind(telemetryId, groupId, now - hoursAgo * 3600_000).run();
+    }
+    const cookie = await supportSession();
+    const res = await call("/support/crash-groups", { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const row = html.slice(html.indexOf(`data-group-id="${groupId}"`), html.indexOf("</tr>", html.indexOf(`data-group-id="${groupId}"`)));
+    expect(row).toContain("Error: &lt;img src=x onerror=alert(1)&gt;");
+    expect(row).toContain("EADDRINUSE");
+    expect(row).toContain('aria-label="3 reports in the last 24 hours"');
+    expect(row).toMatch(/<polyline points="[\d., ]+"/);
   });
 });

@@ -1,7 +1,7 @@
 /** The dashboard's reads: one owner's computers and their last 30 days, and the fleet page. */
 import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { nodes, nodeTelemetry, owners, resolutions, tickets } from "./schema.ts";
+import { crashGroups, nodeKnownIssues, nodes, nodeTelemetry, owners, resolutions, tickets, triageReceipts } from "./schema.ts";
 
 export const HISTORY_DAYS = 30;
 
@@ -93,3 +93,35 @@ export async function fleetPage(db: Database, query: FleetQuery) {
 }
 
 
+
+/** The 50 crash groups seen most recently, with the pattern of the known issue they matched. */
+export async function recentGroups(db: Database) {
+  return db
+    .select({ group: crashGroups, pattern: nodeKnownIssues.pattern })
+    .from(crashGroups)
+    .leftJoin(nodeKnownIssues, eq(nodeKnownIssues.id, crashGroups.knownIssueId))
+    .orderBy(desc(crashGroups.lastSeenAt), desc(crashGroups.id))
+    .limit(50);
+}
+
+/** Reports per hour over the 24 hours before `now`, per group (oldest hour first), from triage's receipts. */
+export async function hourlyReports(db: Database, groupIds: string[], now: number): Promise<Map<string, number[]>> {
+  const since = now - 24 * 3600_000;
+  const hours = new Map(groupIds.map((id) => [id, Array.from({ length: 24 }, () => 0)]));
+  if (groupIds.length === 0) return hours;
+  const hour = sql<number>`CAST((${triageReceipts.processedAt} - ${since}) / 3600000 AS INTEGER)`;
+  const rows = await db
+    .select({ groupId: triageReceipts.groupId, hour, n: sql<number>`count(*)` })
+    .from(triageReceipts)
+    .where(and(gte(triageReceipts.processedAt, new Date(since)), inArray(triageReceipts.groupId, groupIds)))
+    .groupBy(triageReceipts.groupId, hour);
+  for (const row of rows) {
+    const counts = row.groupId ? hours.get(row.groupId) : undefined;
+    if (counts && row.hour >= 0 && row.hour < 24) counts[row.hour] = row.n;
+  }
+  return hours;
+}
+
+export async function openTickets(db: Database) {
+  return db.select().from(tickets).where(eq(tickets.status, "open")).orderBy(desc(tickets.updatedAt)).limit(100);
+}

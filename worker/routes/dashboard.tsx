@@ -5,18 +5,28 @@
  * Actions on the support pages go to the JSON API with the session cookie.
  *
  * Not built yet: the node detail page (24 h charts from a bounded history in the node's Durable
- * Object, telemetry timeline, commands, update history), crash groups and tickets with their
- * sparklines; their JSON APIs exist under /api.
+ * Object, telemetry timeline, commands, update history); its JSON APIs exist under /api.
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
-import { BridgePage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { BridgePage, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { database } from "../db/client.ts";
-import { decisionsFor, FLEET_SORTS, fleetPage, HISTORY_DAYS, ownerHistory, ownerName, ownerNodes } from "../db/dashboard.ts";
+import {
+  decisionsFor,
+  FLEET_SORTS,
+  fleetPage,
+  HISTORY_DAYS,
+  hourlyReports,
+  openTickets,
+  ownerHistory,
+  ownerName,
+  ownerNodes,
+  recentGroups,
+} from "../db/dashboard.ts";
 import { listKnownIssues } from "../db/known-issues.ts";
 import { listReleases } from "../db/releases.ts";
 import { listBridgeMessages } from "../db/support.ts";
@@ -138,7 +148,25 @@ const support = new Hono<PageEnv>()
   })
   .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(c.env.DB))} />))
   .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />))
-  .get("/invitations", (c) => c.html(<InvitationsPage />));
+  .get("/invitations", (c) => c.html(<InvitationsPage />))
+  .get("/crash-groups", async (c) => {
+    const db = database(c.env.DB);
+    const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
+    const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
+    const items = groups.map(({ group, pattern }) => ({
+      id: group.id,
+      title: group.title,
+      state: group.state,
+      reports: group.reportCount,
+      nodes: group.nodeCount,
+      versions: (JSON.parse(group.versions) as string[]).sort(),
+      pattern,
+      lastSeen: group.lastSeenAt,
+      hours: hours.get(group.id) ?? [],
+    }));
+    const ticketItems = tickets.map((t) => ({ id: t.id, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
+    return c.html(<CrashGroupsPage groups={items} tickets={ticketItems} />);
+  });
 
 export const dashboardRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -177,5 +205,6 @@ export const dashboardApi: Operation[] = [
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
   page("/support/known-issues", "Known issues: dry run, disable, create"),
   page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets"),
   page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

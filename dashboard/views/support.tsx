@@ -74,7 +74,9 @@ export function FleetTable(props: { rows: FleetRow[]; total: number; params: Fle
         <tbody>
           {props.rows.map((row) => (
             <tr data-node-id={row.id}>
-              <th scope="row">{row.name}</th>
+              <th scope="row">
+                <a href={`/support/nodes/${row.id}`}>{row.name}</a>
+              </th>
               <td>{row.owner}</td>
               <td class={`status-${row.status}`} data-testid="status">
                 {row.status}

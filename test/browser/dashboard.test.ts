@@ -306,6 +306,10 @@ describe("IT Support's dashboard", () => {
     await waitForText(support.page, status, "offline", 10_000);
     expect(Date.now() - seenAt).toBeLessThanOrEqual(10_000);
     await support.shot("fleet-offline");
+    await Promise.all([support.page.waitForURL(`${edge.url}/support/nodes/${nodeId}`), support.page.locator(`tr[data-node-id="${nodeId}"] a`).click()]);
+    await waitForText(support.page, '[data-testid="status"]', "offline");
+    expect(await support.page.locator('svg[role="img"][aria-label^="Memory: "]').getAttribute("aria-label")).toMatch(/^Memory: [1-9]\d* samples over 24 h/);
+    await support.shot("node-detail");
   });
 });
 

@@ -4,13 +4,12 @@
  * /support/fleet) are what app.js fetches every few seconds to refresh a page in place.
  * Actions on the support pages go to the JSON API with the session cookie.
  *
- * Not built yet: the node detail page (24 h charts from a bounded history in the node's Durable
- * Object, telemetry timeline, commands, update history); its JSON APIs exist under /api.
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
+import { NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
 import { BridgePage, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
@@ -29,11 +28,15 @@ import {
 } from "../db/dashboard.ts";
 import { listKnownIssues } from "../db/known-issues.ts";
 import { listReleases } from "../db/releases.ts";
-import { listBridgeMessages } from "../db/support.ts";
+import { findNode } from "../db/nodes.ts";
+import { findOwner } from "../db/owners.ts";
+import { listBridgeMessages, listResolutions } from "../db/support.ts";
+import { listTelemetry } from "../db/telemetry.ts";
 import type { Decision } from "../dashboard/plain-words.ts";
 import { historyWords, problemWords, statusWords } from "../dashboard/plain-words.ts";
 import type { AppEnv, Env, Viewer } from "../env.ts";
-import { readQuery } from "../http/query.ts";
+import { ApiError } from "../http/errors.ts";
+import { readParams, readQuery } from "../http/query.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { sessionViewer } from "../session.ts";
@@ -121,6 +124,57 @@ async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
 }
 
 const BridgeQuery = z.object({ status: z.enum(["pending", "acked"]).optional() });
+const NodeParams = z.object({ id: z.uuid() });
+
+function firstLine(payload: string): { line: string; rolledBack: string | null } {
+  try {
+    const parsed = JSON.parse(payload) as { entries?: unknown; details?: { stage?: unknown; version?: unknown } };
+    const entries = Array.isArray(parsed.entries) ? parsed.entries : [];
+    const rolledBack = parsed.details?.stage === "rolled_back" && typeof parsed.details.version === "string" ? parsed.details.version : null;
+    return { line: typeof entries[0] === "string" ? entries[0].slice(0, 300) : "", rolledBack };
+  } catch {
+    return { line: "", rolledBack: null };
+  }
+}
+
+async function nodeDetail(env: Env, id: string) {
+  const db = database(env.DB);
+  const node = await findNode(db, id);
+  if (!node) throw new ApiError(404, "node_not_found", `No node ${id}.`);
+  const session = nodeSession(env, id);
+  const now = Date.now();
+  const [owner, live, history, commands, telemetry, resolutions] = await Promise.all([
+    findOwner(db, node.ownerId),
+    session.status(),
+    session.history(now),
+    session.commands(),
+    listTelemetry(db, { scope: { nodeId: id }, unresolvedOnly: false, limit: 50 }),
+    listResolutions(db, { nodeId: id, limit: 50 }),
+  ]);
+  const timeline = telemetry.rows.map((t) => ({ ...firstLine(t.payload), id: t.id, type: t.type, severity: t.severity, at: t.createdAt, version: t.nodeVersion }));
+  return {
+    id: node.id,
+    name: node.name,
+    owner: owner?.name ?? "",
+    os: node.os,
+    arch: node.arch,
+    status: live.status,
+    version: live.version ?? node.version,
+    lastSeen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
+    uptimeS: live.uptime_s,
+    memoryMb: live.memory_mb,
+    errorCount: live.error_count,
+    failureCount: live.ws_failure_count,
+    history,
+    timeline: timeline.map((t) => ({ id: t.id, type: t.type, severity: t.severity, at: t.at, version: t.version, firstLine: t.line })),
+    commands: commands.map((cmd) => ({ id: cmd.id, type: cmd.type, createdAt: cmd.createdAt, sendCount: cmd.sendCount, ack: cmd.ack })),
+    updates: resolutions.rows
+      .filter((r) => r.action === "software_update" || r.action === "regression" || r.action === "waiting_for_release")
+      .map((r) => ({ at: r.createdAt, action: r.action, fromVersion: r.fromVersion, fixVersion: r.fixVersion, state: r.state })),
+    quarantined: [...new Set(timeline.flatMap((t) => (t.rolledBack ? [t.rolledBack] : [])))],
+    now,
+  };
+}
 
 const owner = new Hono<PageEnv>()
   .use(requireSession("owner"))
@@ -149,6 +203,10 @@ const support = new Hono<PageEnv>()
   .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(c.env.DB))} />))
   .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />))
   .get("/invitations", (c) => c.html(<InvitationsPage />))
+  .get("/nodes/:id", async (c) => {
+    const { id } = readParams(c, NodeParams);
+    return c.html(<NodeDetailPage node={await nodeDetail(c.env, id)} />);
+  })
   .get("/crash-groups", async (c) => {
     const db = database(c.env.DB);
     const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
@@ -205,6 +263,10 @@ export const dashboardApi: Operation[] = [
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
   page("/support/known-issues", "Known issues: dry run, disable, create"),
   page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/nodes/{id}", "One node: live status, 24 h memory and error charts (from its Durable Object), updates, commands with acks, telemetry", {
+    params: NodeParams,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
+  }),
   page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets"),
   page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

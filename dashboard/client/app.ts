@@ -57,6 +57,9 @@ function describeResult(kind: string, body: Json): string {
     const titles = matches.map((m) => (m && typeof m === "object" && !Array.isArray(m) ? String(m.title) : "")).slice(0, 5);
     return `Matches ${matches.length} of ${String(body.checked_groups)} recent crash groups${titles.length ? `: ${titles.join("; ")}` : "."}`;
   }
+  if (kind === "push" && body && typeof body === "object" && !Array.isArray(body)) {
+    return `Pushed to ${Array.isArray(body.pushed_to) ? body.pushed_to.length : 0} node(s); ${Array.isArray(body.skipped) ? body.skipped.length : String(body.skipped)} skipped${body.next_cursor ? "; more nodes remain: press again" : ""}.`;
+  }
   return "Done.";
 }
 
@@ -71,10 +74,11 @@ function wireApiForm(form: HTMLFormElement): void {
   const output = form.querySelector("output");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body: Record<string, string | number> = {};
+    const body: Record<string, string | number | boolean> = {};
     for (const input of form.querySelectorAll<HTMLInputElement | HTMLSelectElement>("input[name], select[name]")) {
       if (input.value === "") continue;
-      body[input.name] = input.dataset.type === "number" ? Number(input.value) : input.value;
+      const type = input.dataset.type;
+      body[input.name] = type === "number" ? Number(input.value) : type === "boolean" ? input.value === "true" : input.value;
     }
     if (output) output.textContent = "Working…";
     try {

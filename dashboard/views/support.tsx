@@ -190,6 +190,20 @@ export function KnownIssuesPage(props: { items: KnownIssueItem[] }) {
               <td>
                 <ApiForm method="POST" path={`/api/admin/known-issues/${issue.id}/test`} label="Dry run" result="known-issue-test" />
                 {issue.enabled && <ApiForm method="POST" path={`/api/admin/known-issues/${issue.id}/disable`} label="Disable" />}
+                {!issue.enabled && (
+                  <ApiForm method="PATCH" path={`/api/admin/known-issues/${issue.id}`} label="Enable">
+                    <input type="hidden" name="enabled" value="true" data-type="boolean" />
+                  </ApiForm>
+                )}
+                <details>
+                  <summary>Edit</summary>
+                  <ApiForm method="PATCH" path={`/api/admin/known-issues/${issue.id}`} label="Save">
+                    <label for={`edit-pattern-${issue.id}`}>Pattern</label>
+                    <input id={`edit-pattern-${issue.id}`} name="pattern" required maxlength={500} value={issue.pattern} />
+                    <label for={`edit-description-${issue.id}`}>Description</label>
+                    <input id={`edit-description-${issue.id}`} name="description" maxlength={1000} value={issue.description ?? ""} />
+                  </ApiForm>
+                </details>
               </td>
             </tr>
           ))}
@@ -261,6 +275,8 @@ export function ReleasesPage(props: { items: ReleaseItem[] }) {
                   </ApiForm>
                 )}
                 {r.status === "halted" && <ApiForm method="POST" path={`/api/admin/releases/${r.version}/resume`} label="Resume" />}
+                {r.status === "active" && <ApiForm method="POST" path={`/api/admin/releases/${r.version}/push`} label="Push to the rollout now" result="push" />}
+                {r.status !== "yanked" && <ApiForm method="POST" path={`/api/admin/releases/${r.version}/yank`} label="Yank" />}
                 {r.status !== "yanked" && (
                   <ApiForm method="POST" path={`/api/admin/releases/${r.version}/rollout`} label="Set rollout">
                     <label for={`rollout-${r.version}`}>Percent</label>

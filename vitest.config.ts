@@ -33,7 +33,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/agent/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          include: ["test/agent/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -14,6 +14,7 @@ import { REPO_ROOT } from "../scripts/local-edge.ts";
 import type { AgentSection } from "./agent-idle.ts";
 import { type InstallersSection, printInstallers } from "./installers.ts";
 import type { D1Section } from "./d1-writes.ts";
+import type { DashboardFigures } from "./dashboard.ts";
 import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
 import type { LoadResult } from "./load.ts";
@@ -31,6 +32,7 @@ export type BenchReport = {
   remediation?: RemediationFigures;
   agent?: AgentSection;
   installers?: InstallersSection;
+  dashboard?: DashboardFigures;
   /** Parts that threw instead of measuring. */
   errors: string[];
 };
@@ -69,6 +71,7 @@ function cpuRatio(hello: Measured, ingest: Measured): number | null {
 const met = (ok: boolean) => (ok ? "MET" : "NOT MET");
 
 export function printTable(report: BenchReport): void {
+  if (report.dashboard) printDashboard(report.dashboard);
   if (report.ingest) printIngest(report.ingest);
   if (report.heartbeat) printHeartbeat(report.heartbeat);
   if (report.d1) printD1(report.d1);
@@ -238,6 +241,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.triage ?? {}),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),
+    ...(report.dashboard ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
     ...(report.installers ?? {}),
     run_ok: failures.length === 0,
@@ -368,4 +372,18 @@ function roundNumbers(_key: string, value: unknown): unknown {
 function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+function printDashboard(d: DashboardFigures): void {
+  console.log("\ndashboard (chromium)");
+  table([
+    ["view", "first load JS+CSS, KB gzipped"],
+    ...Object.entries(d.dashboard_first_load_kb).map(([view, kb]) => [view, kb.toFixed(1)]),
+  ]);
+  const ok = Object.values(d.dashboard_first_load_kb).every((kb) => kb <= 100);
+  console.log(`every view <= 100 KB: ${met(ok)}`);
+  console.log(`fleet page: ${d.fleet_page_ms_1} ms with 1 node, ${d.fleet_page_ms_2000} ms with 2,000`);
+  console.log(
+    `fleet_page_ms_2000_over_1 = ${d.fleet_page_ms_2000_over_1.toFixed(2)}  (target <= 3: ${met(d.fleet_page_ms_2000_over_1 <= 3)})`,
+  );
 }

@@ -9,6 +9,7 @@
  *   remediation the demo's crash → fix verified on 0.3.1, time_to_remediation_s (bench/remediation.ts)
  *   agent      the idle agent's RSS and CPU vs a bare Node WebSocket process (bench/agent-idle.ts)
  *   installers installer_bytes per platform; the Linux SEA's start vs node <bundle> (bench/installers.ts)
+ *   dashboard  first-load JS+CSS of each view, and the fleet page with 2,000 nodes over 1 node, in chromium (bench/dashboard.ts)
  * BENCH_ONLY=ingest,heartbeat picks parts (default: all). The agent part is mostly waiting, so it
  * runs alongside the others (its own edge; CPU time and RSS of an idle process hardly depend on
  * the machine's load, which is recorded); BENCH_AGENT_ALONE=1 runs it after them instead.
@@ -22,6 +23,7 @@ import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import { benchAgentIdle, type AgentSection } from "./agent-idle.ts";
 import { benchD1Writes } from "./d1-writes.ts";
+import { benchDashboard } from "./dashboard.ts";
 import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
 import { benchIngest } from "./ingest.ts";
@@ -69,6 +71,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);
   if (parts.includes("remediation")) report.remediation = await attempt("remediation", benchRemediation);
+  if (parts.includes("dashboard")) report.dashboard = await attempt("dashboard", benchDashboard);
   if (parts.includes("agent")) report.agent = await (agent ?? attempt("agent", benchAgentIdle));
   if (parts.includes("installers")) report.installers = await attempt("installers", benchInstallers);
 

@@ -41,6 +41,7 @@ const edge = await startLocalEdge({
 const stateDir = path.join(REPO_ROOT, ".wrangler", "state");
 const tryIt = await seedTryIt(edge.url, token, stateDir);
 const keysVar = releaseKeys.length > 0 ? trustedKeysVar(releaseKeys) : null;
+const nanaLink = await signInLink(edge.url, token, tryIt.ownerId);
 
 console.log(`
 Buhdi fleet edge is running.
@@ -48,6 +49,11 @@ Buhdi fleet edge is running.
   URL          ${edge.url}
   ADMIN_TOKEN  ${token}
   Owner        "Nana" (${tryIt.ownerId}), dashboard token ${tryIt.dashboardToken}
+
+Dashboards (in a browser):
+  Nana         ${nanaLink.url}
+               (one-time sign-in link, valid until ${nanaLink.expires_at})
+  IT Support   ${edge.url}/auth/support   (sign in with the ADMIN_TOKEN above)
 
 Enroll and run a node ("Kitchen Laptop", one-time code ${tryIt.code}, valid until ${tryIt.expiresAt}), in another terminal:
 
@@ -61,6 +67,16 @@ ${
 }
 The whole scenario without typing: npm run demo.   Ctrl-C stops the edge.
 `);
+
+/** A one-time dashboard sign-in link for the owner (15 minutes). */
+async function signInLink(url: string, adminToken: string, ownerId: string): Promise<{ url: string; expires_at: string }> {
+  const res = await fetch(`${url}/api/admin/owners/${ownerId}/sign-in-link`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (res.status !== 201) throw new Error(`sign-in link: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { url: string; expires_at: string };
+}
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {

@@ -1,6 +1,7 @@
 /**
  * Who is calling: a node (x-node-key), IT Support (the ADMIN_TOKEN bearer) or
- * an owner (their dashboard token). Each middleware answers 401 on its own and
+ * an owner (their dashboard token); in a browser, IT Support and owners may
+ * send a dashboard session cookie instead of a bearer (session.ts). Each middleware answers 401 on its own and
  * leaves the caller's identity in the context for handlers and the log.
  */
 import { createMiddleware } from "hono/factory";
@@ -13,6 +14,7 @@ import { findOwner } from "./db/owners.ts";
 import type { Env, NodeVariables, Viewer, ViewerVariables } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
 import { cachedNode, rememberNode } from "./node-key-cache.ts";
+import { sessionViewer } from "./session.ts";
 
 export const requireNode = createMiddleware<{ Bindings: Env; Variables: NodeVariables }>(async (c, next) => {
   const key = c.req.header(NODE_KEY_HEADER);
@@ -39,7 +41,13 @@ async function verifyNodeKey(env: Env, key: string): Promise<{ nodeId: string; o
 }
 
 export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: ViewerVariables }>(async (c, next) => {
-  if (!(await isAdmin(c.env, bearerToken(c.req.header("authorization"))))) {
+  // A browser signed in to the dashboard sends its session cookie instead of a bearer.
+  const header = c.req.header("authorization");
+  if (header === undefined && (await sessionViewer(c, c.env))?.kind === "admin") {
+    c.set("viewer", { kind: "admin" });
+    return next();
+  }
+  if (!(await isAdmin(c.env, bearerToken(header)))) {
     throw new ApiError(401, "admin_token_invalid", "Send the admin token as Authorization: Bearer <ADMIN_TOKEN>.");
   }
   c.set("viewer", { kind: "admin" });
@@ -48,8 +56,10 @@ export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: ViewerV
 
 /** Dashboard reads: IT Support sees every node, an owner only their own. */
 export const requireViewer = createMiddleware<{ Bindings: Env; Variables: ViewerVariables & { ownerId?: string } }>(async (c, next) => {
-  const token = bearerToken(c.req.header("authorization"));
-  const viewer = await viewerFor(c.env, token);
+  const header = c.req.header("authorization");
+  // A dashboard session sees exactly what its bearer token would.
+  const session = header === undefined ? await sessionViewer(c, c.env) : null;
+  const viewer: Viewer | null = session ? plainViewer(session) : await viewerFor(c.env, bearerToken(header));
   if (!viewer) {
     throw new ApiError(401, "token_invalid", "Send your dashboard token (or the admin token) as Authorization: Bearer <token>.");
   }
@@ -57,6 +67,10 @@ export const requireViewer = createMiddleware<{ Bindings: Env; Variables: Viewer
   if (viewer.kind === "owner") c.set("ownerId", viewer.ownerId);
   await next();
 });
+
+function plainViewer(viewer: Viewer): Viewer {
+  return viewer.kind === "owner" ? { kind: "owner", ownerId: viewer.ownerId } : { kind: "admin" };
+}
 
 async function viewerFor(env: Env, token: string | null): Promise<Viewer | null> {
   if (!token) return null;

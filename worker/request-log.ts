@@ -14,7 +14,8 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
       msg: "request",
       method: c.req.method,
       route: routePath(c, -1),
-      path: c.req.path,
+      // A sign-in link's token is a secret until it is spent: never logged.
+      path: c.req.path.startsWith("/auth/link/") ? "/auth/link/…" : c.req.path,
       status: c.res.status,
       node_id: c.get("nodeId") ?? null,
       owner_id: c.get("ownerId") ?? null,

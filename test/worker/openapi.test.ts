@@ -29,11 +29,12 @@ function openApiPath(honoPath: string): string {
 
 /**
  * Handlers and per-route middleware, not `.use()` middleware (method ALL); one entry per method and
- * path. The API only: the HTML pages (the setup link) answer people, not clients.
+ * path. Not the setup link's pages (/setup/...): they answer a browser or a shell with a page or a
+ * script, downloads included, and are described in docs/install.md.
  */
 function servedOperations(): string[] {
   const served = app.routes
-    .filter((route) => route.method !== "ALL" && route.path.startsWith("/api/"))
+    .filter((route) => route.method !== "ALL" && !route.path.startsWith("/setup"))
     .map((route) => `${route.method.toLowerCase()} ${openApiPath(route.path)}`);
   return [...new Set(served)].sort();
 }
@@ -43,6 +44,9 @@ function documentedOperations(doc: Doc): string[] {
     .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
     .sort();
 }
+
+const CANNOT_REFUSE = ["GET /api/health", "GET /api/openapi.json", "GET /", "GET /auth/support"];
+const PAGE = /^\/(?!api(\/|$))/;
 
 describe("GET /api/openapi.json", () => {
   it("is an OpenAPI 3.1 document, served without a token", async () => {
@@ -61,12 +65,15 @@ describe("GET /api/openapi.json", () => {
       for (const [method, operation] of Object.entries(methods)) {
         const clientErrors = Object.keys(operation.responses).filter((status) => status.startsWith("4"));
         const where = `${method.toUpperCase()} ${path}`;
-        // Only the two public documents of the edge itself cannot be refused.
-        if (path !== "/api/health" && path !== "/api/openapi.json") expect(clientErrors, where).not.toEqual([]);
+        // Only the public documents of the edge and its two public pages (the start, IT Support's sign-in form) cannot be refused.
+        if (!CANNOT_REFUSE.includes(where)) expect(clientErrors, where).not.toEqual([]);
         for (const status of [...clientErrors, "500"]) {
-          expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe(
-            "#/components/schemas/ApiError",
-          );
+          // A dashboard page refuses with a page that says what is wrong; the API with the shared error body.
+          if (PAGE.test(path)) expect(Object.keys(operation.responses[status]?.content ?? {}), `${where} ${status}`).toEqual(["text/html"]);
+          else
+            expect(operation.responses[status]?.content?.["application/json"]?.schema?.$ref, `${where} ${status}`).toBe(
+              "#/components/schemas/ApiError",
+            );
         }
       }
     }

@@ -310,3 +310,42 @@ export const releases = sqliteTable(
   },
   (t) => [index("idx_releases_channel").on(t.channel, t.status)],
 );
+
+/**
+ * One-time sign-in links for owners' dashboards (`/auth/link/<token>`): 15 minutes, single use,
+ * only the SHA-256 of the secret is stored.
+ */
+export const signInTokens = sqliteTable(
+  "sign_in_tokens",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id")
+      .notNull()
+      .references(() => owners.id),
+    secretHash: text("secret_hash").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    usedAt: integer("used_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_sign_in_tokens_owner").on(t.ownerId)],
+);
+
+/**
+ * Dashboard sessions behind the `__Host-` cookie: an owner's (after a sign-in link) or IT
+ * Support's (after the admin token on the sign-in form). The cookie is `<prefix>.<id>.<secret>`;
+ * only the secret's SHA-256 is stored. Signing out sets revoked_at.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["owner", "admin"] }).notNull(),
+    /** Set for an owner's session, null for IT Support's. */
+    ownerId: text("owner_id").references(() => owners.id),
+    secretHash: text("secret_hash").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_sessions_owner").on(t.ownerId)],
+);

@@ -67,6 +67,17 @@ export type HealthExpectation = { resolutionId: string; fixVersion: string | nul
 
 const EXPECT_PREFIX = "expect:";
 
+/**
+ * The dashboard's 24 h charts: one sample per 5-minute slot (the first heartbeat in it), kept in
+ * this object's storage under `hist:<slot start>`: at most one storage write per node per 5
+ * minutes, none in D1, and never more than 288 samples (older ones are deleted as new ones come).
+ */
+const HISTORY_PREFIX = "hist:";
+export const HISTORY_SLOT_MS = 5 * 60_000;
+export const HISTORY_SPAN_MS = 24 * 3600_000;
+export type HistorySample = { at: number; memory_mb: number; error_count: number };
+const historyKey = (slot: number) => `${HISTORY_PREFIX}${String(slot).padStart(15, "0")}`;
+
 export class NodeSession extends DurableObject<Env> {
   #state: LiveState | null = null;
   /** What storage holds (the per-heartbeat part may be newer on the socket). */
@@ -75,6 +86,8 @@ export class NodeSession extends DurableObject<Env> {
   #alarmAt: number | null | undefined = undefined;
   /** Fixes waiting to be seen healthy; loaded on first use after a wake. */
   #expectations: HealthExpectation[] | null = null;
+  /** The last 5-minute slot a history sample was stored for (read from storage once after a wake). */
+  #historySlot: number | null = null;
   readonly #commands: CommandStore;
   readonly #timing: Timing;
 
@@ -153,6 +166,7 @@ export class NodeSession extends DurableObject<Env> {
         }
         await this.#update(null, (state) => seen(state, now, { beat, via: "ws" }), now);
         await this.#checkExpectations(beat, now);
+        await this.#recordHistory(beat, now);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
         return;
       }
@@ -179,6 +193,7 @@ export class NodeSession extends DurableObject<Env> {
     const now = Date.now();
     await this.#update(identity, (state) => seen(state, now, { beat, via: "http" }), now);
     await this.#checkExpectations(beat, now);
+    await this.#recordHistory(beat, now);
     return this.status();
   }
 
@@ -221,6 +236,15 @@ export class NodeSession extends DurableObject<Env> {
     if (this.#expectations !== null) {
       this.#expectations = [...this.#expectations.filter((e) => e.resolutionId !== expectation.resolutionId), expectation];
     }
+  }
+
+  /** The last 24 h of samples, oldest first (and the bound kept: older ones are deleted here too). */
+  async history(now = Date.now()): Promise<HistorySample[]> {
+    const stored = await this.ctx.storage.list<HistorySample>({ prefix: HISTORY_PREFIX });
+    const cutoff = now - HISTORY_SPAN_MS;
+    const old = [...stored].filter(([, sample]) => sample.at < cutoff).map(([key]) => key);
+    if (old.length > 0) await this.ctx.storage.delete(old);
+    return [...stored.values()].filter((sample) => sample.at >= cutoff);
   }
 
   async commands(): Promise<StoredCommand[]> {
@@ -327,6 +351,20 @@ export class NodeSession extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(at);
       this.#alarmAt = at;
     }
+  }
+
+  async #recordHistory(beat: Heartbeat, now: number): Promise<void> {
+    const slot = now - (now % HISTORY_SLOT_MS);
+    if (this.#historySlot === slot) return;
+    if (this.#historySlot === null && (await this.ctx.storage.get(historyKey(slot))) !== undefined) {
+      this.#historySlot = slot;
+      return;
+    }
+    this.#historySlot = slot;
+    const sample: HistorySample = { at: now, memory_mb: beat.memory_mb, error_count: beat.error_count };
+    // The slot 24 h ago goes as this one comes: the history stays bounded without a scan.
+    await this.ctx.storage.put(historyKey(slot), sample);
+    await this.ctx.storage.delete(historyKey(slot - HISTORY_SPAN_MS));
   }
 
   /** Verified fixes are reported to D1 once; until then the expectation stays (kept in storage). */

@@ -5,6 +5,8 @@ import { adminCommandApi } from "../routes/admin-commands.ts";
 import { adminInstallerApi } from "../routes/admin-installers.ts";
 import { adminReleaseApi } from "../routes/admin-releases.ts";
 import { adminApi } from "../routes/admin.ts";
+import { authApi } from "../routes/auth.tsx";
+import { dashboardApi } from "../routes/dashboard.tsx";
 import { enrollApi } from "../routes/enroll.ts";
 import { knownIssueApi } from "../routes/known-issues.ts";
 import { nodeLiveApi } from "../routes/node-live.ts";
@@ -48,6 +50,8 @@ export const operations: readonly Operation[] = [
   ...adminInstallerApi,
   ...nodeRetireApi,
   ...supportApi,
+  ...authApi,
+  ...dashboardApi,
 ];
 
 let document: Record<string, unknown> | undefined;

@@ -12,13 +12,15 @@ const AUTH_ERRORS: Record<Auth, Record<number, string>> = {
   node: { 401: "The node key is missing or not valid.", 429: "Too many requests from this node; retry after the retry-after header." },
   admin: { 401: "The admin token is missing or wrong.", 503: "The edge has no ADMIN_TOKEN configured." },
   viewer: { 401: "The dashboard (or admin) token is missing or wrong.", 503: "The edge has no ADMIN_TOKEN configured." },
+  session: { 401: "Not signed in to the dashboard (no valid session cookie): the page says how to sign in." },
 };
 
 const SECURITY: Record<Auth, Record<string, string[]>[] | undefined> = {
   none: undefined,
   node: [{ nodeKey: [] }],
-  admin: [{ adminToken: [] }],
-  viewer: [{ dashboardToken: [] }, { adminToken: [] }],
+  admin: [{ adminToken: [] }, { sessionCookie: [] }],
+  viewer: [{ dashboardToken: [] }, { adminToken: [] }, { sessionCookie: [] }],
+  session: [{ sessionCookie: [] }],
 };
 
 export function openApiDocument(operations: readonly Operation[], version: string): JsonSchema {
@@ -40,6 +42,13 @@ export function openApiDocument(operations: readonly Operation[], version: strin
         nodeKey: { type: "apiKey", in: "header", name: NODE_KEY_HEADER, description: "The node key from enrollment." },
         adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN: IT Support." },
         dashboardToken: { type: "http", scheme: "bearer", description: "An owner's dashboard token: their own nodes only." },
+        sessionCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "__Host-buhdi-session",
+          description:
+            "A dashboard session (after a sign-in link, or IT Support's admin token on the sign-in form); sees what its bearer would.",
+        },
       },
     },
   };
@@ -53,6 +62,9 @@ function describe(operation: Operation): JsonSchema {
     parameters: [...parameters(operation.params, "path"), ...parameters(operation.query, "query")],
     ...(operation.body && {
       requestBody: { required: true, content: { "application/json": { schema: jsonSchema(operation.body, "input") } } },
+    }),
+    ...(operation.form && {
+      requestBody: { required: true, content: { "application/x-www-form-urlencoded": { schema: jsonSchema(operation.form, "input") } } },
     }),
     responses: { ...successes(operation.responses), ...errors(operation) },
   };
@@ -87,6 +99,14 @@ function errors(operation: Operation): Record<string, JsonSchema> {
   const implied: Record<number, string>[] = [AUTH_ERRORS[operation.auth]];
   if (operation.params) implied.push({ 400: "A path parameter is not valid (invalid_path)." });
   if (operation.query) implied.push({ 400: "A query parameter is not valid (invalid_query)." });
+  if (operation.method !== "get") implied.push({ 403: "Sent by a browser from another site (cross_origin_refused)." });
+  if (operation.form) {
+    implied.push({
+      400: "A form field is not valid (invalid_form; issues name each field).",
+      413: "The form is larger than this route accepts.",
+      415: "The form is not sent as application/x-www-form-urlencoded.",
+    });
+  }
   if (operation.body) {
     implied.push({
       400: "The body is not JSON or not valid (invalid_json, invalid_body; issues name each field).",
@@ -99,11 +119,10 @@ function errors(operation: Operation): Record<string, JsonSchema> {
   for (const group of implied) {
     for (const [status, text] of Object.entries(group)) byStatus.set(Number(status), [...(byStatus.get(Number(status)) ?? []), text]);
   }
+  // A page refuses with a page that says what is wrong; the API with the shared error body.
+  const content = operation.html ? { "text/html": {} } : { "application/json": { schema: { $ref: "#/components/schemas/ApiError" } } };
   return Object.fromEntries(
-    [...byStatus].map(([status, texts]) => [
-      String(status),
-      { description: texts.join(" "), content: { "application/json": { schema: { $ref: "#/components/schemas/ApiError" } } } },
-    ]),
+    [...byStatus].map(([status, texts]) => [String(status), { description: [...new Set(texts)].join(" "), content }]),
   );
 }
 

@@ -16,7 +16,7 @@ import type { z } from "zod";
 export type Method = "get" | "post" | "patch" | "put" | "delete";
 
 /** Who may call: each answers 401 (and more) before the handler runs. */
-export type Auth = "none" | "node" | "admin" | "viewer";
+export type Auth = "none" | "node" | "admin" | "viewer" | "session";
 
 export type Response = {
   description: string;
@@ -35,6 +35,10 @@ export type Operation = {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** An HTML form body (application/x-www-form-urlencoded), for the dashboard's pages. */
+  form?: z.ZodType;
+  /** A dashboard page: it answers HTML, refusals included (a page that says what is wrong). */
+  html?: boolean;
   /** Successful answers by status. */
   responses: Record<number, Response>;
   /** Refusals of this route beyond the ones its auth and inputs imply, by status: what they mean. */

@@ -11,12 +11,15 @@ import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
 import { insertEnrollmentCode } from "../db/enrollments.ts";
+import { insertSignInToken } from "../db/sessions.ts";
 import { findOwner, insertOwner } from "../db/owners.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
+import { readParams } from "../http/query.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { setupUrl } from "./setup.ts";
+import { SIGN_IN_PREFIX, SIGN_IN_TTL_MS } from "../session.ts";
 
 const ADMIN_BODY_MAX_BYTES = 16 * 1024;
 
@@ -24,6 +27,8 @@ const CreateOwner = z.object({
   email: z.email().max(254),
   name: z.string().trim().min(1).max(100),
 });
+
+const OwnerParams = z.object({ id: z.uuid() });
 
 const CreateEnrollment = z.object({
   owner_id: z.uuid(),
@@ -67,9 +72,29 @@ export const adminRoutes = new Hono<AppEnv>()
       expiresAt,
     });
     return c.json({ code, expires_at: expiresAt.toISOString(), setup_url: setupUrl(new URL(c.req.url).origin, code) }, 201);
+  })
+  // A one-time link that signs the owner in to their dashboard: 15 minutes, single use.
+  .post("/owners/:id/sign-in-link", async (c) => {
+    const { id } = readParams(c, OwnerParams);
+    const db = database(c.env.DB);
+    if (!(await findOwner(db, id))) throw new ApiError(404, "owner_not_found", `No owner has id ${id}.`);
+    const link = makeCredential(SIGN_IN_PREFIX, crypto.randomUUID());
+    const expiresAt = new Date(Date.now() + SIGN_IN_TTL_MS);
+    await insertSignInToken(db, { id: link.id, ownerId: id, secretHash: await sha256Hex(link.secret), expiresAt });
+    const url = `${new URL(c.req.url).origin}/auth/link/${link.token}`;
+    return c.json({ url, expires_at: expiresAt.toISOString() }, 201);
   });
 
 export const adminApi: Operation[] = [
+  {
+    method: "post",
+    path: "/api/admin/owners/{id}/sign-in-link",
+    summary: "A one-time sign-in link to the owner's dashboard (15 minutes, single use; only its hash is stored)",
+    auth: "admin",
+    params: OwnerParams,
+    responses: { 201: { description: "{url, expires_at}", schema: z.object({ url: z.url(), expires_at: z.iso.datetime() }) } },
+    errors: { 404: "No such owner (owner_not_found)." },
+  },
   {
     method: "post",
     path: "/api/admin/owners",

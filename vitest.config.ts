@@ -25,6 +25,9 @@ export default defineConfig({
         ],
         test: {
           name: "worker",
+          // Generous: a loaded 2-core machine was seen taking over 10 s (the default) to set a file up.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["test/worker/apply-migrations.ts"],
         },

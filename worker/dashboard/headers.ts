@@ -20,10 +20,14 @@ export const CONTENT_SECURITY_POLICY = [
 export const pageHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   if (!c.res.headers.get("content-type")?.startsWith("text/html")) return;
-  c.res.headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
-  c.res.headers.set("x-content-type-options", "nosniff");
-  c.res.headers.set("x-frame-options", "DENY");
+  // A page that set its own (stricter) policy keeps it: the setup link's page allows no script at all.
+  const setDefault = (name: string, value: string): void => {
+    if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+  };
+  setDefault("content-security-policy", CONTENT_SECURITY_POLICY);
+  setDefault("x-content-type-options", "nosniff");
+  setDefault("x-frame-options", "DENY");
   // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own forms, which the CSRF check refuses.
-  c.res.headers.set("referrer-policy", "same-origin");
-  c.res.headers.set("cache-control", "no-store");
+  setDefault("referrer-policy", "same-origin");
+  setDefault("cache-control", "no-store");
 });

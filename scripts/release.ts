@@ -80,11 +80,17 @@ export async function release(options: ReleaseOptions): Promise<Released> {
     ...(options.remote ? ["--remote"] : ["--local", "--persist-to", options.persistDir]),
   ]);
 
-  const res = await fetch(`${options.server}/api/admin/releases`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${options.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ manifest, signature, key_id: options.key.keyId }),
-  });
+  const registration = { manifest, signature, key_id: options.key.keyId };
+  let res = await postToEdge(options, "/api/admin/releases", registration);
+  if (res === "connection_lost") {
+    // The request may or may not have arrived: send it again, and take "already registered" as
+    // done when the edge holds exactly this release.
+    res = await postToEdge(options, "/api/admin/releases", registration);
+    if (res !== "connection_lost" && res.status === 409 && (await holdsRelease(options, manifest))) {
+      res = new Response(JSON.stringify({ version: options.version, manifest }), { status: 201 });
+    }
+  }
+  if (res === "connection_lost") throw new Error(`the edge closed the connection twice while registering ${options.version}`);
   const registered: unknown = await res.json();
   if (res.status !== 201) throw new Error(`the edge refused release ${options.version} (${res.status}): ${JSON.stringify(registered)}`);
   writeFileSync(
@@ -93,6 +99,33 @@ export async function release(options: ReleaseOptions): Promise<Released> {
   );
   const installers = options.installers?.length ? await publishInstallers(options, bundle, bytes) : [];
   return { version: options.version, manifest, signature, key_id: options.key.keyId, bundle, registered, installers };
+}
+
+/**
+ * A POST to the edge's admin API. "connection_lost" when the socket closed before any answer:
+ * fetch reuses kept-alive sockets, and one the server closed as idle at that very moment fails
+ * this way (seen on a loaded machine, the release script running inside a test process).
+ */
+async function postToEdge(options: ReleaseOptions, route: string, body: unknown): Promise<Response | "connection_lost"> {
+  try {
+    return await fetch(`${options.server}${route}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${options.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code === "UND_ERR_SOCKET" || code === "ECONNRESET") return "connection_lost";
+    throw error;
+  }
+}
+
+/** Whether the edge holds this very release: same version, bundle digest and signing key. */
+async function holdsRelease(options: ReleaseOptions, manifest: string): Promise<boolean> {
+  const { version, sha256 } = JSON.parse(manifest) as { version: string; sha256: string };
+  const res = await fetch(`${options.server}/api/admin/releases`, { headers: { authorization: `Bearer ${options.adminToken}` } });
+  const listed = (await res.json()) as { items?: Array<{ version: string; sha256: string; key_id: string }> };
+  return res.ok && (listed.items ?? []).some((r) => r.version === version && r.sha256 === sha256 && r.key_id === options.key.keyId);
 }
 
 /** Builds the installers around this release's bundle, uploads them to R2 and registers them. */
@@ -115,11 +148,12 @@ async function publishInstallers(options: ReleaseOptions, bundle: string, bytes:
       "application/octet-stream",
       ...(options.remote ? ["--remote"] : ["--local", "--persist-to", options.persistDir]),
     ]);
-    const res = await fetch(`${options.server}/api/admin/installers`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${options.adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ version: options.version, platform: installer.platform, size: installer.size, sha256: installer.sha256 }),
-    });
+    const record = { version: options.version, platform: installer.platform, size: installer.size, sha256: installer.sha256 };
+    // Registering an installer again replaces its record: safe to send twice.
+    let res = await postToEdge(options, "/api/admin/installers", record);
+    if (res === "connection_lost") res = await postToEdge(options, "/api/admin/installers", record);
+    if (res === "connection_lost")
+      throw new Error(`the edge closed the connection twice while registering the ${installer.platform} installer`);
     if (res.status !== 201) throw new Error(`the edge refused the ${installer.platform} installer (${res.status}): ${await res.text()}`);
   }
   return built;

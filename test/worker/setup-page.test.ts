@@ -1,6 +1,7 @@
 /** The setup link: the page, the installer download, the one-line installer, and that no GET spends the code. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { toHex } from "../../worker/crypto.ts";
 import { adminPost, call, createOwner } from "./helpers.ts";
 
 const WINDOWS_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -34,7 +35,7 @@ async function registeredInstaller(platform: string, bytes: Uint8Array): Promise
     .bind(version, `bundles/${version}/buhdi-node.mjs`, Date.now() + 86_400_000)
     .run();
   await env.RELEASES.put(`installers/${version}/${platform}`, bytes);
-  const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const digest = toHex(await crypto.subtle.digest("SHA-256", bytes));
   const res = await adminPost("/api/admin/installers", { version, platform, size: bytes.byteLength, sha256: digest });
   return { version, res };
 }

@@ -49,8 +49,14 @@ export type ErrorLine =
   | { shape: "plain"; index: number; text: string };
 
 const FATAL = /^FATAL ERROR: (.+)$/;
-/** glibc's `prog: file:line: func: Assertion `x' failed.`, Node's CHECK and BSD's `Assertion failed: (x), …`. */
-const ASSERTION = /\bAssertion (?:[`'].*[`'] failed|failed: )/;
+/**
+ * glibc's `prog: file:line: func: Assertion `x' failed.` (Node's own CHECKs up to 18 too), and
+ * BSD's or newer Node's `Assertion failed: (x)…`. Two tests instead of one `Assertion [`'].*[`'] failed`,
+ * whose `.*` would backtrack from every occurrence of the word.
+ */
+function isAssertion(text: string): boolean {
+  return /(?:^|# *)Assertion failed: /.test(text) || (/\bAssertion [`']/.test(text) && /[`'] failed\.?$/.test(text));
+}
 /** The program in front of an assertion: `node: `, `/usr/local/bin/node[1096]: `. */
 const ASSERTING_PROGRAM = /^\S*?node(?:\[\d+\])?: /;
 const SIGNAL_WORDS = /^(?:Segmentation fault|Aborted|Abort trap|Bus error|Illegal instruction|Killed)\b/;
@@ -69,7 +75,7 @@ export function findErrorLine(lines: readonly string[]): ErrorLine | null {
     if (text === "") continue;
     const fatal = FATAL.exec(text);
     if (fatal) return { shape: "fatal", index, message: (fatal[1] ?? "").trim(), text };
-    if (ASSERTION.test(text)) return { shape: "assertion", index, message: text.replace(ASSERTING_PROGRAM, ""), text };
+    if (isAssertion(text)) return { shape: "assertion", index, message: text.replace(ASSERTING_PROGRAM, ""), text };
     if (error === null) {
       const parsed = parseErrorLine(text);
       if (parsed) error = { shape: "error", index, ...parsed };

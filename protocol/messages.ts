@@ -11,11 +11,37 @@ export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 30;
 /** Consecutive failed connects before the node sends its one-shot connection_degraded report. */
 export const WS_FAILURE_THRESHOLD = 5;
 
+/** The connection states this agent sends. The edge accepts others too (see InformationalWord). */
 export const CONNECTION_STATES = ["connecting", "connected", "degraded", "disconnected"] as const;
+export type KnownConnectionState = (typeof CONNECTION_STATES)[number];
+
+/**
+ * Protocol skew: a fleet always runs several agent versions at once, and the edge must not refuse
+ * a message for what an older or newer agent may legitimately send differently. The rule for
+ * every schema of the node → cloud direction (heartbeat here, frames below, telemetry in
+ * telemetry.ts):
+ *
+ *  - Unknown fields are ignored (zod objects strip them; telemetry keeps them in `details`), so
+ *    a newer agent can add fields without waiting for the edge.
+ *  - Informational enum-like fields take any bounded word, stored as sent: a heartbeat's
+ *    `connection_state` (a newer agent's "polling"; only "degraded" means something to the edge,
+ *    and any other word just reads as not degraded) and `going_away.reason` (only shown).
+ *  - Strict, because something depends on them: identity (`node_id`, command ids: a wrong one
+ *    would act on another node or command), `version` (update, rollback and fix verification
+ *    compare it), types and sizes of every field (what is stored and shown must be what it says,
+ *    and bounded), and the fields that decide (telemetry `type`, which sets severity and triage;
+ *    `command_ack.status`, which settles a command; `uptime`, which fix verification reads).
+ *    A new value there needs the edge to learn it first, so it is refused with 400 naming it.
+ */
+export const InformationalWord = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be a lowercase word of at most 32 characters (letters, digits, _ and -)");
 
 /** The extended heartbeat payload. */
 export const HeartbeatSchema = z.object({
+  /** Strict: identity. */
   node_id: z.uuid(),
+  /** Strict: updates, rollbacks and fix verification compare it. */
   version: VersionSchema,
   /** Milliseconds since the node program started. */
   uptime: z
@@ -23,7 +49,8 @@ export const HeartbeatSchema = z.object({
     .int()
     .nonnegative()
     .max(10 * 365 * 24 * 3600 * 1000),
-  connection_state: z.enum(CONNECTION_STATES),
+  /** Informational: this agent sends CONNECTION_STATES; another version may send another word. */
+  connection_state: InformationalWord,
   ws_failure_count: z.number().int().nonnegative().max(1_000_000),
   last_task_at: z.iso.datetime({ offset: true }).nullable(),
   memory_mb: z.number().nonnegative().max(1_000_000),
@@ -41,11 +68,15 @@ export type CommandType = (typeof COMMAND_TYPES)[number];
 export const NodeFrameSchema = z.discriminatedUnion("type", [
   HeartbeatSchema.extend({ type: z.literal("heartbeat") }),
   /** Said before a clean shutdown or the computer going to sleep: not an outage. */
-  z.object({ type: z.literal("going_away"), reason: z.enum(["sleep", "shutdown"]) }),
+  /** `reason` is informational: this agent says "sleep" or "shutdown". */
+  z.object({ type: z.literal("going_away"), reason: InformationalWord }),
   z.object({
     type: z.literal("command_ack"),
     id: z.uuid(),
-    /** done: carried out; failed: tried and could not; rejected: this node version can't do it. */
+    /**
+     * done: carried out; failed: tried and could not; rejected: this node version can't do it
+     * (also a command type it does not know: detail says "unsupported command type …").
+     */
     status: z.enum(["done", "failed", "rejected"]),
     detail: z.string().max(1000).optional(),
   }),

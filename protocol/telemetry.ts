@@ -55,26 +55,60 @@ export const VersionSchema = z
 export const PlatformSchema = z.string().regex(/^[a-z0-9_]{1,32}$/, "must be a lowercase platform name like win32");
 
 /** Free-form details (e.g. connection_degraded's failure_count): JSON object, bounded by the body limit. */
-const DetailsSchema = z.record(z.string().max(64), z.json());
+const MAX_DETAILS_KEY_CHARS = 64;
+const DetailsSchema = z.record(z.string().max(MAX_DETAILS_KEY_CHARS), z.json());
 
-export const TelemetryEventSchema = z
-  .object({
-    /** Made by the node once per report; the same id again means "the same report, retried". */
-    event_id: z.uuid(),
-    type: z.enum(TELEMETRY_TYPES),
-    entries: z.array(z.string().max(MAX_ENTRY_CHARS)).max(MAX_ENTRIES).default([]),
-    node_version: VersionSchema,
-    os: PlatformSchema,
-    arch: PlatformSchema,
-    uptime_before_crash: z.number().int().nonnegative().nullable().default(null),
-    /** When the node made the report (its own clock; the cloud keeps its own created_at too). */
-    timestamp: z.iso.datetime({ offset: true }),
-    details: DetailsSchema.optional(),
-  })
+/**
+ * The fields this edge knows. Protocol skew (the rule is in messages.ts): which of them are strict
+ * and why is said on each; a field this edge does not know is not refused but kept in `details`.
+ */
+const TelemetryFields = z.object({
+  /** Strict: identity of the report. Made by the node once per report; the same id again means "the same report, retried". */
+  event_id: z.uuid(),
+  /** Strict: decides severity and whether triage runs. A newer type needs the edge to learn it first. */
+  type: z.enum(TELEMETRY_TYPES),
+  /** Strict sizes: the crash lines triage reads. */
+  entries: z.array(z.string().max(MAX_ENTRY_CHARS)).max(MAX_ENTRIES).default([]),
+  /** Strict: triage compares it with a known issue's fix version. */
+  node_version: VersionSchema,
+  /** Open but bounded words already: new platforms appear. */
+  os: PlatformSchema,
+  arch: PlatformSchema,
+  uptime_before_crash: z.number().int().nonnegative().nullable().default(null),
+  /** When the node made the report (its own clock; the cloud keeps its own created_at too). */
+  timestamp: z.iso.datetime({ offset: true }),
+  details: DetailsSchema.optional(),
+});
+type KnownTelemetryEvent = z.output<typeof TelemetryFields>;
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(TelemetryFields.shape));
+
+export const TelemetryEventSchema = TelemetryFields.catchall(z.json())
   .superRefine((event, ctx) => {
     if ((event.type === "crash_report" || event.type === "update_rolled_back") && event.entries.length === 0) {
       ctx.addIssue({ code: "custom", path: ["entries"], message: `a ${event.type} needs at least one line` });
     }
+    for (const key of Object.keys(event)) {
+      if (!KNOWN_FIELDS.has(key) && key.length > MAX_DETAILS_KEY_CHARS) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `a field this edge does not know is kept in details, and its name must be at most ${MAX_DETAILS_KEY_CHARS} characters`,
+        });
+      }
+    }
+  })
+  .transform((event): KnownTelemetryEvent => {
+    // A newer agent's extra fields: kept in details (the report's own details win a clash), so
+    // nothing it said is lost before this edge learns what the fields mean.
+    const known: Record<string, unknown> = {};
+    const extra: Record<string, z.core.util.JSONType> = {};
+    for (const [key, value] of Object.entries(event)) {
+      if (KNOWN_FIELDS.has(key)) known[key] = value;
+      else extra[key] = value as z.core.util.JSONType;
+    }
+    const fields = known as KnownTelemetryEvent;
+    if (Object.keys(extra).length === 0) return fields;
+    return { ...fields, details: { ...extra, ...fields.details } };
   });
 
 export type TelemetryEvent = z.output<typeof TelemetryEventSchema>;

@@ -4,9 +4,9 @@
  * fallback. memory_mb is the resident set size: a first draft divided the function
  * `process.memoryUsage.rss` itself, which would send NaN.
  */
-import type { Heartbeat } from "../../protocol/index.ts";
+import type { Heartbeat, KnownConnectionState } from "../../protocol/index.ts";
 
-export type ConnectionState = Heartbeat["connection_state"];
+export type ConnectionState = KnownConnectionState;
 
 /**
  * Counters that outlive a connection. error_count counts failures the program caught and

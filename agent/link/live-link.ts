@@ -29,7 +29,7 @@ import type { Heartbeat, NodeFrame } from "../../protocol/index.ts";
 import { RETRY_AFTER_MAX_MS, backoffDelayMs } from "../core/backoff.ts";
 import type { RandomSource } from "../core/backoff.ts";
 import { parseCloudFrame } from "./cloud-frames.ts";
-import type { CommandHandler } from "../commands/handler.ts";
+import type { CommandAck, CommandHandler } from "../commands/handler.ts";
 import type { ConnectionState } from "./heartbeat.ts";
 import type { PostHeartbeat } from "./heartbeat-client.ts";
 import type { CloseInfo, WsHandlers } from "./ws-client.ts";
@@ -291,6 +291,10 @@ export class LiveLink {
     this.#clearAck(); // any frame proves the cloud is there
     const parsed = parseCloudFrame(text);
     if (parsed.kind === "unknown") return; // a newer cloud; nothing this version must do
+    if (parsed.kind === "unsupported_command") {
+      void this.#rejectUnsupported(socket, parsed.id, parsed.command);
+      return;
+    }
     if (parsed.kind === "invalid") {
       this.#deps.countError();
       this.#deps.log(`ignored a frame from the cloud: ${parsed.reason}`);
@@ -310,7 +314,7 @@ export class LiveLink {
       case "heartbeat_ack":
         return;
       case "command":
-        void this.#runCommand(socket, frame);
+        void this.#runCommand(socket, frame.id, () => this.#deps.onCommand(frame));
         return;
       case "error":
         this.#deps.countError();
@@ -319,9 +323,9 @@ export class LiveLink {
     }
   }
 
-  async #runCommand(socket: LinkSocket, frame: Parameters<CommandHandler>[0]): Promise<void> {
+  async #runCommand(socket: LinkSocket, id: string, handle: () => Promise<CommandAck>): Promise<void> {
     try {
-      await this.#handleCommand(socket, frame);
+      await this.#handleCommand(socket, id, handle);
     } finally {
       if (this.#announcedLeft !== null && this.#announcedLeft > 0) {
         this.#announcedLeft -= 1;
@@ -330,18 +334,30 @@ export class LiveLink {
     }
   }
 
-  async #handleCommand(socket: LinkSocket, frame: Parameters<CommandHandler>[0]): Promise<void> {
-    let ack: Awaited<ReturnType<CommandHandler>>;
+  /**
+   * A newer cloud's command: acked "rejected" as unsupported (not an error of this node: nothing
+   * failed), and it counts as handled for a welcome that announced it.
+   */
+  async #rejectUnsupported(socket: LinkSocket, id: string, command: string): Promise<void> {
+    this.#deps.log(`command ${id} is of a type this version does not know (${command}); answered as unsupported`);
+    await this.#runCommand(socket, id, async () => ({
+      status: "rejected",
+      detail: `unsupported command type ${command}: this node version does not know it`,
+    }));
+  }
+
+  async #handleCommand(socket: LinkSocket, id: string, handle: () => Promise<CommandAck>): Promise<void> {
+    let ack: CommandAck;
     try {
-      ack = await this.#deps.onCommand(frame);
+      ack = await handle();
     } catch (error) {
       // No ack: the cloud resends the command and it is tried again then.
       this.#deps.countError();
-      this.#deps.log(`command ${frame.id} could not be handled: ${messageOf(error)}`);
+      this.#deps.log(`command ${id} could not be handled: ${messageOf(error)}`);
       return;
     }
-    const sent = socket === this.#socket && this.#send({ type: "command_ack", id: frame.id, ...ack });
-    if (!sent) this.#deps.log(`the ack for command ${frame.id} could not be sent; the cloud will resend the command and get it then`);
+    const sent = socket === this.#socket && this.#send({ type: "command_ack", id, ...ack });
+    if (!sent) this.#deps.log(`the ack for command ${id} could not be sent; the cloud will resend the command and get it then`);
   }
 
   #onClose(socket: LinkSocket, info: CloseInfo): void {

@@ -87,7 +87,16 @@ export type DecisionColumns = {
 export type TriagePlan = {
   context: TriageContext;
   now: number;
-  group: { id: string; isNew: boolean; fingerprint: string; title: string; sample: string[]; previous: GroupRow | null };
+  group: {
+    id: string;
+    isNew: boolean;
+    fingerprint: string;
+    /** The group was found under its old (v1) fingerprint: it takes the current one and title first. */
+    rekeyFrom: string | null;
+    title: string;
+    sample: string[];
+    previous: GroupRow | null;
+  };
   knownIssueId: string | null;
   autoResolve: boolean;
   decision: DecisionColumns;
@@ -108,6 +117,11 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
     d1
       .prepare("INSERT INTO triage_receipts (telemetry_id, group_id, processed_at) VALUES (?, ?, ?)")
       .bind(context.telemetryId, group.id, now),
+    // No-op unless adopting a group stored under the old fingerprint scheme: the upsert below then
+    // finds it under the new one. Guarded by the old key, so a concurrent adopter changes nothing.
+    d1
+      .prepare("UPDATE crash_groups SET fingerprint = ?, title = ? WHERE id = ? AND fingerprint = ?")
+      .bind(group.fingerprint, group.title, group.id, group.rekeyFrom ?? ""),
     d1
       .prepare(
         `INSERT INTO crash_groups (id, fingerprint, title, first_seen_at, last_seen_at, report_count, node_count, versions,

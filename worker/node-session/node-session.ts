@@ -53,6 +53,8 @@ export type LiveStatus = {
   memory_mb: number | null;
   error_count: number | null;
   ws_failure_count: number | null;
+  /** As the node's last heartbeat said it, also a word from an agent version this edge does not know. */
+  connection_state: string | null;
 };
 
 export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean };
@@ -263,6 +265,7 @@ export class NodeSession extends DurableObject<Env> {
       memory_mb: beat?.memory_mb ?? null,
       error_count: beat?.error_count ?? null,
       ws_failure_count: beat?.ws_failure_count ?? null,
+      connection_state: beat?.connection_state ?? null,
     };
   }
 

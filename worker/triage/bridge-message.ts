@@ -19,16 +19,21 @@ export function bridgeMessage(input: {
   nodeName: string;
   ownerName: string;
   entries: string[];
+  /**
+   * The line that says what killed the program, as fingerprint.ts found it: the agent's
+   * "UNCAUGHT: …" record, or in crash text from elsewhere the error line itself, not the
+   * `node:events:491` location or the `throw er;` source line Node prints above it.
+   */
+  crashLine: string;
   version: string | null;
   os: string;
 }): string {
-  const crashLine =
-    lastMatching(input.entries, /\b(UNCAUGHT|UNHANDLED_REJECTION)\b/) ?? input.entries.find((l) => l.trim()) ?? "(no crash line)";
-  const exitLine = lastMatching(input.entries, /\bEXIT\b/);
+  const crashLine = input.crashLine.replace(TIMESTAMP, "");
+  const exitLine = lastMatching(input.entries, /^(?:\[[^\]]*\]\s*)?EXIT\b/)?.replace(TIMESTAMP, "");
   return [
     `Node "${input.nodeName}" (user: ${input.ownerName}) crash report:`,
-    INDENT + clip(crashLine.replace(TIMESTAMP, "")),
-    ...(exitLine ? [INDENT + clip(exitLine.replace(TIMESTAMP, ""))] : []),
+    INDENT + clip(crashLine),
+    ...(exitLine && exitLine !== crashLine ? [INDENT + clip(exitLine)] : []),
     `${INDENT}Version: ${input.version ?? "unknown"}, OS: ${input.os}`,
   ].join("\n");
 }

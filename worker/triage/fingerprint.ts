@@ -1,10 +1,12 @@
 /**
  * Crash fingerprints: which crash reports are "the same crash". A report is the crash.log lines a
- * node uploaded; its fingerprint is a SHA-256 over the most recent crash's error type, message
- * and top stack frames with everything that differs between machines, runs and builds taken out
- * (ports, addresses, ids, numbers, times, install directories, line:column). So the zombie-port
- * crash on Nana's laptop and on a server a week later, one build apart, group together, while a
- * different error type or a different top frame starts a new group.
+ * node uploaded, or crash text some program printed (crash-text.ts reads its shapes); its
+ * fingerprint is a SHA-256 over the most recent crash's error type, message and the program's top
+ * stack frames with everything that differs between machines, runs, builds and Node releases taken
+ * out (ports, addresses, ids, numbers, times, install directories, line:column, Node's and
+ * Electron's own frames, wording Node changed). So the zombie-port crash on Nana's laptop and on a
+ * server a week later, one build or one Node major apart, group together, while a different error
+ * type, message or top program frame starts a new group.
  *
  * Pure (no bindings, no Node APIs) so it runs in workerd and is tested on real captured crashes.
  * Every regular expression here runs over untrusted text, so each is written to be linear: no
@@ -19,10 +21,21 @@
  *   [2026-11-28T13:05:00.000Z] EXIT code=null signal=SIGKILL after 298.6 s
  */
 import { toHex } from "../crypto.ts";
+import { cleanCrashLines, findErrorLine, isRuntimeFrame, parseFrame, stackAfter } from "./crash-text.ts";
+import type { ErrorLine } from "./crash-text.ts";
 
-export type CrashFingerprint = {
-  /** Hex SHA-256 of the normalized error type, message and frames. */
+export type CrashFingerprint = CrashDescription & {
+  /** Hex SHA-256 of the normalized error type, message and the program's top frames. */
   fingerprint: string;
+  /**
+   * What the first scheme (buhdi-crash-v1) gave the same report, for records this agent wrote
+   * (the only ones v1 read correctly); null for other text. Triage adopts a group stored under
+   * it, so groups made before the scheme changed keep their tickets and history.
+   */
+  legacyFingerprint: string | null;
+};
+
+export type CrashDescription = {
   /** Readable and stable, e.g. "Error: listen EADDRINUSE: address already in use <addr>:<port>". */
   title: string;
   /**
@@ -30,24 +43,32 @@ export type CrashFingerprint = {
    * (lines without a record header) or EMPTY (no lines).
    */
   kind: string;
-  /** "TypeError", "Error", "TypeError [ERR_INVALID_ARG_TYPE]"; the kind for non-error records. */
+  /** "TypeError", "Error", "TypeError [ERR_INVALID_ARG_TYPE]", "FATAL ERROR", "native assertion"; the kind for non-error records. */
   errorType: string;
   /** The message with variable parts replaced by placeholders. */
   message: string;
-  /** The top stack frames, normalized: "relayAddress (type-error.ts)", "listenInCluster (node:net)". */
+  /**
+   * The program's top stack frames, normalized: "relayAddress (type-error.ts)". Frames of the
+   * runtime (Node's own modules, V8 builtins, Electron's own code) are left out.
+   */
   frames: string[];
+  /** The crash line as the report has it, for people: "UNCAUGHT: Error: listen EADDRINUSE … 127.0.0.1:9847". */
+  crashLine: string;
 };
 
-export type CrashDescription = Omit<CrashFingerprint, "fingerprint">;
-
-/** How many frames from the top identify a crash; deeper frames vary with who called. */
+/** How many of the program's frames from the top identify a crash; deeper frames vary with who called. */
 export const FINGERPRINT_FRAMES = 5;
 /** Titles are for lists and subjects; the full normalized message stays in `message`. */
 export const MAX_TITLE_CHARS = 200;
+/**
+ * Bumped if normalization changes, so old and new fingerprints never collide by accident.
+ * v2: the error line of crash text from the wild, runtime frames out of the key, messages that
+ * Node versions word differently read as one (see canonicalMessage).
+ */
+const FINGERPRINT_SCHEME = "buhdi-crash-v2";
 /** Same bound as the protocol's per-line limit, so a caller that skipped validation costs no more. */
 const MAX_LINE_CHARS = 4096;
-/** Bumped if normalization changes, so old and new fingerprints never collide by accident. */
-const FINGERPRINT_SCHEME = "buhdi-crash-v1";
+const LEGACY_SCHEME = "buhdi-crash-v1";
 
 const NON_ERROR_TYPE = "(not an Error)";
 
@@ -55,31 +76,166 @@ const NON_ERROR_TYPE = "(not an Error)";
 const RECORD_HEADER = /^\[\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d)\] ([A-Z][A-Z0-9_]*)(?::? (.*)|:)?$/;
 /** The crash capture's own last line inside a record; not part of the error. */
 const BARE_EXIT = /^EXIT\b(.*)$/;
-const STACK_LINE = /^\s+at\s+(.*)$/;
+/** What v1 counted as a stack line (indented "at"); kept for the legacy key only. */
+const LEGACY_STACK_LINE = /^\s+at\s+/;
 
 type CrashRecord = { kind: string; text: string; body: string[] };
+type Described = CrashDescription & { legacyKey: unknown[] | null };
 
 export async function fingerprint(lines: readonly string[]): Promise<CrashFingerprint> {
-  const description = describeCrash(lines);
-  const key = JSON.stringify([FINGERPRINT_SCHEME, description.errorType, description.message, description.frames]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return { fingerprint: toHex(digest), ...description };
+  const { legacyKey, ...description } = describe(lines);
+  const key = [FINGERPRINT_SCHEME, description.errorType, canonicalMessage(description.message), description.frames];
+  return {
+    ...description,
+    fingerprint: await sha256Hex(JSON.stringify(key)),
+    legacyFingerprint: legacyKey === null ? null : await sha256Hex(JSON.stringify(legacyKey)),
+  };
 }
 
 /** The most recent crash in the lines, normalized; the synchronous part of fingerprint(). */
 export function describeCrash(lines: readonly string[]): CrashDescription {
-  const clean = lines.map((line) => line.slice(0, MAX_LINE_CHARS).replace(/\r$/, ""));
-  const record = lastDeath(clean);
-  if (record === null) return { title: "empty crash report", kind: "EMPTY", errorType: "", message: "", frames: [] };
-  if (record.kind === "EXIT") return describeExit(record.text);
-  const frames = topFrames(record.body);
-  if (record.kind === "UNCAUGHT" || record.kind === "UNHANDLED_REJECTION" || record.kind === "UNKNOWN") {
-    const { errorType, message } = splitErrorHeadline(record.text);
-    return { title: cutTitle(errorTitle(record.kind, errorType, message)), kind: record.kind, errorType, message, frames };
+  const { legacyKey: _legacy, ...description } = describe(lines);
+  return description;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+function describe(lines: readonly string[]): Described {
+  const record = lastDeath(cleanCrashLines(lines));
+  if (record === null) {
+    return {
+      title: "empty crash report",
+      kind: "EMPTY",
+      errorType: "",
+      message: "",
+      frames: [],
+      crashLine: "(no crash line)",
+      legacyKey: null,
+    };
   }
+  if (record.kind === "EXIT") return withLegacy(describeExit(record.text), []);
+  if (record.kind === "UNKNOWN") return { ...describeText(record.body), legacyKey: null };
+  if (record.kind === "UNCAUGHT" || record.kind === "UNHANDLED_REJECTION") return describeRecord(record);
   // Any other record word (WATCHDOG, ...) is its own error type: its text is the message.
   const message = normalizeMessage(record.text);
-  return { title: cutTitle(`${record.kind}: ${message}`), kind: record.kind, errorType: record.kind, message, frames };
+  return withLegacy(
+    {
+      title: cutTitle(`${record.kind}: ${message}`),
+      kind: record.kind,
+      errorType: record.kind,
+      message,
+      frames: [],
+      crashLine: `${record.kind}: ${record.text}`,
+    },
+    [],
+  );
+}
+
+function withLegacy(description: CrashDescription, legacyFrames: string[]): Described {
+  return { ...description, legacyKey: [LEGACY_SCHEME, description.errorType, description.message, legacyFrames] };
+}
+
+/**
+ * A record this agent wrote: its text is what was thrown. If that was not an Error but the record
+ * holds crash text that has one (an older agent, a wrapper that logged the child's stderr), the
+ * error line there is the crash.
+ */
+function describeRecord(record: CrashRecord): Described {
+  const crashLine = `${record.kind}: ${record.text}`;
+  const { errorType, message } = splitErrorHeadline(record.text);
+  const legacyFrames = record.body
+    .filter((line) => LEGACY_STACK_LINE.test(line))
+    .slice(0, FINGERPRINT_FRAMES)
+    .map((line) => normalizeFrame(line) ?? "");
+  if (errorType === NON_ERROR_TYPE) {
+    const inner = findErrorLine(record.body);
+    if (inner?.shape === "error" || inner?.shape === "fatal" || inner?.shape === "assertion") {
+      return { ...describeErrorLine(record.kind, record.body, inner), legacyKey: [LEGACY_SCHEME, errorType, message, legacyFrames] };
+    }
+  }
+  const frames = programFrames([record.text, ...record.body], 0);
+  const title = cutTitle(errorTitle(record.kind, errorType, message));
+  return withLegacy({ title, kind: record.kind, errorType, message, frames, crashLine }, legacyFrames);
+}
+
+/** Lines without any record header: crash output as some program printed it. */
+function describeText(lines: string[]): CrashDescription {
+  const found = findErrorLine(lines);
+  if (found === null)
+    return { title: "empty crash report", kind: "UNKNOWN", errorType: "", message: "", frames: [], crashLine: "(no crash line)" };
+  return describeErrorLine("UNKNOWN", lines, found);
+}
+
+function describeErrorLine(kind: string, lines: string[], found: ErrorLine): CrashDescription {
+  switch (found.shape) {
+    case "error": {
+      const errorType = `${found.name}${found.code}`;
+      const message = normalizeMessage(found.message);
+      const frames = programFrames(lines, found.index);
+      return {
+        title: cutTitle(message === "" ? errorType : `${errorType}: ${message}`),
+        kind,
+        errorType,
+        message,
+        frames,
+        crashLine: found.text,
+      };
+    }
+    case "fatal": {
+      // V8's own words; the native stack under it is addresses of this build, not the program.
+      const message = normalizeMessage(found.message);
+      return { title: cutTitle(`FATAL ERROR: ${message}`), kind, errorType: "FATAL ERROR", message, frames: [], crashLine: found.text };
+    }
+    case "assertion": {
+      const message = normalizeMessage(found.message);
+      return { title: cutTitle(message), kind, errorType: "native assertion", message, frames: [], crashLine: found.text };
+    }
+    default: {
+      // A thrown non-Error, a signal word, or a line we cannot read better: its text is all we know.
+      const message = normalizeMessage(found.text);
+      return {
+        title: cutTitle(message),
+        kind,
+        errorType: NON_ERROR_TYPE,
+        message,
+        frames: programFrames(lines, found.index),
+        crashLine: found.text,
+      };
+    }
+  }
+}
+
+/** The top frames of the error on lines[index] that belong to the program, normalized. */
+function programFrames(lines: readonly string[], index: number): string[] {
+  const frames: string[] = [];
+  for (const line of stackAfter(lines, index)) {
+    if (frames.length === FINGERPRINT_FRAMES) break;
+    const frame = parseFrame(line);
+    if (frame === null || isRuntimeFrame(frame.location)) continue;
+    // "async f" is the same function awaited; Node added the word in 12.
+    frames.push(formatFrame(frame.name.replace(/^async /, ""), frame.location));
+  }
+  return frames;
+}
+
+/**
+ * What differs in wording between Node releases for the same error, read as one for the key
+ * (titles keep the words the report has):
+ *  - libuv errors: "listen EADDRINUSE: address already in use :::80" (Node ≥ 12) and
+ *    "listen EADDRINUSE :::80" (Node ≤ 10) and "listen EADDRINUSE" (Node 0.x) are syscall + code;
+ *  - V8's "Cannot read properties of undefined (reading 'x')" (Node ≥ 16.9) was
+ *    "Cannot read property 'x' of undefined";
+ *  - every V8 out-of-heap message ends in "JavaScript heap out of memory" whatever the GC said.
+ */
+function canonicalMessage(message: string): string {
+  const uv = /^([a-z]\w*) (E[A-Z0-9]{2,})(?:[:,]? .*)?$/.exec(message);
+  if (uv) return `${uv[1]} ${uv[2]}`;
+  if (/JavaScript heap out of memory$/.test(message)) return "JavaScript heap out of memory";
+  return message
+    .replace(/^Cannot (read|set) properties of (undefined|null) \((?:reading|setting) (.*)\)$/, "Cannot $1 property $3 of $2")
+    .trim();
 }
 
 function errorTitle(kind: string, errorType: string, message: string): string {
@@ -121,12 +277,13 @@ function lastDeath(lines: string[]): CrashRecord | null {
   return last ?? headerlessRecord(orphans);
 }
 
-/** Lines without any record header (an older agent, a hand-made report): read them as one record. */
+/** Lines without any record header (crash text from the wild, an older agent): read as one record. */
 function headerlessRecord(lines: string[]): CrashRecord | null {
   const meaningful = lines.filter((line) => line.trim() !== "");
-  const headline = meaningful.find((line) => !STACK_LINE.test(line) && !BARE_EXIT.test(line));
-  if (headline !== undefined) return { kind: "UNKNOWN", text: headline.trim(), body: meaningful };
-  const exit = meaningful.map((line) => BARE_EXIT.exec(line)).find((match) => match !== null);
+  if (meaningful.some((line) => !BARE_EXIT.test(line.trim()))) {
+    return { kind: "UNKNOWN", text: "", body: lines.filter((line) => !BARE_EXIT.test(line.trim())) };
+  }
+  const exit = meaningful.map((line) => BARE_EXIT.exec(line.trim())).find((match) => match !== null);
   if (exit) return { kind: "EXIT", text: (exit[1] ?? "").trim(), body: [] };
   return null;
 }
@@ -141,7 +298,7 @@ function describeExit(text: string): CrashDescription {
       : code !== undefined
         ? `exited with code ${code}`
         : normalizeMessage(`exited ${text}`.trim());
-  return { title: message, kind: "EXIT", errorType: "EXIT", message, frames: [] };
+  return { title: message, kind: "EXIT", errorType: "EXIT", message, frames: [], crashLine: `EXIT ${text}`.trim() };
 }
 
 /**
@@ -160,41 +317,19 @@ function splitErrorHeadline(headline: string): { errorType: string; message: str
   return { errorType: NON_ERROR_TYPE, message: normalizeMessage(headline.trim()) };
 }
 
-function topFrames(body: string[]): string[] {
-  const frames: string[] = [];
-  for (const line of body) {
-    if (frames.length === FINGERPRINT_FRAMES) break;
-    const frame = normalizeFrame(line);
-    if (frame !== null) frames.push(frame);
-  }
-  return frames;
-}
-
 /**
  * "    at fn [as alias] (location:line:col)" → "fn [as alias] (base name)", or null for a line
  * that is not a stack frame. Function names are kept (they identify code across builds);
  * directories and line:column are dropped (they move between installs and builds).
  */
 export function normalizeFrame(line: string): string | null {
-  const match = STACK_LINE.exec(line);
-  if (!match) return null;
-  const body = (match[1] ?? "").trim();
-  const open = body.endsWith(")") ? matchingOpenParen(body) : -1;
-  if (open <= 0) return normalizeLocation(body);
-  const name = body.slice(0, open).trim();
-  const location = normalizeLocation(body.slice(open + 1, -1));
-  return name === "" ? location : `${name} (${location})`;
+  const frame = parseFrame(line);
+  return frame === null ? null : formatFrame(frame.name, frame.location);
 }
 
-/** Index of the "(" that the final ")" closes: eval frames nest "(eval at f (file:1:2), <anonymous>:1:1)". */
-function matchingOpenParen(text: string): number {
-  let depth = 0;
-  for (let i = text.length - 1; i >= 0; i--) {
-    const char = text[i];
-    if (char === ")") depth++;
-    else if (char === "(" && --depth === 0) return i;
-  }
-  return -1;
+function formatFrame(name: string, location: string): string {
+  const where = normalizeLocation(location);
+  return name === "" ? where : `${name} (${where})`;
 }
 
 function normalizeLocation(location: string): string {

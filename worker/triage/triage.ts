@@ -39,7 +39,11 @@ export async function triageTelemetry(
 
   const event = TelemetryEventSchema.parse(JSON.parse(context.payload));
   const print = await fingerprint(event.entries);
-  const previous = await findGroup(env.DB, print.fingerprint);
+  // A group stored under the first fingerprint scheme is adopted (and re-keyed in the batch below).
+  const legacy = print.legacyFingerprint === null ? null : await findGroup(env.DB, print.legacyFingerprint);
+  const current = await findGroup(env.DB, print.fingerprint);
+  const previous = current ?? legacy;
+  const rekeyFrom = current === null && legacy !== null ? print.legacyFingerprint : null;
   const match = matchKnownIssue(await knownIssues(), event.entries);
   const settings = triageSettings(env);
   const needsUpdate =
@@ -81,7 +85,15 @@ export async function triageTelemetry(
   const statements = triageStatements(env.DB, {
     context,
     now,
-    group: { id: groupId, isNew: !previous, fingerprint: print.fingerprint, title: print.title, sample: event.entries, previous },
+    group: {
+      id: groupId,
+      isNew: !previous,
+      fingerprint: print.fingerprint,
+      rekeyFrom,
+      title: print.title,
+      sample: event.entries,
+      previous,
+    },
     knownIssueId: match?.id ?? null,
     autoResolve: match?.autoResolve === 1,
     decision,
@@ -95,6 +107,7 @@ export async function triageTelemetry(
         nodeName: context.nodeName,
         ownerName: context.ownerName,
         entries: event.entries,
+        crashLine: print.crashLine,
         version: context.nodeVersion,
         os: context.os,
       }),

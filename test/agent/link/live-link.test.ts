@@ -460,6 +460,65 @@ describe("frames from the cloud", () => {
     await h.link.stop();
   });
 
+  it("a command of a type this version does not know is acked as unsupported, and the link goes on with the next one", async () => {
+    const seen: string[] = [];
+    const h = harness({
+      onCommand: async (frame): Promise<CommandAck> => {
+        seen.push(frame.id);
+        return { status: "done" };
+      },
+    });
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    // A newer cloud's command, with fields this version has never seen.
+    h.last().receive({
+      type: "command",
+      id: "c-new",
+      command: "REBOOT_AT",
+      payload: { at: "03:00" },
+      expires_at: "2026-11-29T13:00:00.000Z",
+      priority: 2,
+    });
+    await tick(0);
+    expect(h.last().sentOfType("command_ack")).toEqual([
+      {
+        type: "command_ack",
+        id: "c-new",
+        status: "rejected",
+        detail: "unsupported command type REBOOT_AT: this node version does not know it",
+      },
+    ]);
+    // Not handed to the handler, not counted as an error, and the link carries on.
+    expect(seen).toEqual([]);
+    expect(h.errors()).toBe(0);
+    h.last().receive({ type: "command", id: "c2", command: "CONFIG_CHANGE", payload: {}, expires_at: "2026-11-29T13:00:00.000Z" });
+    await tick(0);
+    expect(seen).toEqual(["c2"]);
+    expect(
+      h
+        .last()
+        .sentOfType("command_ack")
+        .map((ack) => ack.id),
+    ).toEqual(["c-new", "c2"]);
+    const beats = h.last().sentOfType("heartbeat").length;
+    await tick(TIMING.defaultIntervalMs);
+    expect(h.last().sentOfType("heartbeat").length).toBeGreaterThan(beats);
+    expect(h.link.status.connected).toBe(true);
+    await h.link.stop();
+  });
+
+  it("an unsupported command counts as handled for a welcome that announced it", async () => {
+    const h = harness();
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    h.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 30, commands: 1 });
+    h.last().receive({ type: "command", id: "c-new", command: "REBOOT_AT", payload: {}, expires_at: "2026-11-29T13:00:00.000Z" });
+    await expect(h.link.firstContact({ connectMs: 5_000, commandsMs: 120_000 })).resolves.toBe("welcomed");
+    await h.link.stop();
+  });
+
   it("a command whose handling fails is not acknowledged (so the cloud resends it) and counts as an error", async () => {
     const h = harness({
       onCommand: async () => {

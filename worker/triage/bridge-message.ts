@@ -22,15 +22,19 @@ export function bridgeMessage(input: {
   version: string | null;
   os: string;
 }): string {
-  const crashLine =
-    lastMatching(input.entries, /\b(UNCAUGHT|UNHANDLED_REJECTION)\b/) ?? input.entries.find((l) => l.trim()) ?? "(no crash line)";
   const exitLine = lastMatching(input.entries, /\bEXIT\b/);
   return [
     `Node "${input.nodeName}" (user: ${input.ownerName}) crash report:`,
-    INDENT + clip(crashLine.replace(TIMESTAMP, "")),
+    INDENT + crashLine(input.entries),
     ...(exitLine ? [INDENT + clip(exitLine.replace(TIMESTAMP, ""))] : []),
     `${INDENT}Version: ${input.version ?? "unknown"}, OS: ${input.os}`,
   ].join("\n");
+}
+
+/** The report's error line (its last uncaught error or rejection, else its first line), without the timestamp, at most 300 characters. */
+export function crashLine(entries: string[]): string {
+  const line = lastMatching(entries, /\b(UNCAUGHT|UNHANDLED_REJECTION)\b/) ?? entries.find((l) => l.trim()) ?? "(no crash line)";
+  return clip(line.replace(TIMESTAMP, ""));
 }
 
 /** The whole message as IT Support reads it (FROM / CLASS / MSG). */

@@ -153,6 +153,24 @@ describe("Nana's invitation", () => {
   });
 });
 
+describe("the invitation's sign-in link", () => {
+  it.each([
+    ["lives as long as a 1-hour enrollment code", 3600, 3600_000],
+    ["lives at most 7 days, even for a 30-day code", 30 * 24 * 3600, 7 * 24 * 3600_000],
+  ])("%s", async (_what, codeSeconds, linkMs) => {
+    const owner = await createOwner();
+    const settings = emailOn(recordingEmail().binding, { TRIAGE_QUEUE: recordingQueue().queue });
+    const before = Date.now();
+    const res = await enroll(settings, { owner_id: owner.owner_id, node_name: "PC", send_email: true, expires_in_seconds: codeSeconds });
+    expect(res.status).toBe(201);
+    const link = await env.DB.prepare("SELECT expires_at FROM sign_in_tokens WHERE owner_id = ?")
+      .bind(owner.owner_id)
+      .first<{ expires_at: number }>();
+    expect(link!.expires_at).toBeGreaterThanOrEqual(before + linkMs);
+    expect(link!.expires_at).toBeLessThanOrEqual(Date.now() + linkMs);
+  });
+});
+
 describe("what IT Support sees", () => {
   it("each email's kind, recipients, status and attempts, never its body", async () => {
     const { email, queue, settings, answer } = await invite("Lounge PC");

@@ -17,7 +17,7 @@ import { invitationEmail } from "./invitation.tsx";
  * it lives as long as the enrollment code, but never more than a week. Still single use, and
  * only a POST from its page spends it, so a mail scanner opening it neither signs in nor burns it.
  */
-export const INVITATION_SIGN_IN_MAX_MS = 7 * 24 * 3600_000;
+const INVITATION_SIGN_IN_MAX_MS = 7 * 24 * 3600_000;
 
 export type PreparedInvitation =
   | { status: "not_sent"; reason: string }

@@ -11,7 +11,7 @@ import { requireAdmin } from "../auth.ts";
 import { enrollmentTtlSeconds } from "../config.ts";
 import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
-import { database } from "../db/client.ts";
+import { type Database, database } from "../db/client.ts";
 import { findEmailByDedupeKey } from "../db/emails.ts";
 import { deleteEnrollmentCode, findEnrollmentByRequestKey, insertEnrollmentCode } from "../db/enrollments.ts";
 import { insertSignInToken } from "../db/sessions.ts";
@@ -146,7 +146,7 @@ export const adminRoutes = new Hono<AppEnv>()
   });
 
 /** An enrollment this Idempotency-Key already created: 409, saying what became of its invitation. */
-async function refuseRepeat(db: ReturnType<typeof database>, requestKey: string): Promise<void> {
+async function refuseRepeat(db: Database, requestKey: string): Promise<void> {
   const existing = await findEnrollmentByRequestKey(db, requestKey);
   if (!existing) return;
   const email = await findEmailByDedupeKey(db, invitationKey(existing.codeHash));

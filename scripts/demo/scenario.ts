@@ -245,7 +245,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       if (invitation.length !== 1 || !invitation[0]!.text.includes(setup_url)) {
         throw new Error(`expected one invitation with the setup link ${setup_url}, saw ${invitation.length}`);
       }
-      see(`Nana's invitation email arrived: "${invitation[0]!.subject}", its big link the setup link ${setup_url}`);
+      see(`Nana's invitation email arrived (subject: ${invitation[0]!.subject}); its big link is the setup link ${setup_url}`);
       show(invitation[0]!);
       const sea = await linuxExecutable(bundles[BUGGY]!);
       const setup = await installWithSetup(sea, code, edge.url, agentEnv);
@@ -398,7 +398,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       if (emailed.length !== 1) throw new Error(`expected one escalation email for the crash group, saw ${emailed.length}`);
       narrate("           the same escalation by email:");
       show(emailed[0]!);
-      see(`exactly 1 escalation email reached ${emailed[0]!.to}, next to the webhook: "${emailed[0]!.subject}"`);
+      see(`exactly 1 escalation email reached ${emailed[0]!.to} too (subject: ${emailed[0]!.subject})`);
     },
   ];
 

@@ -296,7 +296,10 @@ export function InvitationsPage() {
   return (
     <Page title="Invitations" nav="support" current="/support/invitations">
       <h1>Invite an owner</h1>
-      <p>Creates the owner, a one-time enrollment code for their computer and a sign-in link to their dashboard. Both are shown once.</p>
+      <p>
+        Creates the owner and a one-time enrollment code for their computer, and emails them the invitation: the link that sets up Buhdi and a
+        sign-in link to their dashboard. Without the email, the code and a sign-in link are shown here once, to pass on yourself.
+      </p>
       <form data-invite="1" class="invite">
         <label for="inv-name">Owner's name</label>
         <input id="inv-name" name="name" required maxlength={100} />
@@ -304,6 +307,9 @@ export function InvitationsPage() {
         <input id="inv-email" name="email" type="email" required maxlength={254} />
         <label for="inv-node">Computer's name</label>
         <input id="inv-node" name="node_name" required maxlength={100} value="Kitchen Laptop" />
+        <label>
+          <input type="checkbox" name="send_email" checked /> Email the invitation to the owner
+        </label>
         <button type="submit">Invite</button>
         <output role="status" class="invite-result"></output>
       </form>
@@ -334,12 +340,18 @@ export type CrashGroupItem = {
   lastSeen: Date;
   hours: number[];
 };
-export type TicketItem = { id: string; title: string; tags: string[]; reports: number; updatedAt: Date };
+export type TicketItem = { id: string; groupId: string; title: string; tags: string[]; reports: number; updatedAt: Date };
 
-export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[] }) {
+/** `only`: one group asked for by id (an escalation email's link), with its ticket and a way back to all. */
+export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only?: boolean }) {
   return (
     <Page title="Crash groups" nav="support" current="/support/crash-groups">
-      <h1>Crash groups</h1>
+      <h1>{props.only ? "Crash group" : "Crash groups"}</h1>
+      {props.only && (
+        <p>
+          <a href="/support/crash-groups">All crash groups</a>
+        </p>
+      )}
       {props.groups.length === 0 && <p>No crashes yet.</p>}
       <table>
         <thead>
@@ -356,7 +368,7 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
         </thead>
         <tbody>
           {props.groups.map((g) => (
-            <tr data-group-id={g.id}>
+            <tr data-group-id={g.id} id={`group-${g.id}`}>
               <th scope="row">{g.title}</th>
               <td>{g.state}</td>
               <td>{g.reports}</td>
@@ -373,7 +385,7 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           ))}
         </tbody>
       </table>
-      <h2>Open tickets</h2>
+      <h2>{props.only ? "Its ticket" : "Open tickets"}</h2>
       {props.tickets.length === 0 ? (
         <p>No open tickets.</p>
       ) : (

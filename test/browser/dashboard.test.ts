@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newReleaseKey, type ReleaseKey, trustedKeysVar } from "../../scripts/release-key.ts";
+import type { LocalEmail } from "../../scripts/local-email.ts";
 import { release } from "../../scripts/release.ts";
 import { startEdge, type Edge } from "../support/edge.ts";
 import { eventually, FAST_EDGE_VARS, liveNodes } from "../support/live-node.ts";
@@ -19,13 +20,18 @@ import { type Browser, launchBrowser, waitForText, type WatchedPage } from "./br
 
 let edge: Edge;
 let releaseKey: ReleaseKey;
+/** What the edge handed its local send_email binding. */
+const emails: LocalEmail[] = [];
 const nodes = liveNodes();
 const browsers: Browser[] = [];
 const servers: Server[] = [];
 
 beforeAll(async () => {
   releaseKey = newReleaseKey();
-  edge = await startEdge({ vars: { ...FAST_EDGE_VARS, RELEASE_PUBLIC_KEYS: trustedKeysVar([releaseKey]) } });
+  edge = await startEdge({
+    vars: { ...FAST_EDGE_VARS, RELEASE_PUBLIC_KEYS: trustedKeysVar([releaseKey]), EMAIL_FROM: "it-support@buhdi.test" },
+    onEmail: (email) => emails.push(email),
+  });
 });
 afterAll(async () => {
   await Promise.all(browsers.splice(0).map((b) => b.close()));
@@ -283,6 +289,29 @@ describe("IT Support's dashboard", () => {
     await support.shot("resumed");
   });
 
+  it("invites an owner by email: the form says so, and the invitation with the setup link goes to the address given", async () => {
+    const support = await browser("invitation-email");
+    await signInAsSupport(support);
+    await support.page.goto(`${edge.url}/support/invitations`);
+    const address = `ada-${crypto.randomUUID()}@example.com`;
+    await support.page.getByLabel("Owner's name").fill("Aunt Ada");
+    await support.page.getByLabel("Owner's email").fill(address);
+    await support.page.getByLabel("Computer's name").fill("Sewing Room PC");
+    expect(await support.page.getByLabel("Email the invitation to the owner").isChecked()).toBe(true);
+    await support.page.getByRole("button", { name: "Invite" }).click();
+    await waitForText(support.page, "output.invite-result", `is on its way to ${address}`, 15_000);
+    await support.shot("invited-by-email");
+    const [invitation] = await eventually(
+      () => emails.filter((e) => e.to.includes(address)),
+      (found) => found.length >= 1,
+      30_000,
+      "the invitation in the local send_email binding's log",
+      250,
+    );
+    expect(invitation!.text).toMatch(/Hello Aunt Ada,[\s\S]*\/setup\/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    expect(invitation!.subject).toBe('Set up Buhdi on your computer "Sewing Room PC"');
+  });
+
   it("invites an owner: enrollment code and a sign-in link that signs the new owner in", async () => {
     const support = await browser("invitation");
     await signInAsSupport(support);
@@ -290,6 +319,8 @@ describe("IT Support's dashboard", () => {
     await support.page.getByLabel("Owner's name").fill("Grandpa Joe");
     await support.page.getByLabel("Owner's email").fill(`joe-${crypto.randomUUID()}@example.com`);
     await support.page.getByLabel("Computer's name").fill("Den PC");
+    // Not emailed: the code and a sign-in link are shown to pass on.
+    await support.page.getByLabel("Email the invitation to the owner").uncheck();
     await support.page.getByRole("button", { name: "Invite" }).click();
     await waitForText(support.page, "output.invite-result", /Sign-in link \(15 minutes, once\): http/, 15_000);
     await support.shot("invited");

@@ -8,6 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { startLocalEdge } from "../../scripts/local-edge.ts";
 import type { LocalEdge } from "../../scripts/local-edge.ts";
+import type { LocalEmail } from "../../scripts/local-email.ts";
 import { runCli, tempHome } from "./helpers.ts";
 
 export type TelemetryRow = {
@@ -57,8 +58,9 @@ export type Edge = LocalEdge & {
 
 let owners = 0;
 
-export async function startEdge(options: { vars?: Record<string, string> } = {}): Promise<Edge> {
-  let current = await startLocalEdge({ vars: options.vars });
+/** `onEmail`: each email the edge hands its local send_email binding (scripts/local-email.ts). */
+export async function startEdge(options: { vars?: Record<string, string>; onEmail?: (email: LocalEmail) => void } = {}): Promise<Edge> {
+  let current = await startLocalEdge({ vars: options.vars, onEmail: options.onEmail });
   const { url, adminToken, persistDir } = current;
   const admin = async (pathname: string, body?: unknown) => {
     const response = await fetch(`${url}${pathname}`, {
@@ -109,7 +111,13 @@ export async function startEdge(options: { vars?: Record<string, string> } = {})
     await current.stop();
   };
   const up = async () => {
-    current = await startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars });
+    current = await startLocalEdge({
+      port: Number(new URL(url).port),
+      persistDir,
+      adminToken,
+      vars: options.vars,
+      onEmail: options.onEmail,
+    });
     running = true;
   };
   const stop = async () => {

@@ -124,6 +124,8 @@ async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
 }
 
 const BridgeQuery = z.object({ status: z.enum(["pending", "acked"]).optional() });
+/** `group`: one crash group alone (the link in an escalation email). */
+const CrashGroupsQuery = z.object({ group: z.uuid().optional() });
 const NodeParams = z.object({ id: z.uuid() });
 
 function firstLine(payload: string): { line: string; rolledBack: string | null } {
@@ -208,8 +210,10 @@ const support = new Hono<PageEnv>()
     return c.html(<NodeDetailPage node={await nodeDetail(c.env, id)} />);
   })
   .get("/crash-groups", async (c) => {
+    const { group } = readQuery(c, CrashGroupsQuery);
     const db = database(c.env.DB);
-    const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
+    const [groups, tickets] = await Promise.all([recentGroups(db, group), openTickets(db)]);
+    if (group && groups.length === 0) throw new ApiError(404, "crash_group_not_found", `No crash group ${group}.`);
     const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
     const items = groups.map(({ group, pattern }) => ({
       id: group.id,
@@ -222,8 +226,8 @@ const support = new Hono<PageEnv>()
       lastSeen: group.lastSeenAt,
       hours: hours.get(group.id) ?? [],
     }));
-    const ticketItems = tickets.map((t) => ({ id: t.id, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
-    return c.html(<CrashGroupsPage groups={items} tickets={ticketItems} />);
+    const ticketItems = tickets.map((t) => ({ id: t.id, groupId: t.groupId, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
+    return c.html(<CrashGroupsPage groups={items} tickets={group ? ticketItems.filter((t) => t.groupId === group) : ticketItems} only={Boolean(group)} />);
   });
 
 export const dashboardRoutes = new Hono<AppEnv>()
@@ -267,6 +271,9 @@ export const dashboardApi: Operation[] = [
     params: NodeParams,
     errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
   }),
-  page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets"),
+  page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets; ?group= one group alone", {
+    query: CrashGroupsQuery,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such crash group (crash_group_not_found)." },
+  }),
   page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

@@ -1,7 +1,8 @@
 /**
  * The dashboard's pages, rendered by the Worker (hono/jsx) for a signed-in session: Nana's
  * computers at /home, IT Support's views under /support. The fragments (/home/cards,
- * /support/fleet) are what app.js fetches every few seconds to refresh a page in place.
+ * /support/fleet, /support/nodes/:id/live, /support/crash-groups/list) are what app.js fetches
+ * every few seconds to refresh a page in place.
  * Actions on the support pages go to the JSON API with the session cookie.
  *
  */
@@ -9,9 +10,9 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
-import { NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
+import { NodeDetailBody, NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
-import { BridgePage, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { BridgePage, CrashGroupsBody, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { database } from "../db/client.ts";
 import {
@@ -176,6 +177,25 @@ async function nodeDetail(env: Env, id: string) {
   };
 }
 
+async function crashGroups(env: Env) {
+  const db = database(env.DB);
+  const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
+  const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
+  const items = groups.map(({ group, pattern }) => ({
+    id: group.id,
+    title: group.title,
+    state: group.state,
+    reports: group.reportCount,
+    nodes: group.nodeCount,
+    versions: (JSON.parse(group.versions) as string[]).sort(),
+    pattern,
+    lastSeen: group.lastSeenAt,
+    hours: hours.get(group.id) ?? [],
+  }));
+  const ticketItems = tickets.map((t) => ({ id: t.id, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
+  return { groups: items, tickets: ticketItems };
+}
+
 const owner = new Hono<PageEnv>()
   .use(requireSession("owner"))
   .get("/", async (c) => {
@@ -207,24 +227,12 @@ const support = new Hono<PageEnv>()
     const { id } = readParams(c, NodeParams);
     return c.html(<NodeDetailPage node={await nodeDetail(c.env, id)} />);
   })
-  .get("/crash-groups", async (c) => {
-    const db = database(c.env.DB);
-    const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
-    const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
-    const items = groups.map(({ group, pattern }) => ({
-      id: group.id,
-      title: group.title,
-      state: group.state,
-      reports: group.reportCount,
-      nodes: group.nodeCount,
-      versions: (JSON.parse(group.versions) as string[]).sort(),
-      pattern,
-      lastSeen: group.lastSeenAt,
-      hours: hours.get(group.id) ?? [],
-    }));
-    const ticketItems = tickets.map((t) => ({ id: t.id, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
-    return c.html(<CrashGroupsPage groups={items} tickets={ticketItems} />);
-  });
+  .get("/nodes/:id/live", async (c) => {
+    const { id } = readParams(c, NodeParams);
+    return c.html(<NodeDetailBody node={await nodeDetail(c.env, id)} />);
+  })
+  .get("/crash-groups", async (c) => c.html(<CrashGroupsPage {...await crashGroups(c.env)} />))
+  .get("/crash-groups/list", async (c) => c.html(<CrashGroupsBody {...await crashGroups(c.env)} />));
 
 export const dashboardRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -261,12 +269,17 @@ export const dashboardApi: Operation[] = [
   page("/support", "IT Support: the fleet, filtered, sorted and paged (50 a page)", { query: FleetQuery }),
   page("/support/fleet", "The fleet table alone (what the page refreshes itself with)", { query: FleetQuery }),
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
-  page("/support/known-issues", "Known issues: dry run, disable, create"),
-  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/known-issues", "Known issues: dry run, edit, disable, enable, create"),
+  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout, push, yank"),
   page("/support/nodes/{id}", "One node: live status, 24 h memory and error charts (from its Durable Object), updates, commands with acks, telemetry", {
     params: NodeParams,
     errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
   }),
+  page("/support/nodes/{id}/live", "The node's page below its name (what the page refreshes itself with)", {
+    params: NodeParams,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
+  }),
   page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets"),
+  page("/support/crash-groups/list", "The crash groups and open tickets alone (what the page refreshes itself with)"),
   page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

@@ -3,7 +3,16 @@
  * falls back to the default, so a typo in wrangler.toml never fails requests.
  */
 import { describe, expect, it } from "vitest";
-import { count, enrollmentTtlSeconds, liveTiming, percent, positiveSeconds, seconds, triageSettings } from "../../worker/config.ts";
+import {
+  count,
+  enrollmentTtlSeconds,
+  historySlotMs,
+  liveTiming,
+  percent,
+  positiveSeconds,
+  seconds,
+  triageSettings,
+} from "../../worker/config.ts";
 import type { Env } from "../../worker/env.ts";
 
 const NOT_NUMBERS = ["abc", "30s", "NaN", "Infinity", "-Infinity"];
@@ -79,6 +88,12 @@ describe("the configuration the Worker reads", () => {
       rollbackHaltCount: 2,
       rollbackHaltPercent: 5,
     });
+  });
+
+  it("samples the chart history every 5 minutes unless HISTORY_SLOT_SECONDS says otherwise (a bad value is the default)", () => {
+    expect(historySlotMs(envWith({}))).toBe(300_000);
+    expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: "3" }))).toBe(3_000);
+    for (const value of ["", "0", "-3", "often"]) expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: value }))).toBe(300_000);
   });
 
   it("derives the offline grace from the heartbeat interval unless it is set", () => {

@@ -1,8 +1,10 @@
 /**
  * The dashboards in a real browser (Debian's chromium) against a real local edge and real
  * agents: signing in by link, Nana's computer going offline and back without a reload, a crash
- * she is told about, another owner's computer out of her reach, IT Support's actions, and what
- * an attacker's node name, crash lines or cross-site form can and cannot do.
+ * she is told about, a real crash fixed by a signed update, another owner's computer out of her
+ * reach, IT Support's actions and live pages, what an attacker's node name, crash lines or
+ * cross-site form can and cannot do, and axe-core on every page. One edge, one chromium and one
+ * IT Support session serve the whole file: each costs seconds to start on a loaded machine.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";

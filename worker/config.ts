@@ -55,6 +55,13 @@ export function liveTiming(env: Env): Timing {
   };
 }
 
+/** The node's chart history: one sample per slot of this length, 5 minutes unless HISTORY_SLOT_SECONDS says otherwise. */
+export const DEFAULT_HISTORY_SLOT_SECONDS = 300;
+
+export function historySlotMs(env: Env): number {
+  return positiveSeconds(env.HISTORY_SLOT_SECONDS, DEFAULT_HISTORY_SLOT_SECONDS) * 1000;
+}
+
 export type TriageSettings = {
   /** At most one escalation per crash group per this period. */
   escalationPeriodMs: number;

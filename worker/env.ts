@@ -18,6 +18,8 @@ export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
   OFFLINE_GRACE_SECONDS?: string;
   /** At most one node_offline event per node per this window; default 600. */
   FLAP_WINDOW_SECONDS?: string;
+  /** One chart sample per node per this many seconds; default 300. Shortened only to measure what sampling costs (npm run bench). */
+  HISTORY_SLOT_SECONDS?: string;
 }
 
 /**

@@ -1,5 +1,8 @@
 /** @jsxImportSource hono/jsx */
-/** IT Support's node detail: live status, 24 h charts, telemetry timeline, commands with acks, update history. */
+/**
+ * IT Support's node detail: live status, 24 h charts, telemetry timeline, commands with acks, update
+ * history; all of it below the name refreshed in place every 5 s.
+ */
 import { Page, Time } from "./layout.tsx";
 
 export type NodeDetail = {
@@ -50,6 +53,19 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
   return (
     <Page title={n.name} nav="support" current="/support">
       <h1>{n.name}</h1>
+      {/* app.js refreshes this region from /support/nodes/<id>/live every 5 s, like the fleet table. */}
+      <div id="node" data-refresh={`/support/nodes/${n.id}/live`} data-every="5">
+        <NodeDetailBody node={n} />
+      </div>
+    </Page>
+  );
+}
+
+/** Everything on the node's page below its name: what the page refreshes itself with. */
+export function NodeDetailBody(props: { node: NodeDetail }) {
+  const n = props.node;
+  return (
+    <div>
       <dl class="facts">
         <dt>Owner</dt>
         <dd>{n.owner}</dd>
@@ -100,7 +116,7 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
           </thead>
           <tbody>
             {n.commands.map((cmd) => (
-              <tr>
+              <tr data-command-id={cmd.id}>
                 <td>
                   <Time at={new Date(cmd.createdAt)} withDate />
                 </td>
@@ -127,6 +143,6 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
           </li>
         ))}
       </ol>
-    </Page>
+    </div>
   );
 }

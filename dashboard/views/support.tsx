@@ -178,14 +178,14 @@ export function KnownIssuesPage(props: { items: KnownIssueItem[] }) {
         <tbody>
           {props.items.map((issue) => (
             <tr data-known-issue-id={issue.id}>
-              <td>
+              <td data-testid="pattern">
                 <code>{issue.pattern}</code>
                 {issue.description && <p>{issue.description}</p>}
               </td>
               <td>
                 {issue.fixType ?? "—"} {issue.fixVersion ?? ""}
               </td>
-              <td>{issue.enabled ? "yes" : "no"}</td>
+              <td data-testid="enabled">{issue.enabled ? "yes" : "no"}</td>
               <td>{issue.hitCount}</td>
               <td>
                 <ApiForm method="POST" path={`/api/admin/known-issues/${issue.id}/test`} label="Dry run" result="known-issue-test" />
@@ -260,7 +260,7 @@ export function ReleasesPage(props: { items: ReleaseItem[] }) {
             <tr data-release={r.version}>
               <th scope="row">{r.version}</th>
               <td>{r.channel}</td>
-              <td>{r.rolloutPercent} %</td>
+              <td data-testid="rollout">{r.rolloutPercent} %</td>
               <td>{r.installs}</td>
               <td>{r.rollbacks}</td>
               <td data-testid="release-state">
@@ -342,8 +342,8 @@ export type CrashGroupItem = {
 };
 export type TicketItem = { id: string; groupId: string; title: string; tags: string[]; reports: number; updatedAt: Date };
 
-/** `only`: one group asked for by id (an escalation email's link), with its ticket and a way back to all. */
-export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only?: boolean }) {
+/** `only`: the one group shown alone (`?group=`, the escalation email's link), or null for all. */
+export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only: string | null }) {
   return (
     <Page title="Crash groups" nav="support" current="/support/crash-groups">
       <h1>{props.only ? "Crash group" : "Crash groups"}</h1>
@@ -352,6 +352,22 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           <a href="/support/crash-groups">All crash groups</a>
         </p>
       )}
+      {/* Refreshed in place from /support/crash-groups/list every 5 s: a group's state changes as triage and the fix go on. */}
+      <div
+        id="crash-groups"
+        data-refresh={props.only ? `/support/crash-groups/list?group=${encodeURIComponent(props.only)}` : "/support/crash-groups/list"}
+        data-every="5"
+      >
+        <CrashGroupsBody groups={props.groups} tickets={props.tickets} only={props.only} />
+      </div>
+    </Page>
+  );
+}
+
+/** The groups and the open tickets: what the crash groups page refreshes itself with. */
+export function CrashGroupsBody(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only: string | null }) {
+  return (
+    <div>
       {props.groups.length === 0 && <p>No crashes yet.</p>}
       <table>
         <thead>
@@ -370,7 +386,7 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           {props.groups.map((g) => (
             <tr data-group-id={g.id} id={`group-${g.id}`}>
               <th scope="row">{g.title}</th>
-              <td>{g.state}</td>
+              <td data-testid="group-state">{g.state}</td>
               <td>{g.reports}</td>
               <td>{g.nodes}</td>
               <td>{g.versions.join(", ")}</td>
@@ -397,6 +413,6 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           ))}
         </ul>
       )}
-    </Page>
+    </div>
   );
 }

@@ -18,8 +18,15 @@ export type CommandItem = {
   payload: { manifest?: string };
   ack: { status: string; detail: string | null } | null;
 };
-export type ReleaseItem = { version: string; status: string; halted_reason: string | null; installs: number; rollbacks: number };
-export type CrashGroupItem = { id: string; title: string; report_count: number; known_issue_id: string | null };
+export type ReleaseItem = {
+  version: string;
+  status: string;
+  halted_reason: string | null;
+  rollout_percent: number;
+  installs: number;
+  rollbacks: number;
+};
+export type CrashGroupItem = { id: string; title: string; state: string; report_count: number; known_issue_id: string | null };
 export type TicketItem = { id: string; crash_group_id: string; title: string; report_count: number };
 export type ResolutionItem = {
   telemetry_id: string;

@@ -49,7 +49,8 @@ export type Edge = LocalEdge & {
   telemetryOf(nodeId: string): Promise<TelemetryRow[]>;
   nodeView(nodeId: string): Promise<NodeView>;
   commandsOf(nodeId: string): Promise<CommandView[]>;
-  enrolledHome(env?: Record<string, string>): Promise<{ home: string; nodeId: string }>;
+  /** A home enrolled with `code`, or by default with a new code for "Kitchen Laptop" of this edge's one "Nana". */
+  enrolledHome(env?: Record<string, string>, code?: string): Promise<{ home: string; nodeId: string }>;
   /** The edge goes away (its port is closed); state is kept for up(). */
   down(): Promise<void>;
   /** The same edge again: same address, admin token, vars and stored state. */
@@ -98,9 +99,9 @@ export async function startEdge(options: { vars?: Record<string, string>; onEmai
     return (list.body as { items: CommandView[] }).items;
   };
   /** A home enrolled through the real CLI, as an owner would do it. */
-  const enrolledHome = async (env: Record<string, string> = {}) => {
+  const enrolledHome = async (env: Record<string, string> = {}, code?: string) => {
     const home = await tempHome();
-    const result = await runCli(["enroll", await newCode(), "--server", url], { BUHDI_NODE_HOME: home, ...env });
+    const result = await runCli(["enroll", code ?? (await newCode()), "--server", url], { BUHDI_NODE_HOME: home, ...env });
     if (result.code !== 0) throw new Error(`enroll failed: ${result.stderr}`);
     const config = JSON.parse(await readFile(path.join(home, "config.json"), "utf8")) as { node_id: string };
     return { home, nodeId: config.node_id };

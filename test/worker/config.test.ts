@@ -7,6 +7,7 @@ import {
   count,
   emailSettings,
   enrollmentTtlSeconds,
+  historySlotMs,
   liveTiming,
   percent,
   positiveSeconds,
@@ -88,6 +89,12 @@ describe("the configuration the Worker reads", () => {
       rollbackHaltCount: 2,
       rollbackHaltPercent: 5,
     });
+  });
+
+  it("samples the chart history every 5 minutes unless HISTORY_SLOT_SECONDS says otherwise (a bad value is the default)", () => {
+    expect(historySlotMs(envWith({}))).toBe(300_000);
+    expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: "3" }))).toBe(3_000);
+    for (const value of ["", "0", "-3", "often"]) expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: value }))).toBe(300_000);
   });
 
   it("derives the offline grace from the heartbeat interval unless it is set", () => {

@@ -1,7 +1,8 @@
 /**
  * The dashboard's pages, rendered by the Worker (hono/jsx) for a signed-in session: Nana's
  * computers at /home, IT Support's views under /support. The fragments (/home/cards,
- * /support/fleet) are what app.js fetches every few seconds to refresh a page in place.
+ * /support/fleet, /support/nodes/:id/live, /support/crash-groups/list) are what app.js fetches
+ * every few seconds to refresh a page in place.
  * Actions on the support pages go to the JSON API with the session cookie.
  *
  */
@@ -9,9 +10,9 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
-import { NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
+import { NodeDetailBody, NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
-import { BridgePage, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { BridgePage, CrashGroupsBody, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { database } from "../db/client.ts";
 import {
@@ -178,6 +179,29 @@ async function nodeDetail(env: Env, id: string) {
   };
 }
 
+/** The crash groups page's data; `group` narrows it to that group and its ticket (the escalation email's link). */
+async function crashGroups(env: Env, group: string | undefined) {
+  const db = database(env.DB);
+  const [groups, tickets] = await Promise.all([recentGroups(db, group), openTickets(db)]);
+  if (group && groups.length === 0) throw new ApiError(404, "crash_group_not_found", `No crash group ${group}.`);
+  const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
+  const items = groups.map(({ group, pattern }) => ({
+    id: group.id,
+    title: group.title,
+    state: group.state,
+    reports: group.reportCount,
+    nodes: group.nodeCount,
+    versions: (JSON.parse(group.versions) as string[]).sort(),
+    pattern,
+    lastSeen: group.lastSeenAt,
+    hours: hours.get(group.id) ?? [],
+  }));
+  const ticketItems = tickets
+    .filter((t) => !group || t.groupId === group)
+    .map((t) => ({ id: t.id, groupId: t.groupId, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
+  return { groups: items, tickets: ticketItems, only: group ?? null };
+}
+
 const owner = new Hono<PageEnv>()
   .use(requireSession("owner"))
   .get("/", async (c) => {
@@ -209,26 +233,12 @@ const support = new Hono<PageEnv>()
     const { id } = readParams(c, NodeParams);
     return c.html(<NodeDetailPage node={await nodeDetail(c.env, id)} />);
   })
-  .get("/crash-groups", async (c) => {
-    const { group } = readQuery(c, CrashGroupsQuery);
-    const db = database(c.env.DB);
-    const [groups, tickets] = await Promise.all([recentGroups(db, group), openTickets(db)]);
-    if (group && groups.length === 0) throw new ApiError(404, "crash_group_not_found", `No crash group ${group}.`);
-    const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
-    const items = groups.map(({ group, pattern }) => ({
-      id: group.id,
-      title: group.title,
-      state: group.state,
-      reports: group.reportCount,
-      nodes: group.nodeCount,
-      versions: (JSON.parse(group.versions) as string[]).sort(),
-      pattern,
-      lastSeen: group.lastSeenAt,
-      hours: hours.get(group.id) ?? [],
-    }));
-    const ticketItems = tickets.map((t) => ({ id: t.id, groupId: t.groupId, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
-    return c.html(<CrashGroupsPage groups={items} tickets={group ? ticketItems.filter((t) => t.groupId === group) : ticketItems} only={Boolean(group)} />);
-  });
+  .get("/nodes/:id/live", async (c) => {
+    const { id } = readParams(c, NodeParams);
+    return c.html(<NodeDetailBody node={await nodeDetail(c.env, id)} />);
+  })
+  .get("/crash-groups", async (c) => c.html(<CrashGroupsPage {...await crashGroups(c.env, readQuery(c, CrashGroupsQuery).group)} />))
+  .get("/crash-groups/list", async (c) => c.html(<CrashGroupsBody {...await crashGroups(c.env, readQuery(c, CrashGroupsQuery).group)} />));
 
 export const dashboardRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -265,13 +275,21 @@ export const dashboardApi: Operation[] = [
   page("/support", "IT Support: the fleet, filtered, sorted and paged (50 a page)", { query: FleetQuery }),
   page("/support/fleet", "The fleet table alone (what the page refreshes itself with)", { query: FleetQuery }),
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
-  page("/support/known-issues", "Known issues: dry run, disable, create"),
-  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/known-issues", "Known issues: dry run, edit, disable, enable, create"),
+  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout, push, yank"),
   page("/support/nodes/{id}", "One node: live status, 24 h memory and error charts (from its Durable Object), updates, commands with acks, telemetry", {
     params: NodeParams,
     errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
   }),
+  page("/support/nodes/{id}/live", "The node's page below its name (what the page refreshes itself with)", {
+    params: NodeParams,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
+  }),
   page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets; ?group= one group alone", {
+    query: CrashGroupsQuery,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such crash group (crash_group_not_found)." },
+  }),
+  page("/support/crash-groups/list", "The crash groups and open tickets alone (what the page refreshes itself with); ?group= one group alone", {
     query: CrashGroupsQuery,
     errors: { 403: "Signed in, but as an owner.", 404: "No such crash group (crash_group_not_found)." },
   }),

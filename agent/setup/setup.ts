@@ -22,7 +22,7 @@ import { parseArgs, promisify } from "node:util";
 import { NODE_KEY_HEADER } from "../../protocol/headers.ts";
 import { describeNetworkError, readApiError } from "../outbox/api-error.ts";
 import { loadEnrollment, normalizeServer } from "../core/config.ts";
-import { deletePendingEnrollment, savePendingEnrollment } from "../core/pending-enrollment.ts";
+import { deletePendingEnrollment, readPendingEnrollment, savePendingEnrollment } from "../core/pending-enrollment.ts";
 import { enroll, EnrollError } from "../enroll.ts";
 import { type HomePaths, homePaths } from "../core/paths.ts";
 import { agentVersion } from "../core/version.ts";
@@ -90,12 +90,17 @@ export async function setup(options: SetupOptions): Promise<{ dir: string; execu
     say(`Already connected as node ${nodeId}; keeping it.`);
   } catch {
     const code = options.code?.trim() || (options.msi ? codeFromFileName(options.msi) : null);
-    if (!code) {
+    if (code) {
+      nodeId = await enrollNowOrLater(paths, code, options.server, say);
+    } else if (await readPendingEnrollment(paths)) {
+      // An upgrade (its MSI carries no code) before the first install could connect: keep waiting.
+      nodeId = null;
+      say("Not connected yet; keeping the saved setup code: Buhdi connects this computer by itself as soon as it can.");
+    } else {
       throw new SetupError(
         "No setup code: the installer's file name should look like Buhdi-Setup-XXXX-XXXX-XXXX-XXXX.msi. Download it again from your setup link.",
       );
     }
-    nodeId = await enrollNowOrLater(paths, code, options.server, say);
   }
 
   // 3. Kept running by the system.

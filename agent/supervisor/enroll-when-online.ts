@@ -8,7 +8,7 @@
  * protocol's schemas, which an enrolled supervisor never loads.
  */
 import type { Enrollment } from "../core/config.ts";
-import { NotEnrolledError } from "../core/config.ts";
+import { loadEnrollment, NotEnrolledError } from "../core/config.ts";
 import { messageOf } from "../core/errors.ts";
 import type { HomePaths } from "../core/paths.ts";
 import { deletePendingEnrollment, type PendingEnrollment } from "../core/pending-enrollment.ts";
@@ -29,6 +29,12 @@ export async function enrollWhenOnline(o: EnrollWhenOnlineOptions): Promise<Enro
   const random = o.random ?? Math.random;
   o.log(`not connected yet: enrolling with the setup code saved ${o.pending.saved_at ? `at ${o.pending.saved_at}` : "earlier"}`);
   for (let attempts = 1; ; attempts++) {
+    // Enrolled meanwhile by another process (a second setup with a new code): nothing to do.
+    const done = await loadEnrollment(o.paths).catch(() => null);
+    if (done) {
+      await deletePendingEnrollment(o.paths);
+      return done;
+    }
     try {
       const enrollment = await enroll({ code: o.pending.code, server: o.pending.server, version: o.version, paths: o.paths });
       await deletePendingEnrollment(o.paths);

@@ -9,6 +9,8 @@ export type NodeDetail = {
   os: string;
   arch: string;
   status: string;
+  /** Set when the node was uninstalled (status "retired"). */
+  retiredAt: string | null;
   version: string | null;
   lastSeen: string | null;
   uptimeS: number | null;
@@ -54,7 +56,14 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
         <dt>Owner</dt>
         <dd>{n.owner}</dd>
         <dt>Status</dt>
-        <dd data-testid="status">{n.status}</dd>
+        <dd data-testid="status">
+          {n.status}
+          {n.retiredAt && (
+            <>
+              {" "}(uninstalled <Time at={n.retiredAt} withDate />)
+            </>
+          )}
+        </dd>
         <dt>Version</dt>
         <dd>{n.version ?? "—"}</dd>
         <dt>Last seen</dt>

@@ -24,7 +24,7 @@ export type TelemetryRow = {
 /** GET /api/nodes/:id: the registry row plus the node's live status. */
 export type NodeView = {
   id: string;
-  status: "online" | "offline" | "asleep" | "degraded";
+  status: "online" | "offline" | "asleep" | "degraded" | "retired";
   connected: boolean;
   last_seen: string | null;
   version: string | null;

@@ -162,6 +162,14 @@ describe("the Linux single executable", () => {
     expect((await stat(pendingFile)).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(dir, "home"))).mode & 0o777).toBe(0o700);
     expect(JSON.parse(await readFile(pendingFile, "utf8"))).toMatchObject({ code, server: gate.url });
+    // A newer installer run before it could connect (an upgrade carries no code) keeps the saved one.
+    const upgrade = await collect(
+      spawn(exe, ["setup", "--server", gate.url, "--no-start"], { env, stdio: ["ignore", "pipe", "pipe"] }),
+      60_000,
+    );
+    expect(upgrade.code, upgrade.stdout + upgrade.stderr).toBe(0);
+    expect(upgrade.stdout).toContain("keeping the saved setup code");
+    expect(JSON.parse(await readFile(pendingFile, "utf8"))).toMatchObject({ code, server: gate.url });
 
     // What systemd runs at login, still without the edge: it keeps trying with backoff.
     const supervisor = spawn(installed, ["run"], { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -104,15 +104,24 @@ export async function startEdge(options: { vars?: Record<string, string> } = {})
     return { home, nodeId: config.node_id };
   };
   let running = true;
+  /** An up() still starting: stop() waits for it, so a test that timed out leaves no edge behind. */
+  let starting: Promise<LocalEdge> | null = null;
   const down = async () => {
     running = false;
     await current.stop();
   };
   const up = async () => {
-    current = await startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars });
-    running = true;
+    starting = startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars });
+    try {
+      current = await starting;
+      running = true;
+    } finally {
+      starting = null;
+    }
   };
   const stop = async () => {
+    // up() awaited it first, so by now it has made the started edge current and running.
+    await starting?.catch(() => undefined);
     if (running) await current.stop();
     running = false;
   };

@@ -12,6 +12,8 @@ export type NodeDetail = {
   os: string;
   arch: string;
   status: string;
+  /** Set when the node was uninstalled (status "retired"). */
+  retiredAt: string | null;
   version: string | null;
   lastSeen: string | null;
   uptimeS: number | null;
@@ -70,7 +72,14 @@ export function NodeDetailBody(props: { node: NodeDetail }) {
         <dt>Owner</dt>
         <dd>{n.owner}</dd>
         <dt>Status</dt>
-        <dd data-testid="status">{n.status}</dd>
+        <dd data-testid="status">
+          {n.status}
+          {n.retiredAt && (
+            <>
+              {" "}(uninstalled <Time at={n.retiredAt} withDate />)
+            </>
+          )}
+        </dd>
         <dt>Version</dt>
         <dd>{n.version ?? "—"}</dd>
         <dt>Last seen</dt>

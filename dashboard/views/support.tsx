@@ -109,7 +109,7 @@ export function FleetPage(props: { rows: FleetRow[]; total: number; params: Flee
         <input id="q" name="q" type="search" value={params.q} maxlength={100} />
         <label for="status">Status</label>
         <select id="status" name="status">
-          {["", "online", "degraded", "asleep", "offline"].map((s) => (
+          {["", "online", "degraded", "asleep", "offline", "retired"].map((s) => (
             <option value={s} selected={params.status === s}>
               {s === "" ? "any" : s}
             </option>

@@ -25,7 +25,7 @@ export type TelemetryRow = {
 /** GET /api/nodes/:id: the registry row plus the node's live status. */
 export type NodeView = {
   id: string;
-  status: "online" | "offline" | "asleep" | "degraded";
+  status: "online" | "offline" | "asleep" | "degraded" | "retired";
   connected: boolean;
   last_seen: string | null;
   version: string | null;
@@ -107,21 +107,24 @@ export async function startEdge(options: { vars?: Record<string, string>; onEmai
     return { home, nodeId: config.node_id };
   };
   let running = true;
+  /** An up() still starting: stop() waits for it, so a test that timed out leaves no edge behind. */
+  let starting: Promise<LocalEdge> | null = null;
   const down = async () => {
     running = false;
     await current.stop();
   };
   const up = async () => {
-    current = await startLocalEdge({
-      port: Number(new URL(url).port),
-      persistDir,
-      adminToken,
-      vars: options.vars,
-      onEmail: options.onEmail,
-    });
-    running = true;
+    starting = startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars, onEmail: options.onEmail });
+    try {
+      current = await starting;
+      running = true;
+    } finally {
+      starting = null;
+    }
   };
   const stop = async () => {
+    // up() awaited it first, so by now it has made the started edge current and running.
+    await starting?.catch(() => undefined);
     if (running) await current.stop();
     running = false;
   };

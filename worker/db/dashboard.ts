@@ -58,7 +58,7 @@ export type FleetSort = (typeof FLEET_SORTS)[number];
 
 export type FleetQuery = {
   q?: string;
-  status?: "online" | "offline" | "asleep" | "degraded";
+  status?: "online" | "offline" | "asleep" | "degraded" | "retired";
   sort: FleetSort;
   dir: "asc" | "desc";
   page: number;

@@ -38,8 +38,11 @@ export const nodes = sqliteTable(
     createdAt: createdAt(),
     /** Refreshed on status changes and at the hourly rollup, not per heartbeat (the DO has the live value). */
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
-    /** As the node's Durable Object last reported it; see protocol NODE_STATUSES. */
-    status: text("status", { enum: ["online", "offline", "asleep", "degraded"] })
+    /**
+     * As the node's Durable Object last reported it; see protocol NODE_STATUSES. "retired" is set
+     * by POST /api/node/retire (uninstalled; status_changed_at is then when) and never changes again.
+     */
+    status: text("status", { enum: ["online", "offline", "asleep", "degraded", "retired"] })
       .notNull()
       .default("offline"),
     statusChangedAt: integer("status_changed_at", { mode: "timestamp_ms" }),

@@ -38,6 +38,7 @@ import { historyWords, problemWords, statusWords } from "../dashboard/plain-word
 import type { AppEnv, Env, Viewer } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readParams, readQuery } from "../http/query.ts";
+import { withRegistryStatus } from "../node-session/registry-status.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { sessionViewer } from "../session.ts";
@@ -71,13 +72,17 @@ async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
   const decisions: Decision[] = await decisionsFor(db, crashIds);
   return Promise.all(
     computers.map(async (node) => {
-      const live = await nodeSession(env, node.id).status();
+      const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
       const mine = history.filter((h) => h.nodeId === node.id);
       return {
         id: node.id,
         name: node.name,
         version: live.version ?? node.version,
-        status: statusWords({ status: live.status, last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null }),
+        status: statusWords({
+          status: live.status,
+          last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
+          retired_at: live.retired_at,
+        }),
         problem: problemWords(mine, decisions, now),
         history: historyWords(mine, decisions),
       };
@@ -87,7 +92,7 @@ async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
 
 const FleetQuery = z.object({
   q: z.string().trim().max(100).default(""),
-  status: z.enum(["", "online", "offline", "asleep", "degraded"]).default(""),
+  status: z.enum(["", "online", "offline", "asleep", "degraded", "retired"]).default(""),
   sort: z.enum(FLEET_SORTS).default("name"),
   dir: z.enum(["asc", "desc"]).default("asc"),
   page: z.coerce.number().int().min(1).max(100_000).default(1),
@@ -106,7 +111,7 @@ async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
   // Live figures for the 50 rows shown, from each node's Durable Object, in parallel.
   const items: FleetRow[] = await Promise.all(
     rows.map(async ({ node, ownerName: owner }) => {
-      const live = await nodeSession(env, node.id).status();
+      const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
       return {
         id: node.id,
         name: node.name,
@@ -148,7 +153,7 @@ async function nodeDetail(env: Env, id: string) {
   const now = Date.now();
   const [owner, live, history, commands, telemetry, resolutions] = await Promise.all([
     findOwner(db, node.ownerId),
-    session.status(),
+    session.status().then((status) => withRegistryStatus(status, node)),
     session.history(now),
     session.commands(),
     listTelemetry(db, { scope: { nodeId: id }, unresolvedOnly: false, limit: 50 }),
@@ -162,6 +167,7 @@ async function nodeDetail(env: Env, id: string) {
     os: node.os,
     arch: node.arch,
     status: live.status,
+    retiredAt: live.retired_at,
     version: live.version ?? node.version,
     lastSeen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
     uptimeS: live.uptime_s,

@@ -13,6 +13,9 @@ const migrations = await readD1Migrations("./migrations");
 export default defineConfig({
   test: {
     silent: "passed-only",
+    // Most files wait on other processes (an edge, agents, chromium, Wine), not on the CPU:
+    // three at a time, not vitest's default of one per core but one.
+    maxWorkers: 3,
     projects: [
       {
         plugins: [

@@ -1,14 +1,13 @@
 /**
- * Triage Queue consumer. Each message is one critical telemetry event; it is
- * acknowledged once triaged (or found already triaged: delivery is
- * at-least-once), retried with growing delays when something failed, and after
- * max_retries (wrangler.toml) ends in the dead-letter queue. A failing message
- * never holds up the rest of its batch.
+ * Triage Queue consumer. Each message is one critical telemetry event; the batch is triaged
+ * together (batch.ts), and each message is acknowledged once triaged (or found already
+ * triaged: delivery is at-least-once), retried with growing delays when something failed, and
+ * after max_retries (wrangler.toml) ends in the dead-letter queue. A failing message never
+ * holds up the rest of its batch.
  */
-import { enabledKnownIssues, type KnownIssueRow } from "../db/triage.ts";
 import type { Env } from "../env.ts";
+import { triageBatch } from "./batch.ts";
 import type { TriageMessage } from "./message.ts";
-import { triageTelemetry } from "./triage.ts";
 
 /** 30 s, 60 s, 2 min, … capped at an hour: room for a webhook receiver or D1 to come back. */
 export function retryDelaySeconds(attempts: number): number {
@@ -16,17 +15,33 @@ export function retryDelaySeconds(attempts: number): number {
 }
 
 export async function handleTriageBatch(batch: MessageBatch<TriageMessage>, env: Env): Promise<void> {
-  // One read of the known issues per batch, not per message.
-  let issues: Promise<KnownIssueRow[]> | null = null;
-  const knownIssues = () => (issues ??= enabledKnownIssues(env.DB));
+  let results: Awaited<ReturnType<typeof triageBatch>>;
+  try {
+    results = await triageBatch(
+      env,
+      batch.messages.map((m) => m.body.telemetry_id),
+      Date.now(),
+    );
+  } catch (error) {
+    // The batch's first reads failed (D1 unavailable): nothing was written; every message is retried.
+    results = new Map(batch.messages.map((m) => [m.body.telemetry_id, { ok: false, error }]));
+  }
   for (const message of batch.messages) {
-    try {
-      const outcome = await triageTelemetry(env, message.body.telemetry_id, Date.now(), knownIssues);
-      console.log(JSON.stringify({ msg: "triage", telemetry_id: message.body.telemetry_id, node_id: message.body.node_id, outcome }));
+    // Every id gets a result; the fallback only keeps a gap from acknowledging a message.
+    const result = results.get(message.body.telemetry_id) ?? { ok: false, error: new Error("no triage result") };
+    if (result.ok) {
+      console.log(
+        JSON.stringify({ msg: "triage", telemetry_id: message.body.telemetry_id, node_id: message.body.node_id, outcome: result.outcome }),
+      );
       message.ack();
-    } catch (error) {
+    } else {
       console.error(
-        JSON.stringify({ msg: "triage failed", telemetry_id: message.body.telemetry_id, attempts: message.attempts, error: String(error) }),
+        JSON.stringify({
+          msg: "triage failed",
+          telemetry_id: message.body.telemetry_id,
+          attempts: message.attempts,
+          error: String(result.error),
+        }),
       );
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }

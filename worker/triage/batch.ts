@@ -67,7 +67,9 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
       await env.DB.batch(writes.flatMap((w) => w.statements));
       for (const w of writes) results.set(w.report.context.telemetryId, { ok: true, outcome: "triaged" });
       triaged.push(...writes);
-    } catch {
+    } catch (error) {
+      // Rare (a lost race, D1 failing): logged, so a batch path that keeps falling back is seen.
+      console.warn(JSON.stringify({ msg: "triage batch write failed; triaging one by one", reports: writes.length, error: String(error) }));
       oneByOne = true;
       for (const w of writes)
         await settle(w.report.context.telemetryId, () => triageTelemetry(env, w.report.context.telemetryId, now, async () => issues));

@@ -92,6 +92,9 @@ export function printTable(report: BenchReport): void {
     console.log(
       `${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged; sent at ${t.triage_sent_per_s}/s)`,
     );
+    console.log(
+      `matching alone, µs per report with every pattern: ${t.triage_match_us_one_by_one} one by one, ${t.triage_match_us_one_pass} in one pass`,
+    );
     const ratio = triageRatio(report);
     if (ratio !== null) {
       console.log(

@@ -43,7 +43,7 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
   for (const id of ids) {
     const context = start.contexts.get(id);
     // Already triaged (a redelivery): only what is left of its outbox.
-    if (start.receipts.has(id)) await settle(id, async () => (await flushOutbox(env, id, now), "already_triaged"));
+    if (start.receipts.has(id)) await settle(id, () => flushed(env, id, now, "already_triaged"));
     else if (!context) results.set(id, { ok: true, outcome: "unknown_telemetry" });
     else if (!isCrash(context)) results.set(id, { ok: true, outcome: "not_a_crash" });
     else {
@@ -97,10 +97,14 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
 
   // Reports without a command, a fix to verify or an escalation have nothing to flush.
   for (const { report, hasOutbox } of triaged) {
-    if (hasOutbox)
-      await settle(report.context.telemetryId, async () => (await flushOutbox(env, report.context.telemetryId, now), "triaged"));
+    if (hasOutbox) await settle(report.context.telemetryId, () => flushed(env, report.context.telemetryId, now, "triaged"));
   }
   return results;
+}
+
+async function flushed(env: Env, telemetryId: string, now: number, outcome: TriageOutcome): Promise<TriageOutcome> {
+  await flushOutbox(env, telemetryId, now);
+  return outcome;
 }
 
 function remember(groups: Map<string, GroupRow>, group: { fingerprint: string; rekeyedFrom: string | null; row: GroupRow }): void {

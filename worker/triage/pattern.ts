@@ -73,7 +73,10 @@ export function compilePatternList(sources: readonly string[], onInvalid: (index
   let current: { set: RE2Set; indexes: number[]; size: number } | null = null;
   sources.forEach((source, index) => {
     const compiled = tryCompile(source);
-    if (!compiled.ok) return onInvalid(index, compiled.reason);
+    if (!compiled.ok) {
+      onInvalid(index, compiled.reason);
+      return;
+    }
     const size = compiled.re.programSize();
     if (!current || current.size + size > MAX_SET_PROGRAM_SIZE) {
       current = { set: new RE2Set(RE2Set.UNANCHORED, FLAGS), indexes: [], size: 0 };

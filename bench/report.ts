@@ -90,7 +90,7 @@ export function printTable(report: BenchReport): void {
       `\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`,
     );
     console.log(
-      `${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged; sent at ${t.triage_sent_per_s}/s)`,
+      `${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged; sent at ${t.triage_sent_per_s}/s, the last triaged ${t.triage_lag_s} s after the last sent)`,
     );
     console.log(
       `matching alone, µs per report with every pattern: ${t.triage_match_us_one_by_one} one by one, ${t.triage_match_us_one_pass} in one pass`,

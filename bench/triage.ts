@@ -28,6 +28,8 @@ export type TriageFigures = {
   triage_match_us_one_pass: number;
   /** Reports/s the senders got accepted in the same part, while triage ran in the same workerd. */
   triage_sent_per_s: number;
+  /** Seconds from the last report accepted to the last one triaged: how far triage trailed ingest. */
+  triage_lag_s: number;
 };
 
 const EXTRA_PATTERNS = 200;
@@ -149,6 +151,7 @@ export async function measureTriage(
     triage_reports: reports,
     triage_seconds: Math.round(seconds * 10) / 10,
     triage_sent_per_s: Math.round((reports / sentSeconds) * 10) / 10,
+    triage_lag_s: Math.round((seconds - sentSeconds) * 10) / 10,
   };
 }
 

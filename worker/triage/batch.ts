@@ -84,6 +84,11 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
     }
     const rollback = report.context.type === "update_rolled_back";
     if (rollback) await commit();
+    if (oneByOne) {
+      // The writes before it just failed: the groups in memory may not be what D1 holds.
+      await settle(id, () => triageTelemetry(env, id, now, async () => issues));
+      continue;
+    }
     try {
       const planned = await planTriage(env, report, groups, issues, now);
       segment.push({ report, statements: planned.statements, hasOutbox: planned.hasOutbox });

@@ -1,9 +1,16 @@
 /**
  * `buhdi-node enroll`: trades a one-time code for this node's id and secret key, then stores
- * them. Errors come back as sentences a non-technical owner can act on ("ask for a new code").
+ * them. Errors come back as sentences a non-technical owner can act on ("ask for a new code"),
+ * and say whether trying again later can help (EnrollError.retryable):
+ *   - retryable: no answer (network down, DNS, timeout), the cloud failing (5xx), too many
+ *     requests (429), or an answer that is not the cloud's own API (a captive portal's page, a
+ *     proxy's error): the code is still good, the cloud just was not reached;
+ *   - not retryable: the cloud itself refused the code (its API error: unknown, used, expired,
+ *     invalid), or the code or server address is malformed. Trying again cannot change that.
  */
 import { EnrollRequestSchema, EnrollResponseSchema } from "../protocol/index.ts";
 import { describeNetworkError, readApiError } from "./outbox/api-error.ts";
+import { parseRetryAfter } from "./core/backoff.ts";
 import { normalizeServer, saveEnrollment } from "./core/config.ts";
 import type { Enrollment } from "./core/config.ts";
 import type { HomePaths } from "./core/paths.ts";
@@ -11,6 +18,16 @@ import { describeIssues } from "../protocol/errors.ts";
 
 export class EnrollError extends Error {
   override name = "EnrollError";
+  /** True when the cloud was not reached (or not itself): the same code may work later. */
+  readonly retryable: boolean;
+  /** The cloud's Retry-After, when it gave one. */
+  readonly retryAfterMs: number | null;
+
+  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number | null } = {}) {
+    super(message);
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+  }
 }
 
 export type EnrollOptions = {
@@ -62,19 +79,25 @@ export async function enroll(options: EnrollOptions): Promise<Enrollment> {
   } catch (error) {
     throw new EnrollError(
       `Could not reach ${server}: ${describeNetworkError(error)}. Check the internet connection and the server address.`,
+      { retryable: true },
     );
   }
 
   if (response.status !== 201 && !response.ok) {
+    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
     const info = await readApiError(response);
     const hint = info.code === null ? HINT_BY_STATUS[info.status] : undefined;
     const message = info.message.replace(/[.\s]+$/, "");
-    throw new EnrollError(`Enrollment failed: ${message}.${hint ? ` ${hint}` : ""}`);
+    // Only the API's own refusal is final; anything in the way of it may be gone later.
+    const retryable = info.code === null || info.status >= 500 || info.status === 429;
+    throw new EnrollError(`Enrollment failed: ${message}.${hint ? ` ${hint}` : ""}`, { retryable, retryAfterMs });
   }
   const body: unknown = await response.json().catch(() => null);
   const parsed = EnrollResponseSchema.safeParse(body);
   if (!parsed.success) {
-    throw new EnrollError(`Enrollment failed: the server's answer (${response.status}) did not contain a node id and key.`);
+    throw new EnrollError(`Enrollment failed: the server's answer (${response.status}) did not contain a node id and key.`, {
+      retryable: true,
+    });
   }
   const enrollment: Enrollment = { server, node_id: parsed.data.node_id, key: parsed.data.node_key };
   await saveEnrollment(options.paths, enrollment);

@@ -29,6 +29,15 @@
  * Context that makes the ratio readable on a shared 2-core machine: CPU seconds the edge's
  * process tree spent per answered frame (workerd, and wrangler's own Node process), its RSS with
  * every socket open, and the open-file limit.
+ *
+ * What the chart history costs. Each NodeSession stores one sample per 5-minute slot (the first
+ * heartbeat in it: a storage put and delete). In the heartbeat window that almost never happens
+ * (a 15 s window crosses a slot boundary one time in twenty), so the headline measures the
+ * in-memory slot check only. The same edge is then restarted on the same state with
+ * HISTORY_SLOT_SECONDS=BENCH_HB_HISTORY_SLOT (default 3) and measured again. At the closed loop's
+ * 2-5 heartbeats per node per second that is one sample per 6-15 heartbeats, near production's
+ * one per 10 (30 s heartbeats, 5-minute slots); the run reports the rate it had, and the CPU per
+ * frame against the first run gives the cost of one sample.
  */
 import path from "node:path";
 import type { LocalEdge } from "../scripts/local-edge.ts";
@@ -69,8 +78,28 @@ export type TargetRun = {
   cost: EdgeCost | null;
 };
 
+/** The heartbeat measured again with the history sampled every slotSeconds. */
+export type HistoryRun = {
+  slotSeconds: number;
+  run: TargetRun;
+  ratio: number;
+  cpuRatio: number | null;
+  /** Samples written per answered heartbeat, if each node writes one per slot (production: 0.1). */
+  samplesPerHeartbeat: number;
+};
+
+/** 30 s heartbeats, one sample per 300 s slot. */
+const PRODUCTION_SAMPLES_PER_HEARTBEAT = 30 / 300;
+
 export type HeartbeatSection = {
-  settings: { nodes: number; warmupSeconds: number; windowSeconds: number; mode: string; localObservability: boolean };
+  settings: {
+    nodes: number;
+    warmupSeconds: number;
+    windowSeconds: number;
+    mode: string;
+    localObservability: boolean;
+    historySlotSeconds: number;
+  };
   enrollSeconds: number;
   fdLimit: FdLimit;
   heartbeat: TargetRun;
@@ -78,6 +107,8 @@ export type HeartbeatSection = {
   ratio: number;
   /** Echo's workerd CPU per frame ÷ heartbeat's: the same comparison in CPU, which the machine's other load hardly moves. */
   cpuRatio: number | null;
+  history: HistoryRun | null;
+  productionSamplesPerHeartbeat: number;
   targetRatio: number;
   failures: string[];
 };
@@ -89,13 +120,14 @@ export async function benchHeartbeat(): Promise<HeartbeatSection> {
     windowSeconds: positiveInt("BENCH_HB_WINDOW", 15),
     mode: "closed loop: one heartbeat in flight per socket",
     localObservability: process.env.BENCH_HB_LOCAL_OBSERVABILITY === "1",
+    historySlotSeconds: positiveInt("BENCH_HB_HISTORY_SLOT", 3),
   };
+  const edgeEnv = { X_LOCAL_OBSERVABILITY: settings.localObservability ? "true" : "false" };
   const fdLimit = raiseFdLimit();
   log(`heartbeat: open files soft ${fdLimit.soft} / hard ${fdLimit.hard} (${fdLimit.note})`);
   log("heartbeat: starting the edge and the echo Worker (wrangler dev)");
-  const [edge, echoEdge] = await startEdges([{}, { config: ECHO_CONFIG }], {
-    X_LOCAL_OBSERVABILITY: settings.localObservability ? "true" : "false",
-  });
+  const [edge, echoEdge] = await startEdges([{}, { config: ECHO_CONFIG }], edgeEnv);
+  let sampling: LocalEdge | undefined;
   try {
     const enrollStarted = performance.now();
     const nodes = await enrollFleet(edge!, settings.nodes, ENROLL_CONCURRENCY);
@@ -107,23 +139,61 @@ export async function benchHeartbeat(): Promise<HeartbeatSection> {
     // otherwise compete with the baseline for the same cores.
     const echo = await measure("echo", echoEdge!, members, settings, (m) => m.startsWith('{"type":"heartbeat"'));
     await stopEdge(echoEdge!);
-    const heartbeat = await measure("heartbeat", edge!, members, settings, (m) => m.includes('"type":"heartbeat_ack"'));
-    const ratio = echo.loop && heartbeat.loop && echo.loop.perSecond > 0 ? heartbeat.loop.perSecond / echo.loop.perSecond : 0;
-    const [echoCpu, beatCpu] = [echo.cost?.cpuUsPerFrame.workerd, heartbeat.cost?.cpuUsPerFrame.workerd];
+    const isAck = (m: string) => m.includes('"type":"heartbeat_ack"');
+    const heartbeat = await measure("heartbeat", edge!, members, settings, isAck);
+
+    // The same edge and state (the enrolled nodes), restarted with the history sampled every few seconds.
+    log(`heartbeat: restarting the edge with HISTORY_SLOT_SECONDS=${settings.historySlotSeconds}`);
+    await stopEdge(edge!, { keepState: true });
+    [sampling] = await startEdges(
+      [
+        {
+          persistDir: edge!.persistDir,
+          adminToken: edge!.adminToken,
+          // Given, so the already migrated D1 is not migrated again.
+          config: path.join(REPO_ROOT, "wrangler.toml"),
+          vars: { HISTORY_SLOT_SECONDS: String(settings.historySlotSeconds) },
+        },
+      ],
+      edgeEnv,
+    );
+    const sampled = await measure(`heartbeat, history every ${settings.historySlotSeconds} s`, sampling!, members, settings, isAck);
+    // A node writes at most one sample per slot, and at most one per heartbeat.
+    const beatsPerNode = sampled.connected > 0 ? (sampled.loop?.answered ?? 0) / sampled.connected : 0;
+    const slotsInWindow = settings.windowSeconds / settings.historySlotSeconds;
+    const history: HistoryRun = {
+      slotSeconds: settings.historySlotSeconds,
+      run: sampled,
+      ratio: ratioOf(sampled, echo),
+      cpuRatio: cpuRatioOf(sampled, echo),
+      samplesPerHeartbeat: beatsPerNode > 0 ? Math.min(1, slotsInWindow / beatsPerNode) : 0,
+    };
     return {
       settings,
       enrollSeconds,
       fdLimit,
       heartbeat,
       echo,
-      ratio,
-      cpuRatio: echoCpu && beatCpu ? echoCpu / beatCpu : null,
+      ratio: ratioOf(heartbeat, echo),
+      cpuRatio: cpuRatioOf(heartbeat, echo),
+      history,
+      productionSamplesPerHeartbeat: PRODUCTION_SAMPLES_PER_HEARTBEAT,
       targetRatio: HEARTBEAT_TARGET_RATIO,
-      failures: [...problems("heartbeat", heartbeat), ...problems("echo", echo)],
+      failures: [...problems("heartbeat", heartbeat), ...problems("echo", echo), ...problems("heartbeat with history", sampled)],
     };
   } finally {
-    await Promise.allSettled([stopEdge(edge!), stopEdge(echoEdge!)]);
+    await Promise.allSettled([stopEdge(edge!), stopEdge(echoEdge!), ...(sampling ? [stopEdge(sampling)] : [])]);
   }
+}
+
+function ratioOf(run: TargetRun, baseline: TargetRun): number {
+  return run.loop && baseline.loop && baseline.loop.perSecond > 0 ? run.loop.perSecond / baseline.loop.perSecond : 0;
+}
+
+/** Baseline's workerd CPU per frame ÷ the run's. */
+function cpuRatioOf(run: TargetRun, baseline: TargetRun): number | null {
+  const [base, own] = [baseline.cost?.cpuUsPerFrame.workerd, run.cost?.cpuUsPerFrame.workerd];
+  return base && own ? base / own : null;
 }
 
 function membersOf(nodes: EnrolledNode[]): Member[] {

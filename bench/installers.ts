@@ -95,7 +95,8 @@ export async function benchInstallers(): Promise<InstallersSection> {
       log: () => {},
     });
     const installer_bytes = Object.fromEntries(built.map((b) => [b.platform, b.size]));
-    const sea = built.find((b) => b.platform === "linux-x64")!.file;
+    const sea = built.find((b) => b.platform === "linux-x64")?.executable;
+    if (!sea) throw new Error("the Linux installer build returned no executable");
 
     edge = await startEdge();
     const ownerId = await createOwner(edge);

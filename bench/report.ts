@@ -208,9 +208,18 @@ function printHeartbeat(r: HeartbeatSection): void {
     ["target", "sockets", "open s", "frames/s", "p50 ms", "p99 ms", "unanswered", "workerd µs/f", "wrangler µs/f", "workerd MB"],
     row("echo (baseline)", r.echo),
     row("heartbeat", r.heartbeat),
+    ...(r.history ? [row(`heartbeat, history every ${r.history.slotSeconds} s`, r.history.run)] : []),
   ]);
   console.log(`\nheartbeat / echo = ${r.ratio.toFixed(3)}  (target >= ${r.targetRatio}: ${met(r.ratio >= r.targetRatio)})`);
   if (r.cpuRatio !== null) console.log(`in workerd CPU per frame, echo / heartbeat = ${r.cpuRatio.toFixed(3)}`);
+  if (r.history) {
+    const h = r.history;
+    console.log(
+      `with a history sample every ${h.slotSeconds} s (${h.samplesPerHeartbeat.toFixed(3)} per heartbeat; production ${r.productionSamplesPerHeartbeat}): ` +
+        `heartbeat / echo = ${h.ratio.toFixed(3)} (target >= ${r.targetRatio}: ${met(h.ratio >= r.targetRatio)})` +
+        `${h.cpuRatio === null ? "" : `, by workerd CPU per frame ${h.cpuRatio.toFixed(3)}`}`,
+    );
+  }
 }
 
 function printD1(r: D1Section): void {
@@ -346,6 +355,11 @@ function heartbeatFigures(r: HeartbeatSection) {
     heartbeat_cpu_ratio_vs_echo: r.cpuRatio === null ? null : round(r.cpuRatio, 3),
     heartbeat_target_ratio: r.targetRatio,
     heartbeat_target_met: r.ratio >= r.targetRatio,
+    heartbeat_history_slot_s: r.history?.slotSeconds ?? null,
+    heartbeat_history_samples_per_heartbeat: r.history ? round(r.history.samplesPerHeartbeat, 3) : null,
+    heartbeat_history_rps: r.history ? round(r.history.run.loop?.perSecond ?? 0, 1) : null,
+    heartbeat_history_ratio_vs_echo: r.history ? round(r.history.ratio, 3) : null,
+    heartbeat_history_cpu_ratio_vs_echo: r.history?.cpuRatio == null ? null : round(r.history.cpuRatio, 3),
   };
 }
 

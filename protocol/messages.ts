@@ -55,6 +55,18 @@ export const HeartbeatSchema = z.object({
   last_task_at: z.iso.datetime({ offset: true }).nullable(),
   memory_mb: z.number().nonnegative().max(1_000_000),
   error_count: z.number().int().nonnegative().max(1_000_000_000),
+  /**
+   * Sent once, with the first heartbeat after the node noticed it had not run for a while (the
+   * computer slept, or the process was frozen): how long ago, in ms, it stopped running. The
+   * cloud then shows the outage that silence caused as sleep, not as a problem. Older clouds
+   * drop the unknown field.
+   */
+  asleep_for_ms: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(366 * 24 * 3600 * 1000)
+    .optional(),
 });
 export type Heartbeat = z.output<typeof HeartbeatSchema>;
 
@@ -99,5 +111,6 @@ export type CloudFrame =
   | CommandFrame
   | { type: "error"; code: string; message: string };
 
-export const NODE_STATUSES = ["online", "offline", "asleep", "degraded"] as const;
+/** "retired": uninstalled (POST /api/node/retire); its key no longer works and it never comes back. */
+export const NODE_STATUSES = ["online", "offline", "asleep", "degraded", "retired"] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];

@@ -1,12 +1,12 @@
 /**
  * Debian's chromium (`/usr/bin/chromium`, installed by scripts/system-packages.ts) driven by
  * playwright-core, for the browser tests and the dashboard benchmark: never a browser download,
- * a fresh profile each time, removed on close.
+ * a fresh profile (or fresh in-memory contexts) each time, removed on close.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { isInstalled } from "./system-packages.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -21,11 +21,25 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+function requireChromium(): void {
   if (!isInstalled("chromium")) {
     // Never a silent skip: npm test installs it first (scripts/system-packages.ts).
     throw new Error("chromium is not installed: run `node scripts/system-packages.ts` as root (apt-get install -y chromium).");
   }
+}
+
+/**
+ * One chromium process for many isolated contexts (each its own cookies, storage and cache, all
+ * in memory): the browser tests share one per test file, since launching chromium on a loaded
+ * machine costs seconds each time.
+ */
+export async function launchChromiumBrowser(): Promise<Browser> {
+  requireChromium();
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  requireChromium();
   const profile = await mkdtemp(path.join(tmpdir(), "buhdi-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { emailLogReader, type LocalEmail } from "./local-email.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // Wrangler needs Node 22: run its script on the node_modules Node, whatever Node runs this file.
@@ -29,8 +30,12 @@ export type LocalEdgeOptions = {
   config?: string;
   /** Forward wrangler's own output (npm start); tests keep it quiet. */
   inheritOutput?: boolean;
-  /** Extra `--var NAME:value` pairs. */
+  /** Extra `--var NAME:value` pairs. PUBLIC_URL defaults to this edge's own URL. */
   vars?: Record<string, string>;
+  /** Each email the edge sends, as read from the local send_email binding's log (local-email.ts). */
+  onEmail?: (email: LocalEmail) => void;
+  /** Where to keep each email's HTML part (wrangler removes its own copy when it stops). */
+  keepEmailHtmlIn?: string;
 };
 
 export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<LocalEdge> {
@@ -41,7 +46,10 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
 
   if (!options.config) await migrateLocalD1(persistDir, options.inheritOutput ?? false);
 
-  const vars = { ADMIN_TOKEN: adminToken, ...options.vars };
+  const url = `http://127.0.0.1:${port}`;
+  const vars = { ADMIN_TOKEN: adminToken, PUBLIC_URL: url, ...options.vars };
+  // The local send_email binding logs each email at info level; that log is how emails are seen here.
+  const emails = options.onEmail ? emailLogReader(options.onEmail, { keepHtmlIn: options.keepEmailHtmlIn }) : null;
   const child = spawn(
     NODE22,
     [
@@ -59,14 +67,14 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
       persistDir,
       "--show-interactive-dev-session=false",
       "--log-level",
-      options.inheritOutput ? "info" : "warn",
+      options.inheritOutput || emails ? "info" : "warn",
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
       cwd: REPO_ROOT,
       // Own process group: stop() takes workerd down with wrangler.
       detached: true,
-      stdio: options.inheritOutput ? "inherit" : ["ignore", "pipe", "pipe"],
+      stdio: options.inheritOutput && !emails ? "inherit" : ["ignore", "pipe", "pipe"],
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
     },
   );
@@ -74,10 +82,19 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   const killOnExit = () => killGroup(child, "SIGKILL");
   process.once("exit", killOnExit);
   const output: string[] = [];
-  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  for (const [stream, forwardTo] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
+    stream?.on("data", (d: Buffer) => {
+      const text = d.toString();
+      // Forwarded when the output is the person's (npm start); otherwise the tail is kept to explain a failed start.
+      if (options.inheritOutput) forwardTo.write(text);
+      else if (output.push(text) > 400) output.splice(0, 200);
+      emails?.push(text);
+    });
+  }
 
-  const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntilServing(url, child);
   } catch (error) {

@@ -2,16 +2,20 @@
  * `npm start`: the local edge for a person to try. Generates an ADMIN_TOKEN
  * into .dev.vars on first run (git-ignored), migrates and seeds the local D1,
  * serves the Worker on http://127.0.0.1:8787 (PORT to change it), prints how
- * to use it, and stops everything on Ctrl-C.
+ * to use it, prints each email the edge sends in full (the local send_email
+ * binding delivers nothing), and stops everything on Ctrl-C.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, startLocalEdge } from "./local-edge.ts";
+import { formatEmail } from "./local-email.ts";
 import { localReleaseKeys, trustedKeysVar } from "./release-key.ts";
 import { enrollAndRunCommand, seedTryIt } from "./try-it.ts";
 
 const DEV_VARS = path.join(REPO_ROOT, ".dev.vars");
+/** Local stand-ins: the sender of every email and the person escalations go to. */
+const LOCAL_EMAIL = { EMAIL_FROM: "it-support@buhdi.test", ESCALATION_EMAIL_TO: "kriz@buhdi.test" };
 
 function adminTokenFromDevVars(): { token: string; created: boolean } {
   const existing = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
@@ -35,7 +39,10 @@ const edge = await startLocalEdge({
   persistDir: path.join(REPO_ROOT, ".wrangler", "state"),
   adminToken: token,
   inheritOutput: true,
-  vars: releaseKeys.length > 0 ? { RELEASE_PUBLIC_KEYS: trustedKeysVar(releaseKeys) } : {},
+  vars: { ...LOCAL_EMAIL, ...(releaseKeys.length > 0 ? { RELEASE_PUBLIC_KEYS: trustedKeysVar(releaseKeys) } : {}) },
+  onEmail: (email) =>
+    console.log(`\nAn email left the edge (sent locally to no one; this is what ${email.to} would get):\n${formatEmail(email)}\n`),
+  keepEmailHtmlIn: path.join(REPO_ROOT, ".wrangler", "emails"),
 });
 
 const stateDir = path.join(REPO_ROOT, ".wrangler", "state");
@@ -58,6 +65,9 @@ Dashboards (in a browser):
 Enroll and run a node ("Kitchen Laptop", one-time code ${tryIt.code}, valid until ${tryIt.expiresAt}), in another terminal:
 
   ${enrollAndRunCommand(tryIt, edge.url, REPO_ROOT, keysVar)}
+
+Nana's invitation email (setup link and a sign-in link): ${tryIt.invitation}; it is printed here when
+the Queue sends it, and so is every escalation email to ${LOCAL_EMAIL.ESCALATION_EMAIL_TO}.
 
 Then watch it:  curl -s ${edge.url}/api/nodes -H "authorization: Bearer ${token}"
 ${

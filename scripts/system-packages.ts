@@ -14,6 +14,7 @@ export const SYSTEM_PACKAGES: ReadonlyArray<{ command: string; pkg: string }> = 
   { command: "wine", pkg: "wine" },
   { command: "wineserver", pkg: "wine64" },
   { command: "osslsigncode", pkg: "osslsigncode" },
+  { command: "strip", pkg: "binutils" },
   { command: "openssl", pkg: "openssl" },
   { command: "systemd-analyze", pkg: "systemd" },
   { command: "chromium", pkg: "chromium" },

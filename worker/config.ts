@@ -5,6 +5,7 @@
  * failing requests: a typo in a var must not take the edge down.
  */
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from "../protocol/messages.ts";
+import { addressList, emailAddress } from "./email/address.ts";
 import type { Env } from "./env.ts";
 import type { Timing } from "./node-session/live-state.ts";
 
@@ -54,6 +55,13 @@ export function liveTiming(env: Env): Timing {
   };
 }
 
+/** The node's chart history: one sample per slot of this length, 5 minutes unless HISTORY_SLOT_SECONDS says otherwise. */
+export const DEFAULT_HISTORY_SLOT_SECONDS = 300;
+
+export function historySlotMs(env: Env): number {
+  return positiveSeconds(env.HISTORY_SLOT_SECONDS, DEFAULT_HISTORY_SLOT_SECONDS) * 1000;
+}
+
 export type TriageSettings = {
   /** At most one escalation per crash group per this period. */
   escalationPeriodMs: number;
@@ -76,4 +84,41 @@ export function triageSettings(env: Env): TriageSettings {
     rollbackHaltCount: count(env.ROLLBACK_HALT_COUNT, 2),
     rollbackHaltPercent: percent(env.ROLLBACK_HALT_PERCENT, 5),
   };
+}
+
+export type EmailSettings = {
+  /** The sender; null: no email is sent, for `reason`. */
+  from: string | null;
+  /** Why nothing is sent (no sender, or one that is not an address), for the API's answer and the logs. */
+  reason: string | null;
+  /** Who gets escalations by email (none: escalations go only to the webhook). */
+  escalationTo: string[];
+  /** Entries of ESCALATION_EMAIL_TO that are not addresses: left out, and logged. */
+  invalidEscalationTo: string[];
+  /** The edge's public origin for links in emails written off a request (escalations); null: no link. */
+  publicUrl: string | null;
+};
+
+/** EMAIL_FROM, ESCALATION_EMAIL_TO and PUBLIC_URL; a bad value sends nothing rather than failing requests. */
+export function emailSettings(env: Env): EmailSettings {
+  const configured = env.EMAIL_FROM?.trim() ?? "";
+  const from = emailAddress(configured);
+  const reason = from
+    ? null
+    : configured === ""
+      ? "EMAIL_FROM is not set: this edge sends no email"
+      : "EMAIL_FROM is not a valid address: this edge sends no email";
+  const { addresses, invalid } = addressList(env.ESCALATION_EMAIL_TO);
+  return { from, reason, escalationTo: addresses, invalidEscalationTo: invalid, publicUrl: origin(env.PUBLIC_URL) };
+}
+
+/** `https://fleet.example.com/` → `https://fleet.example.com`; anything but an http(s) URL → null. */
+function origin(value: string | undefined): string | null {
+  if (!value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.origin : null;
+  } catch {
+    return null;
+  }
 }

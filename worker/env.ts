@@ -5,11 +5,11 @@
  * `npm test` fails while it is stale). Declared here by hand: what the config
  * cannot say.
  */
-import type { TriageMessage } from "./triage/message.ts";
+import type { QueueMessage } from "./queue.ts";
 
 export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
-  /** Critical telemetry, for the triage consumer (wrangler types only knows it as a Queue of anything). */
-  TRIAGE_QUEUE: Queue<TriageMessage>;
+  /** Critical telemetry for triage, and emails to send (wrangler types only knows it as a Queue of anything). */
+  TRIAGE_QUEUE: Queue<QueueMessage>;
 
   // ── Optional, not in wrangler.toml: unset unless set as a secret or with `--var` ──
   /** HMAC-SHA256 key for the escalation webhook's signature header (a secret). */
@@ -18,6 +18,8 @@ export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
   OFFLINE_GRACE_SECONDS?: string;
   /** At most one node_offline event per node per this window; default 600. */
   FLAP_WINDOW_SECONDS?: string;
+  /** One chart sample per node per this many seconds; default 300. Shortened only to measure what sampling costs (npm run bench). */
+  HISTORY_SLOT_SECONDS?: string;
 }
 
 /**

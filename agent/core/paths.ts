@@ -11,6 +11,11 @@ export type HomePaths = {
   config: string;
   /** The node's secret key, alone in its own file so it can be 0600. */
   key: string;
+  /**
+   * A setup code not spent yet, kept (0600) when setup could not reach the cloud; `run` enrolls
+   * with it once the cloud answers, then deletes it (core/pending-enrollment.ts).
+   */
+  pendingEnrollment: string;
   crashLog: string;
   crashLogPrev: string;
   /** One JSON file per telemetry event not yet accepted by the cloud. */
@@ -48,6 +53,7 @@ export function homePaths(home: string): HomePaths {
     home,
     config: path.join(home, "config.json"),
     key: path.join(home, "node.key"),
+    pendingEnrollment: path.join(home, "pending-enrollment.json"),
     crashLog: path.join(home, "crash.log"),
     crashLogPrev: path.join(home, "crash.log.prev"),
     spool,

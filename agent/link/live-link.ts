@@ -10,7 +10,9 @@
  *     WS_FAILURE_THRESHOLD the one-shot connection_degraded is handed to onDegraded:
  *     once per outage (a new outage after a successful connect may report again).
  *   - A socket with no answer for 2 intervals is dead (a NAT that forgot us, a laptop lid): it
- *     is dropped and reconnected. wake() does the same at once, after the OS slept.
+ *     is dropped and reconnected. wake() does the same at once, after the OS slept, and the
+ *     next heartbeat that goes out says how long ago the node stopped running (asleep_for_ms),
+ *     so the cloud shows the silence as sleep, not as an outage.
  *   - Commands go to onCommand one by one; their ack goes back on the socket they came on. No
  *     ack (the handler threw, the socket closed) means the cloud resends, and the handler knows
  *     the id (commands/handler.ts).
@@ -106,6 +108,8 @@ export class LiveLink {
   #httpInFlight = false;
   /** Heartbeats are held until then after going_away "sleep". */
   #sleepHoldUntil = 0;
+  /** When the node stopped running before the last wake, until a heartbeat has said so. */
+  #asleepSince: number | null = null;
   #reconnectTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #ackTimer: NodeJS.Timeout | null = null;
@@ -173,10 +177,14 @@ export class LiveLink {
     return sent;
   }
 
-  /** The computer just woke up: whatever socket we hold is suspect; connect again now. */
-  wake(): void {
+  /**
+   * The computer just woke up: whatever socket we hold is suspect; connect again now. sleptMs:
+   * how long the node did not run, as the wake detector measured it (0: unknown).
+   */
+  wake(sleptMs = 0): void {
     if (this.#stopped) return;
     this.#sleepHoldUntil = 0;
+    if (sleptMs > 0) this.#asleepSince = Math.min(this.#asleepSince ?? Number.POSITIVE_INFINITY, Date.now() - sleptMs);
     this.#backoffAttempts = 0;
     const socket = this.#socket;
     if (socket) {
@@ -420,18 +428,29 @@ export class LiveLink {
     if (Date.now() < this.#sleepHoldUntil) return;
     const socket = this.#socket;
     if (socket) {
-      this.#send({ type: "heartbeat", ...this.#deps.heartbeat("connected", this.#wsFailures) });
+      const asleepSince = this.#asleepSince;
+      if (this.#send({ type: "heartbeat", ...this.#beat("connected") })) {
+        if (this.#asleepSince === asleepSince) this.#asleepSince = null; // said once
+      }
       if (!this.#ackTimer) this.#ackTimer = setTimeout(() => this.#onSilent(socket), 2 * this.#intervalMs);
       return;
     }
     if (this.#wsFailures > 0) void this.#httpHeartbeat();
   }
 
+  /** The heartbeat payload, with the sleep it ended if a wake has not been told yet. */
+  #beat(state: ConnectionState): Heartbeat {
+    const beat = this.#deps.heartbeat(state, this.#wsFailures);
+    return this.#asleepSince === null ? beat : { ...beat, asleep_for_ms: Math.max(0, Date.now() - this.#asleepSince) };
+  }
+
   async #httpHeartbeat(): Promise<void> {
     if (this.#httpInFlight || Date.now() < this.#httpNotBefore) return;
     this.#httpInFlight = true;
     try {
-      const outcome = await this.#deps.postHeartbeat(this.#deps.heartbeat("degraded", this.#wsFailures));
+      const asleepSince = this.#asleepSince;
+      const outcome = await this.#deps.postHeartbeat(this.#beat("degraded"));
+      if (outcome.kind === "sent" && this.#asleepSince === asleepSince) this.#asleepSince = null;
       if (outcome.kind === "refused") {
         // The server answered and said no: that is a fault, unlike the outage behind an unreachable one.
         this.#deps.countError();

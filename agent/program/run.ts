@@ -36,7 +36,15 @@ import { createOutbox } from "../outbox/outbox.ts";
 import { homePaths, nodeHome } from "../core/paths.ts";
 import { RESTART_INTO_CURRENT_EXIT_CODE } from "../supervisor/program-choice.ts";
 import { loadKeyring } from "../update/trusted-keys.ts";
-import { commandDeadlinesMs, downloadIdleTimeoutMs, downloadRetryDelaysMs, linkTiming, retryTickMs, updateHealthyMs } from "./tuning.ts";
+import {
+  commandDeadlinesMs,
+  downloadIdleTimeoutMs,
+  downloadRetryDelaysMs,
+  linkTiming,
+  retryTickMs,
+  updateHealthyMs,
+  wakeDetectorTiming,
+} from "./tuning.ts";
 import { watchUpdateTrial } from "../update/trial.ts";
 import { createUpdater } from "../update/updater.ts";
 import { agentVersion } from "../core/version.ts";
@@ -206,10 +214,17 @@ export async function runNode(env: NodeJS.ProcessEnv = process.env): Promise<voi
     },
     onSleep: () => liveLink.sleep(),
   });
-  wake = startWakeDetector((sleptMs) => {
-    log(`this computer was asleep for about ${Math.round(sleptMs / 1000)} s; reconnecting`);
-    liveLink.wake();
-  });
+  const wakeTiming = wakeDetectorTiming(env);
+  wake = startWakeDetector(
+    (sleptMs) => {
+      log(`this computer was asleep for about ${Math.round(sleptMs / 1000)} s; reconnecting`);
+      // Counted from the last check that ran: the sleep began after it, never before. The cloud
+      // matches this against the outage it saw (an overestimate by one period at most).
+      liveLink.wake(sleptMs + wakeTiming.periodMs);
+    },
+    wakeTiming.periodMs,
+    wakeTiming.latenessMs,
+  );
 
   endTrialWatch = await watchUpdateTrial({
     paths,

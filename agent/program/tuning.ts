@@ -14,13 +14,18 @@
  *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
  *   BUHDI_NODE_DOWNLOAD_IDLE_MS     no answer or no byte of a bundle for this long: attempt cut (30 s)
  *   BUHDI_NODE_UPDATE_DEADLINE_MS   a SOFTWARE_UPDATE command's deadline (30 min; commands/handler.ts)
- * The supervisor's three (restart, crash loop, update healthy) are in supervisor/tuning.ts,
+ *   BUHDI_NODE_ENROLL_RETRY_MS      first wait before retrying a setup code saved offline (5 s) ...
+ *   BUHDI_NODE_ENROLL_RETRY_CAP_MS  ... and the longest (5 min)
+ *   BUHDI_NODE_WAKE_CHECK_MS        how often the wake detector looks at the clock (5 s) ...
+ *   BUHDI_NODE_WAKE_LATENESS_MS     ... and how late a check must be to count as a wake (15 s)
+ * The supervisor's (restart, crash loop, update healthy, enroll retry) are in supervisor/tuning.ts,
  * re-exported here, so that the supervisor does not load the protocol's schemas.
  */
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, WS_FAILURE_THRESHOLD } from "../../protocol/index.ts";
 import type { CommandName } from "../commands/handler.ts";
 import type { LinkTiming } from "../link/live-link.ts";
 import { msFrom } from "../supervisor/tuning.ts";
+import { WAKE_CHECK_PERIOD_MS, WAKE_LATENESS_MS } from "./wake-detector.ts";
 
 export { DEFAULT_UPDATE_HEALTHY_MS, restartTuning, updateHealthyMs } from "../supervisor/tuning.ts";
 
@@ -58,4 +63,12 @@ export function downloadIdleTimeoutMs(env: NodeJS.ProcessEnv): number | undefine
 export function commandDeadlinesMs(env: NodeJS.ProcessEnv): Partial<Record<CommandName, number>> {
   const update = msFrom(env, "BUHDI_NODE_UPDATE_DEADLINE_MS", 100);
   return update === null ? {} : { SOFTWARE_UPDATE: update };
+}
+
+/** The wake detector's clock: tests freeze a node for seconds, not for a real night. */
+export function wakeDetectorTiming(env: NodeJS.ProcessEnv): { periodMs: number; latenessMs: number } {
+  return {
+    periodMs: msFrom(env, "BUHDI_NODE_WAKE_CHECK_MS", 50) ?? WAKE_CHECK_PERIOD_MS,
+    latenessMs: msFrom(env, "BUHDI_NODE_WAKE_LATENESS_MS", 100) ?? WAKE_LATENESS_MS,
+  };
 }

@@ -5,7 +5,8 @@
  *   1. puts this executable (and, on macOS, the node binary and bundle around the launcher) in
  *      the install folder (installDir);
  *   2. enrolls with the code, unless this install is already enrolled (an upgrade keeps it);
- *      the code comes from --code, or from the MSI's file name;
+ *      the code comes from --code, or from the MSI's file name. If the cloud cannot be reached,
+ *      the code is saved and `run` enrolls later: the install never fails for the network;
  *   3. registers what keeps the supervisor running (systemd user unit, scheduled task,
  *      LaunchAgent) and starts it, unless --no-start.
  *
@@ -20,9 +21,10 @@ import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { NODE_KEY_HEADER } from "../../protocol/headers.ts";
 import { describeNetworkError, readApiError } from "../outbox/api-error.ts";
-import { loadEnrollment } from "../core/config.ts";
-import { enroll } from "../enroll.ts";
-import { homePaths } from "../core/paths.ts";
+import { loadEnrollment, normalizeServer } from "../core/config.ts";
+import { deletePendingEnrollment, readPendingEnrollment, savePendingEnrollment } from "../core/pending-enrollment.ts";
+import { enroll, EnrollError } from "../enroll.ts";
+import { type HomePaths, homePaths } from "../core/paths.ts";
 import { agentVersion } from "../core/version.ts";
 import { codeFromFileName } from "./code-from-file-name.ts";
 import { executableName, installDir, logDirIn, nodeHomeIn, supervisorPidFile } from "./install-dir.ts";
@@ -64,7 +66,8 @@ function homeOf(env: NodeJS.ProcessEnv, dir: string): string {
 
 const WINDOWS_RUN_KEY = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run";
 
-export async function setup(options: SetupOptions): Promise<{ dir: string; executable: string; nodeId: string; started: boolean }> {
+/** nodeId null: not connected yet; the code is saved and `run` enrolls once the cloud answers. */
+export async function setup(options: SetupOptions): Promise<{ dir: string; executable: string; nodeId: string | null; started: boolean }> {
   const env = options.env ?? process.env;
   const platform = options.platform ?? process.platform;
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -80,24 +83,50 @@ export async function setup(options: SetupOptions): Promise<{ dir: string; execu
 
   // 2. Enrolled once: an upgrade or a second setup keeps the node it already is.
   const paths = homePaths(homeOf(env, dir));
-  let nodeId: string;
+  let nodeId: string | null;
   try {
     nodeId = (await loadEnrollment(paths)).node_id;
+    await deletePendingEnrollment(paths);
     say(`Already connected as node ${nodeId}; keeping it.`);
   } catch {
     const code = options.code?.trim() || (options.msi ? codeFromFileName(options.msi) : null);
-    if (!code) {
+    if (code) {
+      nodeId = await enrollNowOrLater(paths, code, options.server, say);
+    } else if (await readPendingEnrollment(paths)) {
+      // An upgrade (its MSI carries no code) before the first install could connect: keep waiting.
+      nodeId = null;
+      say("Not connected yet; keeping the saved setup code: Buhdi connects this computer by itself as soon as it can.");
+    } else {
       throw new SetupError(
         "No setup code: the installer's file name should look like Buhdi-Setup-XXXX-XXXX-XXXX-XXXX.msi. Download it again from your setup link.",
       );
     }
-    nodeId = (await enroll({ code, server: options.server, version: agentVersion(), paths })).node_id;
-    say(`Connected this computer to your Buhdi account (node ${nodeId}).`);
   }
 
   // 3. Kept running by the system.
   const started = await registerService({ dir, executable, platform, env, start: options.start, say });
   return { dir, executable, nodeId, started };
+}
+
+/**
+ * Enrolls now; if the cloud cannot be reached (no network, a timeout, the cloud failing), the
+ * code is saved for `run` to use once it can (supervisor/enroll-when-online.ts) and the install
+ * goes on: a computer set up offline connects by itself later. A code the cloud refuses (used,
+ * expired, unknown) fails setup with the cloud's sentence: no later attempt could work, and the
+ * owner must hear now that they need a new link, not find a silent Buhdi later.
+ */
+async function enrollNowOrLater(paths: HomePaths, code: string, server: string, say: Say): Promise<string | null> {
+  try {
+    const nodeId = (await enroll({ code, server, version: agentVersion(), paths })).node_id;
+    await deletePendingEnrollment(paths);
+    say(`Connected this computer to your Buhdi account (node ${nodeId}).`);
+    return nodeId;
+  } catch (error) {
+    if (!(error instanceof EnrollError) || !error.retryable) throw error;
+    await savePendingEnrollment(paths, { code: code.toUpperCase(), server: normalizeServer(server) });
+    say(`${error.message} Buhdi is installed anyway and will connect this computer by itself as soon as it can.`);
+    return null;
+  }
 }
 
 async function installSelf(dir: string, executable: string, platform: NodeJS.Platform): Promise<void> {
@@ -331,10 +360,11 @@ export async function setupCommand(argv: string[]): Promise<number> {
         start: !values["no-start"],
         say,
       });
+      const later = done.nodeId === null ? " It will connect to your account as soon as this computer is online." : "";
       say(
         done.started
-          ? "Buhdi is running and will start every time you log in."
-          : `Buhdi is installed. Start it with: ${done.executable} run`,
+          ? `Buhdi is running and will start every time you log in.${later}`
+          : `Buhdi is installed. Start it with: ${done.executable} run${later}`,
       );
       return 0;
     } catch (error) {

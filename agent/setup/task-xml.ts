@@ -1,15 +1,22 @@
 /**
  * The Windows Task Scheduler task that keeps the supervisor running: started at this user's
  * logon and every 5 minutes after (a second start while one runs is ignored, so the repetition
- * only matters when the supervisor died), on battery too, with no time limit, and restarted by
- * the scheduler when it fails. A non-administrator may register a logon trigger only for
- * themselves, so the trigger and the principal both name the installing user.
+ * only matters when the supervisor died), and when the computer resumes from sleep (System log,
+ * Microsoft-Windows-Power-Troubleshooter, event 1: usually the process simply resumes and the
+ * start is ignored, but one that died asleep is back at once, not up to 5 minutes later), on
+ * battery too, with no time limit, and restarted by the scheduler when it fails. A
+ * non-administrator may register a logon trigger only for themselves, so the trigger and the
+ * principal both name the installing user; an event trigger names no user and runs as the
+ * principal (while they are logged on: InteractiveToken).
  *
  * schtasks /Create /XML expects UTF-16 (little-endian, with a byte-order mark): taskXmlBytes.
  */
 import { xml } from "./launchd-plist.ts";
 
 export const TASK_NAME = "Buhdi";
+
+/** The event query of the resume trigger: "the system has resumed from sleep". */
+export const RESUME_EVENT_QUERY = `<QueryList><Query Id="0" Path="System"><Select Path="System">*[System[Provider[@Name='Microsoft-Windows-Power-Troubleshooter'] and EventID=1]]</Select></Query></QueryList>`;
 
 export function taskXml(options: { userId: string; executable: string; workingDirectory: string }): string {
   const user = xml(options.userId);
@@ -28,6 +35,10 @@ export function taskXml(options: { userId: string; executable: string; workingDi
         <StopAtDurationEnd>false</StopAtDurationEnd>
       </Repetition>
     </LogonTrigger>
+    <EventTrigger>
+      <Enabled>true</Enabled>
+      <Subscription>${xml(RESUME_EVENT_QUERY)}</Subscription>
+    </EventTrigger>
   </Triggers>
   <Principals>
     <Principal id="Author">

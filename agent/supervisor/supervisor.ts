@@ -25,17 +25,18 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { loadEnrollment } from "../core/config.ts";
+import { loadEnrollment, NotEnrolledError } from "../core/config.ts";
+import { deletePendingEnrollment, readPendingEnrollment } from "../core/pending-enrollment.ts";
 import { installCrashCapture } from "../crash/capture.ts";
 import { formatExitRecord } from "../crash/crash-log.ts";
 import { CRASH_LOOP_ENV, encodeCrashLoop } from "./crash-loop-env.ts";
 import { log } from "../core/log.ts";
-import { homePaths, nodeHome } from "../core/paths.ts";
+import { type HomePaths, homePaths, nodeHome } from "../core/paths.ts";
 import { RESTART_INTO_CURRENT_EXIT_CODE, chooseProgram } from "./program-choice.ts";
 import type { NodeProgram } from "./program-choice.ts";
 import { afterExit, beforeStart, initialRestartState } from "./restart-policy.ts";
 import { SUPERVISED_ENV } from "./supervised.ts";
-import { restartTuning, updateHealthyMs } from "./tuning.ts";
+import { enrollRetryTiming, restartTuning, updateHealthyMs } from "./tuning.ts";
 import { agentVersion } from "../core/version.ts";
 import { clearTrial, readTrial, readVersionName } from "../update/version-store.ts";
 import type { UpdateTrial } from "../update/version-store.ts";
@@ -48,8 +49,9 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
   const paths = homePaths(nodeHome(env));
   // A bug in the supervisor is a crash like any other: recorded, then reported by the next start.
   installCrashCapture(paths.crashLog);
-  // Not enrolled: say so and stop (exit 2) instead of restarting a program that can only fail.
-  await loadEnrollment(paths);
+  // Not enrolled: enroll with the code setup saved while offline, once the cloud answers; with
+  // no such code, say so and stop (exit 2) instead of restarting a program that can only fail.
+  await enrolledOrPending(paths, env);
   const tuning = restartTuning(env);
   const healthyMs = updateHealthyMs(env);
   const baseVersion = agentVersion(env);
@@ -188,6 +190,20 @@ export async function runSupervisor(env: NodeJS.ProcessEnv = process.env): Promi
   process.on("SIGINT", () => stop("SIGINT"));
 
   await start();
+}
+
+async function enrolledOrPending(paths: HomePaths, env: NodeJS.ProcessEnv): Promise<void> {
+  try {
+    await loadEnrollment(paths);
+    await deletePendingEnrollment(paths).catch(() => undefined); // a second setup's leftover
+    return;
+  } catch (error) {
+    if (!(error instanceof NotEnrolledError)) throw error;
+    const pending = await readPendingEnrollment(paths);
+    if (pending === null) throw error;
+    const { enrollWhenOnline } = await import("./enroll-when-online.ts");
+    await enrollWhenOnline({ paths, pending, version: agentVersion(env), timing: enrollRetryTiming(env), log });
+  }
 }
 
 function appendExitRecord(crashLog: string, record: string): void {

@@ -31,3 +31,13 @@ export const DEFAULT_UPDATE_HEALTHY_MS = 60_000;
 export function updateHealthyMs(env: NodeJS.ProcessEnv): number {
   return msFrom(env, "BUHDI_NODE_UPDATE_HEALTHY_MS", 100) ?? DEFAULT_UPDATE_HEALTHY_MS;
 }
+
+/** Retrying a setup code saved while offline: from 5 s, doubling with jitter, at most 5 min apart. */
+export type EnrollRetryTiming = { baseMs: number; capMs: number };
+export const DEFAULT_ENROLL_RETRY: EnrollRetryTiming = { baseMs: 5_000, capMs: 5 * 60_000 };
+
+export function enrollRetryTiming(env: NodeJS.ProcessEnv): EnrollRetryTiming {
+  const baseMs = msFrom(env, "BUHDI_NODE_ENROLL_RETRY_MS", 10) ?? DEFAULT_ENROLL_RETRY.baseMs;
+  const capMs = Math.max(baseMs, msFrom(env, "BUHDI_NODE_ENROLL_RETRY_CAP_MS", 10) ?? DEFAULT_ENROLL_RETRY.capMs);
+  return { baseMs, capMs };
+}

@@ -112,7 +112,7 @@ function wireApiForm(form: HTMLFormElement): void {
   });
 }
 
-async function postJson(path: string, body: Record<string, string>): Promise<Json> {
+async function postJson(path: string, body: Record<string, string | boolean>): Promise<Json> {
   const response = await fetch(path, {
     method: "POST",
     credentials: "same-origin",
@@ -128,7 +128,11 @@ function field(json: Json, name: string): string {
   return json && typeof json === "object" && !Array.isArray(json) ? String(json[name]) : "";
 }
 
-/** Invitations: an owner, a one-time enrollment code for their computer and a sign-in link, through the admin API. */
+/**
+ * Invitations: an owner and a one-time enrollment code for their computer through the admin API,
+ * and the invitation emailed to them (once) when the box is ticked. Without the email, a sign-in
+ * link to pass on as well.
+ */
 function wireInvite(form: HTMLFormElement): void {
   const output = form.querySelector("output");
   const say = (text: string): void => {
@@ -137,16 +141,21 @@ function wireInvite(form: HTMLFormElement): void {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value.trim() ?? "";
+    const sendEmail = (form.elements.namedItem("send_email") as HTMLInputElement | null)?.checked ?? false;
     say("Working…");
     try {
       const owner = await postJson("/api/admin/owners", { name: value("name"), email: value("email") });
       const ownerId = field(owner, "owner_id");
-      const code = await postJson("/api/admin/enrollments", { owner_id: ownerId, node_name: value("node_name") });
+      const code = await postJson("/api/admin/enrollments", { owner_id: ownerId, node_name: value("node_name"), send_email: sendEmail });
+      const enrollment = `Enrollment code for "${value("node_name")}": ${field(code, "code")} (valid until ${field(code, "expires_at")}).`;
+      const email = code && typeof code === "object" && !Array.isArray(code) ? code.email : null;
+      if (email && typeof email === "object" && !Array.isArray(email) && email.status === "queued") {
+        say(`Invited ${value("name")}: the invitation (setup link and sign-in link) is on its way to ${value("email")}. ${enrollment}`);
+        return;
+      }
+      const notSent = email && typeof email === "object" && !Array.isArray(email) ? ` Not emailed: ${String(email.reason)}.` : "";
       const link = await postJson(`/api/admin/owners/${ownerId}/sign-in-link`, {});
-      say(
-        `Invited ${value("name")}. Enrollment code for "${value("node_name")}": ${field(code, "code")} (valid until ${field(code, "expires_at")}). ` +
-          `Sign-in link (15 minutes, once): ${field(link, "url")}`,
-      );
+      say(`Invited ${value("name")}.${notSent} ${enrollment} Sign-in link (15 minutes, once): ${field(link, "url")}`);
     } catch (error) {
       say(error instanceof Error ? error.message : "Could not reach the server; try again.");
     }

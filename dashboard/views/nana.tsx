@@ -9,7 +9,7 @@ function Sentence(props: { words: Words }) {
   return (
     <span>
       {props.words.before}
-      {props.words.at && <Time at={props.words.at} />}
+      {props.words.at && <Time at={props.words.at} withDate={props.words.withDate} />}
       {props.words.after}
     </span>
   );

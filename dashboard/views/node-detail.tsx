@@ -1,5 +1,8 @@
 /** @jsxImportSource hono/jsx */
-/** IT Support's node detail: live status, 24 h charts, telemetry timeline, commands with acks, update history. */
+/**
+ * IT Support's node detail: live status, 24 h charts, telemetry timeline, commands with acks, update
+ * history; all of it below the name refreshed in place every 5 s.
+ */
 import { Page, Time } from "./layout.tsx";
 
 export type NodeDetail = {
@@ -9,6 +12,8 @@ export type NodeDetail = {
   os: string;
   arch: string;
   status: string;
+  /** Set when the node was uninstalled (status "retired"). */
+  retiredAt: string | null;
   version: string | null;
   lastSeen: string | null;
   uptimeS: number | null;
@@ -50,11 +55,31 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
   return (
     <Page title={n.name} nav="support" current="/support">
       <h1>{n.name}</h1>
+      {/* app.js refreshes this region from /support/nodes/<id>/live every 5 s, like the fleet table. */}
+      <div id="node" data-refresh={`/support/nodes/${n.id}/live`} data-every="5">
+        <NodeDetailBody node={n} />
+      </div>
+    </Page>
+  );
+}
+
+/** Everything on the node's page below its name: what the page refreshes itself with. */
+export function NodeDetailBody(props: { node: NodeDetail }) {
+  const n = props.node;
+  return (
+    <div>
       <dl class="facts">
         <dt>Owner</dt>
         <dd>{n.owner}</dd>
         <dt>Status</dt>
-        <dd data-testid="status">{n.status}</dd>
+        <dd data-testid="status">
+          {n.status}
+          {n.retiredAt && (
+            <>
+              {" "}(uninstalled <Time at={n.retiredAt} withDate />)
+            </>
+          )}
+        </dd>
         <dt>Version</dt>
         <dd>{n.version ?? "—"}</dd>
         <dt>Last seen</dt>
@@ -100,7 +125,7 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
           </thead>
           <tbody>
             {n.commands.map((cmd) => (
-              <tr>
+              <tr data-command-id={cmd.id}>
                 <td>
                   <Time at={new Date(cmd.createdAt)} withDate />
                 </td>
@@ -127,6 +152,6 @@ export function NodeDetailPage(props: { node: NodeDetail }) {
           </li>
         ))}
       </ol>
-    </Page>
+    </div>
   );
 }

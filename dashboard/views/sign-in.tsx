@@ -20,7 +20,7 @@ export type LinkProblem = "used" | "expired" | "unknown";
 
 const PROBLEM_TEXT: Record<LinkProblem, string> = {
   used: "This sign-in link has already been used. Each link works once.",
-  expired: "This sign-in link has expired. Links work for 15 minutes.",
+  expired: "This sign-in link has expired. A link works for 15 minutes, or up to 7 days in an invitation email: ask for a new one.",
   unknown: "This sign-in link is not valid.",
 };
 

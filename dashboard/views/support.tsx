@@ -109,7 +109,7 @@ export function FleetPage(props: { rows: FleetRow[]; total: number; params: Flee
         <input id="q" name="q" type="search" value={params.q} maxlength={100} />
         <label for="status">Status</label>
         <select id="status" name="status">
-          {["", "online", "degraded", "asleep", "offline"].map((s) => (
+          {["", "online", "degraded", "asleep", "offline", "retired"].map((s) => (
             <option value={s} selected={params.status === s}>
               {s === "" ? "any" : s}
             </option>
@@ -178,14 +178,14 @@ export function KnownIssuesPage(props: { items: KnownIssueItem[] }) {
         <tbody>
           {props.items.map((issue) => (
             <tr data-known-issue-id={issue.id}>
-              <td>
+              <td data-testid="pattern">
                 <code>{issue.pattern}</code>
                 {issue.description && <p>{issue.description}</p>}
               </td>
               <td>
                 {issue.fixType ?? "—"} {issue.fixVersion ?? ""}
               </td>
-              <td>{issue.enabled ? "yes" : "no"}</td>
+              <td data-testid="enabled">{issue.enabled ? "yes" : "no"}</td>
               <td>{issue.hitCount}</td>
               <td>
                 <ApiForm method="POST" path={`/api/admin/known-issues/${issue.id}/test`} label="Dry run" result="known-issue-test" />
@@ -260,7 +260,7 @@ export function ReleasesPage(props: { items: ReleaseItem[] }) {
             <tr data-release={r.version}>
               <th scope="row">{r.version}</th>
               <td>{r.channel}</td>
-              <td>{r.rolloutPercent} %</td>
+              <td data-testid="rollout">{r.rolloutPercent} %</td>
               <td>{r.installs}</td>
               <td>{r.rollbacks}</td>
               <td data-testid="release-state">
@@ -296,7 +296,10 @@ export function InvitationsPage() {
   return (
     <Page title="Invitations" nav="support" current="/support/invitations">
       <h1>Invite an owner</h1>
-      <p>Creates the owner, a one-time enrollment code for their computer and a sign-in link to their dashboard. Both are shown once.</p>
+      <p>
+        Creates the owner and a one-time enrollment code for their computer, and emails them the invitation: the link that sets up Buhdi and a
+        sign-in link to their dashboard. Without the email, the code and a sign-in link are shown here once, to pass on yourself.
+      </p>
       <form data-invite="1" class="invite">
         <label for="inv-name">Owner's name</label>
         <input id="inv-name" name="name" required maxlength={100} />
@@ -304,6 +307,9 @@ export function InvitationsPage() {
         <input id="inv-email" name="email" type="email" required maxlength={254} />
         <label for="inv-node">Computer's name</label>
         <input id="inv-node" name="node_name" required maxlength={100} value="Kitchen Laptop" />
+        <label>
+          <input type="checkbox" name="send_email" checked /> Email the invitation to the owner
+        </label>
         <button type="submit">Invite</button>
         <output role="status" class="invite-result"></output>
       </form>
@@ -334,12 +340,34 @@ export type CrashGroupItem = {
   lastSeen: Date;
   hours: number[];
 };
-export type TicketItem = { id: string; title: string; tags: string[]; reports: number; updatedAt: Date };
+export type TicketItem = { id: string; groupId: string; title: string; tags: string[]; reports: number; updatedAt: Date };
 
-export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[] }) {
+/** `only`: the one group shown alone (`?group=`, the escalation email's link), or null for all. */
+export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only: string | null }) {
   return (
     <Page title="Crash groups" nav="support" current="/support/crash-groups">
-      <h1>Crash groups</h1>
+      <h1>{props.only ? "Crash group" : "Crash groups"}</h1>
+      {props.only && (
+        <p>
+          <a href="/support/crash-groups">All crash groups</a>
+        </p>
+      )}
+      {/* Refreshed in place from /support/crash-groups/list every 5 s: a group's state changes as triage and the fix go on. */}
+      <div
+        id="crash-groups"
+        data-refresh={props.only ? `/support/crash-groups/list?group=${encodeURIComponent(props.only)}` : "/support/crash-groups/list"}
+        data-every="5"
+      >
+        <CrashGroupsBody groups={props.groups} tickets={props.tickets} only={props.only} />
+      </div>
+    </Page>
+  );
+}
+
+/** The groups and the open tickets: what the crash groups page refreshes itself with. */
+export function CrashGroupsBody(props: { groups: CrashGroupItem[]; tickets: TicketItem[]; only: string | null }) {
+  return (
+    <div>
       {props.groups.length === 0 && <p>No crashes yet.</p>}
       <table>
         <thead>
@@ -356,9 +384,9 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
         </thead>
         <tbody>
           {props.groups.map((g) => (
-            <tr data-group-id={g.id}>
+            <tr data-group-id={g.id} id={`group-${g.id}`}>
               <th scope="row">{g.title}</th>
-              <td>{g.state}</td>
+              <td data-testid="group-state">{g.state}</td>
               <td>{g.reports}</td>
               <td>{g.nodes}</td>
               <td>{g.versions.join(", ")}</td>
@@ -373,7 +401,7 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           ))}
         </tbody>
       </table>
-      <h2>Open tickets</h2>
+      <h2>{props.only ? "Its ticket" : "Open tickets"}</h2>
       {props.tickets.length === 0 ? (
         <p>No open tickets.</p>
       ) : (
@@ -385,6 +413,6 @@ export function CrashGroupsPage(props: { groups: CrashGroupItem[]; tickets: Tick
           ))}
         </ul>
       )}
-    </Page>
+    </div>
   );
 }

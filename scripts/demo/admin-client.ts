@@ -18,8 +18,15 @@ export type CommandItem = {
   payload: { manifest?: string };
   ack: { status: string; detail: string | null } | null;
 };
-export type ReleaseItem = { version: string; status: string; halted_reason: string | null; installs: number; rollbacks: number };
-export type CrashGroupItem = { id: string; title: string; report_count: number; known_issue_id: string | null };
+export type ReleaseItem = {
+  version: string;
+  status: string;
+  halted_reason: string | null;
+  rollout_percent: number;
+  installs: number;
+  rollbacks: number;
+};
+export type CrashGroupItem = { id: string; title: string; state: string; report_count: number; known_issue_id: string | null };
 export type TicketItem = { id: string; crash_group_id: string; title: string; report_count: number };
 export type ResolutionItem = {
   telemetry_id: string;
@@ -28,6 +35,12 @@ export type ResolutionItem = {
   fix_version: string | null;
   state: string;
   verified_at: string | null;
+};
+export type EnrollmentAnswer = {
+  code: string;
+  expires_at: string;
+  setup_url: string;
+  email?: { status: "queued"; id: string; to: string[] } | { status: "not_sent"; reason: string };
 };
 export type BridgeItem = { id: string; telemetry_id: string; text: string; status: string };
 
@@ -48,8 +61,13 @@ export function adminClient(url: string, token: string) {
   return {
     call,
     createOwner: (email: string, name: string) => call<{ owner_id: string; dashboard_token: string }>("/api/admin/owners", { email, name }),
-    enrollmentCode: (ownerId: string, nodeName: string) =>
-      call<{ code: string; expires_at: string; setup_url: string }>("/api/admin/enrollments", { owner_id: ownerId, node_name: nodeName }),
+    /** With sendEmail, the edge emails the owner their invitation (when it has a sender). */
+    enrollmentCode: (ownerId: string, nodeName: string, options: { sendEmail?: boolean } = {}) =>
+      call<EnrollmentAnswer>("/api/admin/enrollments", {
+        owner_id: ownerId,
+        node_name: nodeName,
+        ...(options.sendEmail && { send_email: true }),
+      }),
     telemetry: (nodeId: string) => items<TelemetryItem>(`/api/node/telemetry?node_id=${nodeId}&limit=200`),
     node: (nodeId: string) => call<NodeItem>(`/api/nodes/${nodeId}`),
     commands: (nodeId: string) => items<CommandItem>(`/api/admin/nodes/${nodeId}/commands`),

@@ -68,5 +68,6 @@ export async function linuxExecutable(bundle: string): Promise<string> {
     agent: { version: BUGGY, file: bundle, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") },
     log: () => {},
   });
-  return built!.file;
+  if (!built?.executable) throw new Error("the Linux installer build returned no executable");
+  return built.executable;
 }

@@ -1,20 +1,23 @@
 /**
  * Nana's scenario end to end, across real processes: the local edge (wrangler dev:
  * Worker, D1, Durable Objects, Queue, R2), the real agent built as signed release bundles, a
- * real zombie process, real crashes, and a real webhook receiver. Nothing is simulated in
- * process; every check is made from the outside, through the edge's HTTP API and the files the
- * agent keeps. `npm run demo` narrates it (scripts/demo.ts); test/e2e/nana.test.ts runs it and
+ * real zombie process, real crashes, a real webhook receiver, and the emails the edge hands its
+ * local send_email binding (read from its log, scripts/local-email.ts). Nothing is simulated in
+ * process; every check is made from the outside, through the edge's HTTP API, its emails and the
+ * files the agent keeps. `npm run demo` narrates it (scripts/demo.ts); test/e2e/nana.test.ts runs it and
  * checks the world it leaves behind; the benchmark takes time_to_remediation_s from it.
  *
- *   1. owner "Nana", node "Kitchen Laptop" enrolled with a one-time code, signed releases 0.3.0
- *      and 0.3.1 published, the agent (0.3.0) running under its supervisor;
+ *   1. owner "Nana" and her invitation email (the setup link), node "Kitchen Laptop" enrolled with
+ *      its one-time code, signed releases 0.3.0 and 0.3.1 published, the agent (0.3.0) running
+ *      under its supervisor;
  *   2. the node program hangs and its supervisor dies: a zombie holds the port. The OS's task
  *      starts buhdi-node again, and its node program dies of EADDRINUSE;
  *   3. restart, crash report, triage matches the seeded EADDRINUSE issue, SOFTWARE_UPDATE 0.3.1,
  *      verify + install + restart, 0.3.1 takes the port back, runs healthy: resolved (verified);
  *   4. 0.3.2, which dies on start, is pushed: the node rolls back to 0.3.1, the cloud halts 0.3.2;
  *   5. an unknown crash (the node program aborts: SIGABRT, as a Node process that runs out of
- *      memory does) repeats: one ticket, one bridge_comms message per report, one escalation.
+ *      memory does) repeats: one ticket, one bridge_comms message per report, one escalation,
+ *      by webhook and by email.
  * Each step has a deadline; the first step that does not happen fails the run, and the ones
  * after it are "not reached".
  */
@@ -24,6 +27,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalEdge, type LocalEdge } from "../local-edge.ts";
+import { formatEmail, type LocalEmail } from "../local-email.ts";
 import { newReleaseKey, trustedKeysVar } from "../release-key.ts";
 import { adminClient, type AdminClient, type TelemetryItem } from "./admin-client.ts";
 import { agentFiles, installWithSetup, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
@@ -74,6 +78,8 @@ export type DemoWorld = {
   nodeId: string;
   home: string;
   deliveries: Delivery[];
+  /** Every email the edge sent, in order. */
+  emails: LocalEmail[];
   /** The crash group of step 5's unknown crash. */
   unknownGroupId: string | null;
 };
@@ -88,12 +94,15 @@ export type DemoRun = {
   stop(): Promise<void>;
 };
 
+/** The demo edge's sender, and IT Support's person who gets escalations by email. */
+export const DEMO_EMAIL = { from: "it-support@buhdi.test", escalationTo: "kriz@buhdi.test" };
+
 const STEPS = [
   "Nana's laptop joins the fleet on 0.3.0",
   "A zombie holds the port: the node crashes (EADDRINUSE)",
   "Triage matches the known issue; 0.3.1 installs and is verified",
   "0.3.2 dies on start: rolled back, and the cloud halts it",
-  "An unknown crash repeats: one ticket, one escalation",
+  "An unknown crash repeats: one ticket, one escalation (webhook and email)",
 ] as const;
 
 export type DemoOptions = {
@@ -114,7 +123,9 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   const secret = randomBytes(24).toString("base64url");
   const key = newReleaseKey();
   const cleanups: Array<() => Promise<void> | void> = [];
-  const world: DemoWorld = { edgeUrl: "", adminToken: "", nodeId: "", home, deliveries: [], unknownGroupId: null };
+  const world: DemoWorld = { edgeUrl: "", adminToken: "", nodeId: "", home, deliveries: [], emails: [], unknownGroupId: null };
+  /** An email in full, indented under the step's lines. */
+  const show = (email: LocalEmail) => narrate(formatEmail(email, "           "));
   let edge: LocalEdge | null = null;
   let admin: AdminClient | null = null;
   let bundles: Record<string, string> = {};
@@ -204,20 +215,38 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
           VERIFY_HEALTHY_SECONDS: String(settings.verifyHealthySeconds),
           ESCALATION_WEBHOOK_URL: receiver.url,
           ESCALATION_WEBHOOK_SECRET: secret,
+          EMAIL_FROM: DEMO_EMAIL.from,
+          ESCALATION_EMAIL_TO: DEMO_EMAIL.escalationTo,
         },
+        onEmail: (email) => world.emails.push(email),
+        keepEmailHtmlIn: path.join(dir, "emails"),
       });
       const running = edge;
       cleanups.push(() => running.stop());
       world.edgeUrl = edge.url;
       world.adminToken = edge.adminToken;
       admin = adminClient(edge.url, edge.adminToken);
-      see(`local edge on ${edge.url} (wrangler dev: Worker, D1, Durable Objects, Queue, R2); escalations go to ${receiver.url}`);
-      const owner = await admin.createOwner(`nana-${randomBytes(3).toString("hex")}@example.com`, "Nana");
-      const { code, setup_url } = await admin.enrollmentCode(owner.owner_id, "Kitchen Laptop");
-      see(`owner "Nana" created; one-time enrollment code ${code} for "Kitchen Laptop"; setup link ${setup_url}`);
+      see(
+        `local edge on ${edge.url} (wrangler dev: Worker, D1, Durable Objects, Queue, R2, send_email); escalations go to ${receiver.url} and ${DEMO_EMAIL.escalationTo}`,
+      );
+      const nanaEmail = `nana-${randomBytes(3).toString("hex")}@example.com`;
+      const owner = await admin.createOwner(nanaEmail, "Nana");
+      const { code, setup_url, email } = await admin.enrollmentCode(owner.owner_id, "Kitchen Laptop", { sendEmail: true });
+      if (email?.status !== "queued") throw new Error(`the invitation email was not queued: ${JSON.stringify(email)}`);
+      see(`owner "Nana" created; one-time enrollment code ${code} for "Kitchen Laptop"; her invitation email is queued`);
       bundles = await built;
       for (const version of [BUGGY, FIXED]) await publish(edge, key, version, bundles[version]!);
       see(`signed releases ${BUGGY} and ${FIXED} published to R2 (Ed25519 key ${key.keyId})`);
+      const invitation = await until(
+        "Nana's invitation email",
+        async () => world.emails.filter((e) => e.to.includes(nanaEmail)),
+        (emails) => emails.length > 0,
+      );
+      if (invitation.length !== 1 || !invitation[0]!.text.includes(setup_url)) {
+        throw new Error(`expected one invitation with the setup link ${setup_url}, saw ${invitation.length}`);
+      }
+      see(`Nana's invitation email arrived (subject: ${invitation[0]!.subject}); its big link is the setup link ${setup_url}`);
+      show(invitation[0]!);
       const sea = await linuxExecutable(bundles[BUGGY]!);
       const setup = await installWithSetup(sea, code, edge.url, agentEnv);
       world.nodeId = setup.nodeId;
@@ -352,16 +381,24 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       see(`${messages.length} bridge_comms messages, one per report, pending for IT Support`);
       const escalations = () =>
         world.deliveries.filter((d) => d.body?.reason === "unknown_crash" && d.body.crash_group.id === ticket.crash_group_id);
+      const escalationEmails = () =>
+        world.emails.filter((e) => e.subject.startsWith("Buhdi escalation") && e.text.includes(ticket.crash_group_id));
       await until(
-        "the escalation",
-        async () => escalations().length,
-        (n) => n >= 1,
+        "the escalation, by webhook and by email",
+        async () => [escalations().length, escalationEmails().length],
+        ([hooks, emails]) => hooks! >= 1 && emails! >= 1,
       );
-      // One more queue batch: a second (flooding) escalation would show up now.
+      // One more queue batch: a second (flooding) escalation, by either way, would show up now.
       await new Promise((resolve) => setTimeout(resolve, 6_000));
       const received = escalations();
       if (received.length !== 1 || !received[0]!.verified) throw new Error(`expected one signed escalation, saw ${received.length}`);
       see(`exactly 1 escalation reached the webhook receiver, signature verified: "${received[0]!.body!.summary}"`);
+      narrate(`           the webhook delivery (JSON, signed):\n${indent(JSON.stringify(received[0]!.body, null, 2), "           ")}`);
+      const emailed = escalationEmails();
+      if (emailed.length !== 1) throw new Error(`expected one escalation email for the crash group, saw ${emailed.length}`);
+      narrate("           the same escalation by email:");
+      show(emailed[0]!);
+      see(`exactly 1 escalation email reached ${emailed[0]!.to} too (subject: ${emailed[0]!.subject})`);
     },
   ];
 
@@ -409,6 +446,13 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     world,
     stop,
   };
+}
+
+function indent(text: string, by: string): string {
+  return text
+    .split("\n")
+    .map((line) => by + line)
+    .join("\n");
 }
 
 function portIsFree(port: number): Promise<boolean> {

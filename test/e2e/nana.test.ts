@@ -1,14 +1,15 @@
 /**
  * The whole mission as one test: `npm run demo`'s scenario (scripts/demo/scenario.ts) with
  * shorter windows, then every step checked again from the outside, independently of the
- * demo's own checks: through the edge's HTTP API, the webhook receiver and the agent's files.
+ * demo's own checks: through the edge's HTTP API, the webhook receiver, the emails the edge
+ * handed its send_email binding, and the agent's files.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminClient, type AdminClient } from "../../scripts/demo/admin-client.ts";
 import { agentFiles } from "../../scripts/demo/node-process.ts";
-import { DEMO_SETTINGS, runDemo, type DemoRun } from "../../scripts/demo/scenario.ts";
+import { DEMO_EMAIL, DEMO_SETTINGS, runDemo, type DemoRun } from "../../scripts/demo/scenario.ts";
 import { freePort } from "../../scripts/local-edge.ts";
 
 const SETTINGS = { ...DEMO_SETTINGS, verifyHealthySeconds: 5, updateHealthyMs: 5_000, crashLoopWindowMs: 3_000, stableRunMs: 3_000 };
@@ -90,5 +91,27 @@ describe("Nana's laptop, zero-touch (the demo's scenario)", () => {
     const escalations = run.world.deliveries.filter((d) => d.body?.crash_group.id === groupId);
     expect(escalations).toHaveLength(1);
     expect(escalations[0]).toMatchObject({ verified: true, body: { reason: "unknown_crash" } });
+  });
+
+  it("Nana got one invitation email, whose setup link carried the code that enrolled her laptop", async () => {
+    const invitations = run.world.emails.filter((e) => e.subject.startsWith("Set up Buhdi"));
+    expect(invitations).toHaveLength(1);
+    const [invitation] = invitations;
+    expect(invitation!.from).toContain(DEMO_EMAIL.from);
+    expect(invitation!.text).toContain("Click here to set up Buhdi");
+    expect(invitation!.text).toMatch(new RegExp(`${run.world.edgeUrl}/setup/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}`));
+    expect(invitation!.text).toContain(`${run.world.edgeUrl}/auth/link/`);
+    const emails = (await admin.call<{ items: { kind: string; status: string }[] }>("/api/support/emails?limit=200")).items;
+    expect(emails.filter((e) => e.kind === "invitation")).toEqual([expect.objectContaining({ status: "sent" })]);
+  });
+
+  it("the escalation went by email to IT Support once too, linking the crash group", () => {
+    const groupId = run.world.unknownGroupId;
+    const escalations = run.world.emails.filter((e) => e.subject.startsWith("Buhdi escalation") && e.text.includes(String(groupId)));
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0]!.to).toContain(DEMO_EMAIL.escalationTo);
+    expect(escalations[0]!.text).toContain(`${run.world.edgeUrl}/support/crash-groups?group=${groupId}`);
+    // The first report escalated; the next ones fell in its period (flood control).
+    expect(escalations[0]!.text).toContain("How often:  1 report so far");
   });
 });

@@ -8,6 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { startLocalEdge } from "../../scripts/local-edge.ts";
 import type { LocalEdge } from "../../scripts/local-edge.ts";
+import type { LocalEmail } from "../../scripts/local-email.ts";
 import { runCli, tempHome } from "./helpers.ts";
 
 export type TelemetryRow = {
@@ -24,7 +25,7 @@ export type TelemetryRow = {
 /** GET /api/nodes/:id: the registry row plus the node's live status. */
 export type NodeView = {
   id: string;
-  status: "online" | "offline" | "asleep" | "degraded";
+  status: "online" | "offline" | "asleep" | "degraded" | "retired";
   connected: boolean;
   last_seen: string | null;
   version: string | null;
@@ -48,7 +49,8 @@ export type Edge = LocalEdge & {
   telemetryOf(nodeId: string): Promise<TelemetryRow[]>;
   nodeView(nodeId: string): Promise<NodeView>;
   commandsOf(nodeId: string): Promise<CommandView[]>;
-  enrolledHome(env?: Record<string, string>): Promise<{ home: string; nodeId: string }>;
+  /** A home enrolled with `code`, or by default with a new code for "Kitchen Laptop" of this edge's one "Nana". */
+  enrolledHome(env?: Record<string, string>, code?: string): Promise<{ home: string; nodeId: string }>;
   /** The edge goes away (its port is closed); state is kept for up(). */
   down(): Promise<void>;
   /** The same edge again: same address, admin token, vars and stored state. */
@@ -57,8 +59,9 @@ export type Edge = LocalEdge & {
 
 let owners = 0;
 
-export async function startEdge(options: { vars?: Record<string, string> } = {}): Promise<Edge> {
-  let current = await startLocalEdge({ vars: options.vars });
+/** `onEmail`: each email the edge hands its local send_email binding (scripts/local-email.ts). */
+export async function startEdge(options: { vars?: Record<string, string>; onEmail?: (email: LocalEmail) => void } = {}): Promise<Edge> {
+  let current = await startLocalEdge({ vars: options.vars, onEmail: options.onEmail });
   const { url, adminToken, persistDir } = current;
   const admin = async (pathname: string, body?: unknown) => {
     const response = await fetch(`${url}${pathname}`, {
@@ -96,23 +99,32 @@ export async function startEdge(options: { vars?: Record<string, string> } = {})
     return (list.body as { items: CommandView[] }).items;
   };
   /** A home enrolled through the real CLI, as an owner would do it. */
-  const enrolledHome = async (env: Record<string, string> = {}) => {
+  const enrolledHome = async (env: Record<string, string> = {}, code?: string) => {
     const home = await tempHome();
-    const result = await runCli(["enroll", await newCode(), "--server", url], { BUHDI_NODE_HOME: home, ...env });
+    const result = await runCli(["enroll", code ?? (await newCode()), "--server", url], { BUHDI_NODE_HOME: home, ...env });
     if (result.code !== 0) throw new Error(`enroll failed: ${result.stderr}`);
     const config = JSON.parse(await readFile(path.join(home, "config.json"), "utf8")) as { node_id: string };
     return { home, nodeId: config.node_id };
   };
   let running = true;
+  /** An up() still starting: stop() waits for it, so a test that timed out leaves no edge behind. */
+  let starting: Promise<LocalEdge> | null = null;
   const down = async () => {
     running = false;
     await current.stop();
   };
   const up = async () => {
-    current = await startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars });
-    running = true;
+    starting = startLocalEdge({ port: Number(new URL(url).port), persistDir, adminToken, vars: options.vars, onEmail: options.onEmail });
+    try {
+      current = await starting;
+      running = true;
+    } finally {
+      starting = null;
+    }
   };
   const stop = async () => {
+    // up() awaited it first, so by now it has made the started edge current and running.
+    await starting?.catch(() => undefined);
     if (running) await current.stop();
     running = false;
   };

@@ -3,7 +3,17 @@
  * falls back to the default, so a typo in wrangler.toml never fails requests.
  */
 import { describe, expect, it } from "vitest";
-import { count, enrollmentTtlSeconds, liveTiming, percent, positiveSeconds, seconds, triageSettings } from "../../worker/config.ts";
+import {
+  count,
+  emailSettings,
+  enrollmentTtlSeconds,
+  historySlotMs,
+  liveTiming,
+  percent,
+  positiveSeconds,
+  seconds,
+  triageSettings,
+} from "../../worker/config.ts";
 import type { Env } from "../../worker/env.ts";
 
 const NOT_NUMBERS = ["abc", "30s", "NaN", "Infinity", "-Infinity"];
@@ -81,6 +91,12 @@ describe("the configuration the Worker reads", () => {
     });
   });
 
+  it("samples the chart history every 5 minutes unless HISTORY_SLOT_SECONDS says otherwise (a bad value is the default)", () => {
+    expect(historySlotMs(envWith({}))).toBe(300_000);
+    expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: "3" }))).toBe(3_000);
+    for (const value of ["", "0", "-3", "often"]) expect(historySlotMs(envWith({ HISTORY_SLOT_SECONDS: value }))).toBe(300_000);
+  });
+
   it("derives the offline grace from the heartbeat interval unless it is set", () => {
     expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1" })).offlineGraceMs).toBe(8_000);
     expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1", OFFLINE_GRACE_SECONDS: "3" })).offlineGraceMs).toBe(3_000);
@@ -93,5 +109,48 @@ describe("the configuration the Worker reads", () => {
 
   it("treats an empty ESCALATION_WEBHOOK_URL as no webhook", () => {
     expect(triageSettings(envWith({ ESCALATION_WEBHOOK_URL: "" })).webhookUrl).toBeNull();
+  });
+});
+
+describe("emailSettings()", () => {
+  it("reads the sender, every escalation recipient and the public origin", () => {
+    const settings = emailSettings(
+      envWith({
+        EMAIL_FROM: " it-support@buhdi.test ",
+        ESCALATION_EMAIL_TO: "kriz@buhdi.test,  on-call@buhdi.test ,kriz@buhdi.test",
+        PUBLIC_URL: "https://fleet.example.com/anything",
+      }),
+    );
+    expect(settings).toEqual({
+      from: "it-support@buhdi.test",
+      reason: null,
+      escalationTo: ["kriz@buhdi.test", "on-call@buhdi.test"],
+      invalidEscalationTo: [],
+      publicUrl: "https://fleet.example.com",
+    });
+  });
+
+  it.each([
+    [undefined, "EMAIL_FROM is not set"],
+    ["", "EMAIL_FROM is not set"],
+    ["Buhdi <it-support@buhdi.test>", "EMAIL_FROM is not a valid address"],
+    ["it-support@buhdi.test\r\nBcc: evil@example.com", "EMAIL_FROM is not a valid address"],
+  ])("sends nothing for EMAIL_FROM %j, and says why", (from, why) => {
+    const settings = emailSettings(envWith({ EMAIL_FROM: from }));
+    expect(settings.from).toBeNull();
+    expect(settings.reason).toContain(why);
+  });
+
+  it("leaves out recipients that are not addresses, naming them, and ignores a PUBLIC_URL that is not http(s)", () => {
+    const settings = emailSettings(
+      envWith({
+        EMAIL_FROM: "a@buhdi.test",
+        ESCALATION_EMAIL_TO: "kriz@buhdi.test, not an address, x@y\nBcc: z@w.com",
+        PUBLIC_URL: "javascript:alert(1)",
+      }),
+    );
+    expect(settings.escalationTo).toEqual(["kriz@buhdi.test"]);
+    expect(settings.invalidEscalationTo).toEqual(["not an address", "x@y\nBcc: z@w.com"]);
+    expect(settings.publicUrl).toBeNull();
   });
 });

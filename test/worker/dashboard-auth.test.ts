@@ -257,6 +257,7 @@ describe("IT Support's session", () => {
       "/support/fleet",
       "/support/invitations",
       "/support/crash-groups",
+      "/support/crash-groups/list",
     ]) {
       expect((await call(page, { headers: { cookie } })).status, page).toBe(200);
     }
@@ -365,5 +366,35 @@ describe("the crash groups page", () => {
     expect(row).toContain("EADDRINUSE");
     expect(row).toContain('aria-label="3 reports in the last 24 hours"');
     expect(row).toMatch(/<polyline points="[\d., ]+"/);
+  });
+});
+
+describe("the refreshed regions", () => {
+  it("of a node's page are its body without the page shell, under the same session rule and 404 for a missing node", async () => {
+    const owner = await createOwner();
+    const nodeId = await enrollNamed(owner, "<b>Den PC</b>");
+    const cookie = await supportSession();
+    const page = await (await call(`/support/nodes/${nodeId}`, { headers: { cookie } })).text();
+    expect(page).toContain(`data-refresh="/support/nodes/${nodeId}/live"`);
+    const live = await call(`/support/nodes/${nodeId}/live`, { headers: { cookie } });
+    expect(live.status).toBe(200);
+    const body = await live.text();
+    expect(body).toContain('data-testid="status"');
+    expect(body).toContain('aria-label="Memory: no samples in the last 24 h"');
+    expect(body).not.toContain("<html");
+    expect((await call(`/support/nodes/${crypto.randomUUID()}/live`, { headers: { cookie } })).status).toBe(404);
+    expect((await call(`/support/nodes/${nodeId}/live`, { headers: { cookie: await ownerSession(owner.owner_id) } })).status).toBe(403);
+    expect((await call(`/support/nodes/${nodeId}/live`)).status).toBe(401);
+  });
+
+  it("of the crash groups page are the groups and tickets without the page shell", async () => {
+    const cookie = await supportSession();
+    const page = await (await call("/support/crash-groups", { headers: { cookie } })).text();
+    expect(page).toContain('data-refresh="/support/crash-groups/list"');
+    const list = await call("/support/crash-groups/list", { headers: { cookie } });
+    expect(list.status).toBe(200);
+    const html = await list.text();
+    expect(html).toContain("Open tickets");
+    expect(html).not.toContain("<html");
   });
 });

@@ -81,3 +81,25 @@ export async function telemetryRowCount(): Promise<number> {
   const row = await env.DB.prepare("SELECT count(*) AS n FROM node_telemetry").first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+const SAME_ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" };
+
+/** A signed-in owner's session cookie ("name=value"), through the one-time sign-in link. */
+export async function ownerSessionCookie(ownerId: string): Promise<string> {
+  const link = await (await adminPost(`/api/admin/owners/${ownerId}/sign-in-link`, {})).json<{ url: string }>();
+  const res = await call(new URL(link.url).pathname, { method: "POST", headers: SAME_ORIGIN, redirect: "manual" });
+  expect(res.status).toBe(303);
+  return (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+}
+
+/** IT Support's session cookie, signed in with the admin token. */
+export async function supportSessionCookie(): Promise<string> {
+  const res = await call("/auth/support", {
+    method: "POST",
+    headers: { ...SAME_ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ admin_token: env.ADMIN_TOKEN }).toString(),
+    redirect: "manual",
+  });
+  expect(res.status).toBe(303);
+  return (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+}

@@ -1,6 +1,19 @@
 import { describe, expect, it } from "vitest";
 import type { Heartbeat } from "../../protocol/messages.ts";
-import { checkSilence, initialState, type LiveState, needsD1Sync, seen, type Timing } from "../../worker/node-session/live-state.ts";
+import {
+  checkSilence,
+  displayStatus,
+  goingAway,
+  initialState,
+  type LiveState,
+  needsD1Sync,
+  nextCheckAt,
+  retire,
+  seen,
+  sleptThrough,
+  type Timing,
+  upgradeState,
+} from "../../worker/node-session/live-state.ts";
 
 const timing: Timing = { heartbeatIntervalMs: 30_000, offlineGraceMs: 95_000, flapWindowMs: 600_000, rollupMs: 3_600_000 };
 const beat: Heartbeat = {
@@ -52,5 +65,62 @@ describe("live state rules", () => {
     state = seen(state, 220_000);
     state = checkSilence(state, 220_000 + 700_000, timing); // after the window: reported with the count
     expect(state.pendingEvents.at(-1)).toMatchObject({ type: "node_offline", details: { outages_not_reported_since_last: 1 } });
+  });
+});
+
+describe("an outage the node slept through", () => {
+  /** Seen at 0, an outage raised at 100 s (grace 95 s), back at `backAt`, with the D1 write done. */
+  function outageEndedAt(backAt: number): LiveState {
+    let state = seen(initialState(beat.node_id, "owner"), 0, { beat, via: "ws" });
+    state = { ...checkSilence(state, 100_000, timing), pendingEvents: [] };
+    return { ...seen(state, backAt, { beat, via: "ws" }), pendingEvents: [] };
+  }
+
+  it("is marked as sleep when the sleep began before the silence counted as an outage", () => {
+    // Asleep from about 20 s (after the last beat at 0) until 30 minutes: the whole outage.
+    const state = sleptThrough(outageEndedAt(1_800_000), 1_800_000, 1_780_000, timing);
+    expect(state.pendingSleepMarks).toEqual(["node_offline:0", "node_back_online:0"]);
+    expect(state.lastOutage).toMatchObject({ asleep: true });
+    expect(needsD1Sync(state, 1_800_000, timing)).toBe(true);
+    // Said twice (a resent heartbeat): marked once.
+    expect(sleptThrough(state, 1_801_000, 1_781_000, timing).pendingSleepMarks).toHaveLength(2);
+  });
+
+  it("marks events not yet in D1 in place, so they are written as sleep", () => {
+    let state = seen(initialState(beat.node_id, "owner"), 0, { beat, via: "ws" });
+    state = checkSilence(state, 100_000, timing); // node_offline still pending
+    state = sleptThrough(seen(state, 200_000, { beat, via: "ws" }), 200_000, 199_000, timing);
+    expect(state.pendingSleepMarks).toEqual([]);
+    expect(state.pendingEvents.map((e) => [e.type, e.severity, e.details.asleep])).toEqual([
+      ["node_offline", "info", true],
+      ["node_back_online", "info", true],
+    ]);
+  });
+
+  it("is left a warning when the sleep began after the silence was already an outage, or after the outage ended", () => {
+    const late = sleptThrough(outageEndedAt(1_800_000), 1_800_000, 1_800_000 - 95_001, timing);
+    expect(late.pendingSleepMarks).toEqual([]);
+    const afterwards = sleptThrough(outageEndedAt(300_000), 1_800_000, 60_000, timing);
+    expect(afterwards.pendingSleepMarks).toEqual([]);
+  });
+});
+
+describe("a retired node", () => {
+  it("is retired for good: no sign of life, sleep or silence changes it, and nothing watches it", () => {
+    const online = seen(initialState(beat.node_id, "owner"), 0, { beat, via: "ws" });
+    const retired = retire(online, 5_000);
+    expect(displayStatus(retired)).toBe("retired");
+    expect(retired.retiredAt).toBe(5_000);
+    expect(seen(retired, 6_000, { beat, via: "ws" })).toBe(retired);
+    expect(goingAway(retired)).toBe(retired);
+    expect(checkSilence(retired, 10_000_000, timing)).toBe(retired);
+    expect(nextCheckAt(retired, timing)).toBeNull();
+    expect(retire(retired, 9_000).retiredAt).toBe(5_000);
+  });
+
+  it("a state stored before retirement and sleep existed reads with their defaults", () => {
+    const { lastOutage: _a, pendingSleepMarks: _b, retiredAt: _c, ...old } = initialState(beat.node_id, "owner");
+    const upgraded = upgradeState(old as LiveState);
+    expect(upgraded).toMatchObject({ lastOutage: null, pendingSleepMarks: [], retiredAt: null });
   });
 });

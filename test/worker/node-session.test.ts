@@ -215,6 +215,48 @@ describe("the dead man's switch", () => {
     expect(await eventsOf(node.node_id, "node_offline")).toHaveLength(0);
   });
 
+  it("a node that says it slept through its outage gets the outage shown as sleep: info, asleep, no warning left", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node));
+    await socket.next("heartbeat_ack");
+    socket.ws.close();
+    // Frozen, with no going_away: the alarm can only call it an outage.
+    await silentFor(node.node_id, 10 * 60_000);
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    expect((await eventsOf(node.node_id, "node_offline"))[0]!.severity).toBe("warning");
+
+    // It wakes, reconnects, and its first heartbeat says it had not run for those 10 minutes.
+    const woke = await connect(node);
+    woke.send(heartbeat(node, { asleep_for_ms: 10 * 60_000 + 2_000 }));
+    await woke.next("heartbeat_ack");
+    expect((await liveStatus(node.node_id)).status).toBe("online");
+    const [offline] = await eventsOf(node.node_id, "node_offline");
+    const [back] = await eventsOf(node.node_id, "node_back_online");
+    expect(offline!.severity).toBe("info");
+    expect(JSON.parse(offline!.payload).details).toMatchObject({ asleep: true, silent_s: expect.any(Number) });
+    expect(back!.severity).toBe("info");
+    expect(JSON.parse(back!.payload).details).toMatchObject({ asleep: true });
+    woke.ws.close();
+  });
+
+  it("a short sleep long after the outage began does not excuse it: the warning stays", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node));
+    await socket.next("heartbeat_ack");
+    socket.ws.close();
+    await silentFor(node.node_id, 10 * 60_000);
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    const woke = await connect(node);
+    woke.send(heartbeat(node, { asleep_for_ms: 30_000 })); // asleep for the last 30 s of 10 silent minutes
+    await woke.next("heartbeat_ack");
+    const [offline] = await eventsOf(node.node_id, "node_offline");
+    expect(offline!.severity).toBe("warning");
+    expect(JSON.parse(offline!.payload).details.asleep).toBeUndefined();
+    woke.ws.close();
+  });
+
   it("a node that bounces repeatedly produces one offline event per flap window, not a storm", async () => {
     const node = await enrollNode();
     for (let i = 0; i < 4; i++) {

@@ -50,4 +50,32 @@ describe("plain words", () => {
       "Had a problem at 09:13 — fixed automatically (update 0.3.1)",
     ]);
   });
+
+  it("say a removed computer was removed, on which day", () => {
+    const words = statusWords({ status: "retired", last_seen: at.toISOString(), retired_at: "2026-12-02T10:30:00.000Z" });
+    expect(words).toMatchObject({ before: "Removed from this computer on ", withDate: true, tone: "calm" });
+    expect(words.at?.toISOString()).toBe("2026-12-02T10:30:00.000Z");
+  });
+
+  it("say a computer went to sleep and woke up, calmly, when it slept through an outage; offline otherwise", () => {
+    const row = (type: string, details: Record<string, unknown>): HistoryRow => ({
+      id: type,
+      nodeId: "n1",
+      type,
+      createdAt: new Date("2026-12-01T22:05:00Z"),
+      payload: JSON.stringify({ type, details }),
+    });
+    const slept = historyWords(
+      [
+        row("node_back_online", { downtime_s: 8 * 3600, asleep: true }),
+        row("node_offline", { last_seen_at: "2026-12-01T22:03:00.000Z", asleep: true }),
+      ],
+      [],
+    );
+    expect(slept.map(text)).toEqual(["Woke up at 22:05 after 480 minutes asleep", "Went to sleep at 22:03"]);
+    expect(slept.map((w) => w.tone)).toEqual(["good", "calm"]);
+    const lost = historyWords([row("node_offline", { last_seen_at: "2026-12-01T22:03:00.000Z" })], []);
+    expect(lost.map(text)).toEqual(["Went offline at 22:05"]);
+    expect(lost[0]?.tone).toBe("attention");
+  });
 });

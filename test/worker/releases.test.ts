@@ -212,6 +212,24 @@ describe("pushing a release now", () => {
     expect(await updatesOf(node.node_id)).toEqual([]);
   });
 
+  it("a retired (uninstalled) node is never pushed to, named or in the rollout", async () => {
+    await publish("6.5.0");
+    const node = await enrollNode();
+    expect((await call("/api/node/retire", { method: "POST", headers: { "x-node-key": node.node_key } })).status).toBe(200);
+    const named = await (await push("6.5.0", { node_ids: [node.node_id] })).json<Pushed>();
+    expect(named).toMatchObject({ pushed_to: [], skipped: [{ node_id: node.node_id, reason: "retired" }] });
+    let cursor: string | undefined;
+    const skipped: Pushed["skipped"] = [];
+    do {
+      const page = await (await push("6.5.0", cursor ? { cursor } : {})).json<Pushed>();
+      expect(page.pushed_to).not.toContain(node.node_id);
+      skipped.push(...page.skipped);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(skipped).toContainEqual({ node_id: node.node_id, reason: "retired" });
+    expect(await updatesOf(node.node_id)).toEqual([]);
+  });
+
   it("a halted release is not pushed, and a malformed body is a 400 naming the field", async () => {
     await publish("6.3.0");
     const node = await enrollNode();
@@ -254,7 +272,7 @@ describe("pushing a release now", () => {
 });
 
 describe("releases and triage", () => {
-  it("publishing a release carries out decisions that were waiting for it: the node gets SOFTWARE_UPDATE once", async () => {
+  it("publishing a release carries out decisions that were waiting for it: the node gets SOFTWARE_UPDATE once, a retired one nothing", async () => {
     // Halt everything published so far so 0.3.5 is the release that matters.
     for (const r of (
       await (await call("/api/admin/releases", { headers: adminHeaders() })).json<{ items: { version: string; status: string }[] }>()
@@ -269,8 +287,12 @@ describe("releases and triage", () => {
     const node = await enrollNode();
     const first = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
     const second = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
-    await deliver([first, second]);
+    // Another node with the same crash, uninstalled before the fix came out: nothing to update there.
+    const gone = await enrollNode();
+    const goneCrash = await ingestCrash(gone, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await deliver([first, second, goneCrash]);
     expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE telemetry_id = ?", first)).state).toBe("waiting_for_release");
+    expect((await call("/api/node/retire", { method: "POST", headers: { "x-node-key": gone.node_key } })).status).toBe(200);
 
     const published = await publish("0.3.5");
     expect(published.pushed_to_waiting_nodes).toBeGreaterThanOrEqual(2);
@@ -284,6 +306,13 @@ describe("releases and triage", () => {
       action: "software_update",
       state: "pending",
     });
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE telemetry_id = ?", goneCrash)).state).toBe(
+      "waiting_for_release",
+    );
+    const goneCommands = await (await call(`/api/admin/nodes/${gone.node_id}/commands`, { headers: adminHeaders() })).json<{
+      items: unknown[];
+    }>();
+    expect(goneCommands.items).toEqual([]);
 
     // A crash after the release exists is pushed at once, still as the same single command.
     await deliver([await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0")]);

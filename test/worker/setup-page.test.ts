@@ -174,7 +174,7 @@ describe("retiring a node", () => {
       .bind(enrolled.node_id)
       .first<{ key_hash: string; status: string }>();
     expect(row?.key_hash).toMatch(/^retired:\d+$/);
-    expect(row?.status).toBe("offline");
+    expect(row?.status).toBe("retired");
     // At once, although the key was just verified (and cached) by this isolate.
     expect((await call("/api/node/versions", { headers: { "x-node-key": enrolled.node_key } })).status).toBe(401);
     expect((await call("/api/node/retire", { method: "POST" })).status).toBe(401);

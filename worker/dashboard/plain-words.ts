@@ -15,12 +15,16 @@ export type Decision = {
 
 export type HistoryRow = { id: string; nodeId: string; type: string; createdAt: Date; payload: string };
 
-/** A sentence with at most one time in it, rendered by the view as a <time>. */
-export type Words = { before: string; at: Date | null; after: string; tone: "good" | "calm" | "attention" };
+/** A sentence with at most one time in it, rendered by the view as a <time> (with its date if withDate). */
+export type Words = { before: string; at: Date | null; after: string; tone: "good" | "calm" | "attention"; withDate?: boolean };
 
-export function statusWords(live: Pick<LiveStatus, "status" | "last_seen">): Words {
+export function statusWords(live: Pick<LiveStatus, "status" | "last_seen"> & { retired_at?: string | null }): Words {
   const lastSeen = live.last_seen ? new Date(live.last_seen) : null;
   switch (live.status) {
+    case "retired":
+      return live.retired_at
+        ? { before: "Removed from this computer on ", at: new Date(live.retired_at), after: "", tone: "calm", withDate: true }
+        : { before: "Removed from this computer", at: null, after: "", tone: "calm" };
     case "online":
       return { before: "Working normally", at: null, after: "", tone: "good" };
     case "degraded":
@@ -73,12 +77,41 @@ export function historyWords(history: HistoryRow[], decisions: Decision[]): Word
       words.push({ before: "Had a problem at ", at: row.createdAt, after: fix.after, tone: fix.open ? "attention" : "good" });
     } else if (row.type === "node_back_online") {
       const minutes = downtimeMinutes(row.payload);
-      words.push({ before: "Back online at ", at: row.createdAt, after: minutes === null ? "" : ` after ${minutes}`, tone: "good" });
+      const after = minutes === null ? "" : ` after ${minutes}`;
+      words.push(
+        wasAsleep(row.payload)
+          ? { before: "Woke up at ", at: row.createdAt, after: minutes === null ? "" : ` after ${minutes} asleep`, tone: "good" }
+          : { before: "Back online at ", at: row.createdAt, after, tone: "good" },
+      );
     } else if (row.type === "node_offline") {
-      words.push({ before: "Went offline at ", at: row.createdAt, after: "", tone: "attention" });
+      // The node said afterwards that it slept through this silence: nothing went wrong.
+      words.push(
+        wasAsleep(row.payload)
+          ? { before: "Went to sleep at ", at: lastSeenAt(row.payload) ?? row.createdAt, after: "", tone: "calm" }
+          : { before: "Went offline at ", at: row.createdAt, after: "", tone: "attention" },
+      );
     }
   }
   return words;
+}
+
+function wasAsleep(payload: string): boolean {
+  try {
+    return (JSON.parse(payload) as { details?: { asleep?: unknown } }).details?.asleep === true;
+  } catch {
+    return false;
+  }
+}
+
+/** When the node was last heard before an outage (the sleep began about then). */
+function lastSeenAt(payload: string): Date | null {
+  try {
+    const seen = (JSON.parse(payload) as { details?: { last_seen_at?: unknown } }).details?.last_seen_at;
+    const at = typeof seen === "string" ? new Date(seen) : null;
+    return at && !Number.isNaN(at.getTime()) ? at : null;
+  } catch {
+    return null;
+  }
 }
 
 function downtimeMinutes(payload: string): string | null {

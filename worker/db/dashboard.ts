@@ -58,7 +58,7 @@ export type FleetSort = (typeof FLEET_SORTS)[number];
 
 export type FleetQuery = {
   q?: string;
-  status?: "online" | "offline" | "asleep" | "degraded";
+  status?: "online" | "offline" | "asleep" | "degraded" | "retired";
   sort: FleetSort;
   dir: "asc" | "desc";
   page: number;
@@ -96,12 +96,13 @@ export async function fleetPage(db: Database, query: FleetQuery) {
   return { rows, total: total[0]?.n ?? 0 };
 }
 
-/** The 50 crash groups seen most recently, with the pattern of the known issue they matched. */
-export async function recentGroups(db: Database) {
+/** The 50 crash groups seen most recently (or the one asked for), with the pattern of the known issue they matched. */
+export async function recentGroups(db: Database, only?: string) {
   return db
     .select({ group: crashGroups, pattern: nodeKnownIssues.pattern })
     .from(crashGroups)
     .leftJoin(nodeKnownIssues, eq(nodeKnownIssues.id, crashGroups.knownIssueId))
+    .where(only ? eq(crashGroups.id, only) : undefined)
     .orderBy(desc(crashGroups.lastSeenAt), desc(crashGroups.id))
     .limit(50);
 }

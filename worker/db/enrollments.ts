@@ -6,13 +6,45 @@
  */
 import { eq } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { enrollmentCodes } from "./schema.ts";
+import { newEmailRow, type NewEmail } from "./emails.ts";
+import { enrollmentCodes, outgoingEmails, signInTokens } from "./schema.ts";
 
+export type NewEnrollmentCode = { codeHash: string; ownerId: string; nodeName: string; expiresAt: Date; requestKey: string | null };
+
+/** The code, and with an invitation its sign-in link and email, in one D1 batch: all of them or none. */
 export async function insertEnrollmentCode(
   db: Database,
-  code: { codeHash: string; ownerId: string; nodeName: string; expiresAt: Date },
+  code: NewEnrollmentCode,
+  invitation: { email: NewEmail; signInToken: typeof signInTokens.$inferInsert } | null = null,
 ): Promise<void> {
-  await db.insert(enrollmentCodes).values({ ...code, createdAt: new Date() });
+  const now = new Date();
+  const insertCode = db.insert(enrollmentCodes).values({ ...code, createdAt: now });
+  if (!invitation) {
+    await insertCode;
+    return;
+  }
+  await db.batch([
+    insertCode,
+    db.insert(signInTokens).values({ ...invitation.signInToken, createdAt: now }),
+    db.insert(outgoingEmails).values(newEmailRow(invitation.email, now)),
+  ]);
+}
+
+/** Takes back what insertEnrollmentCode wrote when its invitation could not be queued (nothing was shown or sent). */
+export async function deleteEnrollmentCode(
+  db: Database,
+  codeHash: string,
+  invitation: { emailId: string; signInTokenId: string },
+): Promise<void> {
+  await db.batch([
+    db.delete(outgoingEmails).where(eq(outgoingEmails.id, invitation.emailId)),
+    db.delete(signInTokens).where(eq(signInTokens.id, invitation.signInTokenId)),
+    db.delete(enrollmentCodes).where(eq(enrollmentCodes.codeHash, codeHash)),
+  ]);
+}
+
+export async function findEnrollmentByRequestKey(db: Database, requestKey: string) {
+  return (await db.query.enrollmentCodes.findFirst({ where: eq(enrollmentCodes.requestKey, requestKey) })) ?? null;
 }
 
 export type NewNode = { id: string; keyHash: string; os: string; arch: string; version: string };

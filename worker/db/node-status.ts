@@ -1,8 +1,9 @@
 /**
  * What a node's Durable Object tells D1: the node row's status/version/last
- * seen, and the events the cloud records about the node, in one batch.
+ * seen, the events the cloud records about the node, and outages that turned
+ * out to be sleep, in one batch.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { NodeStatus } from "../../protocol/messages.ts";
 import type { Database } from "./client.ts";
 import { nodes, nodeTelemetry } from "./schema.ts";
@@ -14,7 +15,7 @@ export type NodeEvent = {
   type: "node_offline" | "node_back_online";
   severity: "warning" | "info";
   at: number;
-  details: Record<string, number | string | null>;
+  details: Record<string, number | string | boolean | null>;
 };
 
 export type NodeStatusSync = {
@@ -25,6 +26,8 @@ export type NodeStatusSync = {
   version: string | null;
   lastSeenAt: number | null;
   events: NodeEvent[];
+  /** Outage events already stored that turned out to be sleep (live-state.ts sleptThrough). */
+  sleepMarks: string[];
 };
 
 /**
@@ -42,7 +45,8 @@ export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: nu
       ...(sync.version ? { version: sync.version } : {}),
       ...(sync.lastSeenAt ? { lastSeenAt: new Date(sync.lastSeenAt) } : {}),
     })
-    .where(eq(nodes.id, sync.nodeId))
+    // A retired node stays retired, whatever a Durable Object that has not heard of it says.
+    .where(sync.status === "retired" ? eq(nodes.id, sync.nodeId) : and(eq(nodes.id, sync.nodeId), ne(nodes.status, "retired")))
     .returning({ version: nodes.version });
   const inserts = sync.events.map((event) =>
     db
@@ -60,6 +64,15 @@ export async function syncNodeStatus(db: Database, sync: NodeStatusSync, now: nu
       })
       .onConflictDoNothing({ target: [nodeTelemetry.nodeId, nodeTelemetry.eventId] }),
   );
-  const [updated] = await db.batch([update, ...inserts]);
+  const marks =
+    sync.sleepMarks.length === 0
+      ? []
+      : [
+          db
+            .update(nodeTelemetry)
+            .set({ severity: "info", payload: sql`json_set(${nodeTelemetry.payload}, '$.details.asleep', json('true'))` })
+            .where(and(eq(nodeTelemetry.nodeId, sync.nodeId), inArray(nodeTelemetry.eventId, sync.sleepMarks))),
+        ];
+  const [updated] = await db.batch([update, ...inserts, ...marks]);
   return { version: updated[0]?.version ?? sync.version };
 }

@@ -69,13 +69,13 @@ export function rollbackStatements(d1: D1Database, rollback: { version: string; 
 
 // ── Triage decisions that wait for a release (raw D1: resolutions joined with nodes) ──
 
-/** Decisions still waiting for a release (oldest first, bounded per call). */
+/** Decisions still waiting for a release (oldest first, bounded per call); none for a retired (uninstalled) node. */
 export async function waitingForRelease(d1: D1Database, limit: number) {
   const { results } = await d1
     .prepare(
       `SELECT r.id, r.node_id AS nodeId, n.owner_id AS ownerId, r.fix_version AS fixVersion, r.group_id AS groupId
        FROM resolutions r JOIN nodes n ON n.id = r.node_id
-       WHERE r.state = 'waiting_for_release' ORDER BY r.created_at LIMIT ?`,
+       WHERE r.state = 'waiting_for_release' AND n.status != 'retired' ORDER BY r.created_at LIMIT ?`,
     )
     .bind(limit)
     .all<{ id: string; nodeId: string; ownerId: string; fixVersion: string; groupId: string }>();

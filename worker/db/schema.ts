@@ -38,8 +38,11 @@ export const nodes = sqliteTable(
     createdAt: createdAt(),
     /** Refreshed on status changes and at the hourly rollup, not per heartbeat (the DO has the live value). */
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
-    /** As the node's Durable Object last reported it; see protocol NODE_STATUSES. */
-    status: text("status", { enum: ["online", "offline", "asleep", "degraded"] })
+    /**
+     * As the node's Durable Object last reported it; see protocol NODE_STATUSES. "retired" is set
+     * by POST /api/node/retire (uninstalled; status_changed_at is then when) and never changes again.
+     */
+    status: text("status", { enum: ["online", "offline", "asleep", "degraded", "retired"] })
       .notNull()
       .default("offline"),
     statusChangedAt: integer("status_changed_at", { mode: "timestamp_ms" }),
@@ -58,6 +61,8 @@ export const enrollmentCodes = sqliteTable("enrollment_codes", {
   usedAt: integer("used_at", { mode: "timestamp_ms" }),
   /** The node this code enrolled; set in the same batch that creates the node. */
   nodeId: text("node_id"),
+  /** The admin's Idempotency-Key, if the request carried one: the same key again creates nothing. */
+  requestKey: text("request_key").unique(),
   createdAt: createdAt(),
 });
 
@@ -348,4 +353,42 @@ export const sessions = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index("idx_sessions_owner").on(t.ownerId)],
+);
+
+export const EMAIL_KINDS = ["invitation", "escalation"] as const;
+/** pending: to send (again, after a failed attempt); sending: an attempt claimed it; sent: the binding accepted it. */
+export const EMAIL_STATUSES = ["pending", "sending", "sent"] as const;
+
+/**
+ * Every email the edge sends through the send_email binding (worker/email/). One row per thing an
+ * email is about, by `dedupe_key`, claimed before sending and marked sent after, so a retried
+ * request or Queue message never sends it twice (docs/email.md says what happens in between).
+ */
+export const outgoingEmails = sqliteTable(
+  "outgoing_emails",
+  {
+    id: text("id").primaryKey(),
+    /** `invitation:<enrollment code hash>` or `escalation:<escalation id>`; a second insert of the same key is ignored. */
+    dedupeKey: text("dedupe_key").notNull().unique(),
+    kind: text("kind", { enum: EMAIL_KINDS }).notNull(),
+    /** The escalation it tells of (kind escalation): how the triage message finds what it must still send. */
+    escalationId: text("escalation_id").references(() => escalations.id),
+    fromAddress: text("from_address").notNull(),
+    /** JSON array of addresses, each checked when the row was written and again before sending. */
+    toAddresses: text("to_addresses").notNull(),
+    subject: text("subject").notNull(),
+    /** The text and HTML parts, kept only until sent: an invitation's carry a live enrollment code and sign-in link. */
+    textBody: text("text_body"),
+    htmlBody: text("html_body"),
+    status: text("status", { enum: EMAIL_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    /** When the attempt under way (or the last one) claimed it. */
+    claimedAt: integer("claimed_at", { mode: "timestamp_ms" }),
+    sentAt: integer("sent_at", { mode: "timestamp_ms" }),
+    /** The Message-ID the binding answered with. */
+    messageId: text("message_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_outgoing_emails_created").on(desc(t.createdAt)), index("idx_outgoing_emails_escalation").on(t.escalationId)],
 );

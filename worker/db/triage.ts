@@ -3,6 +3,7 @@
  * upserts and compare-and-set inserts below say exactly what happens under
  * concurrent consumers, which a query builder would hide.
  */
+import { escalationEmailStatement, type NewEmail } from "./emails.ts";
 import { rollbackStatements } from "./releases.ts";
 import type { CRASH_GROUP_STATES, EscalationReason, RESOLUTION_ACTIONS, RESOLUTION_STATES } from "./schema.ts";
 
@@ -53,6 +54,8 @@ export type GroupRow = {
   reportCount: number;
   reportsAtLastEscalation: number;
   lastEscalatedAt: number | null;
+  /** JSON array of the versions seen crashing this way. */
+  versions: string;
 };
 
 /** The crash groups stored under any of these fingerprints, by fingerprint. */
@@ -61,7 +64,7 @@ export async function findGroups(d1: D1Database, fingerprints: readonly string[]
   const { results } = await d1
     .prepare(
       `SELECT fingerprint, id, state, report_count AS reportCount, reports_at_last_escalation AS reportsAtLastEscalation,
-              last_escalated_at AS lastEscalatedAt
+              last_escalated_at AS lastEscalatedAt, versions
        FROM crash_groups WHERE fingerprint IN (SELECT value FROM json_each(?))`,
     )
     .bind(JSON.stringify([...new Set(fingerprints)]))
@@ -136,7 +139,14 @@ export type TriagePlan = {
   /** JSON text for the node's Durable Object, or null. */
   nodeOutbox: string | null;
   bridge: { id: string; from: string; class: string; msg: string };
-  escalation: { id: string; reason: EscalationReason; reportsSinceLast: number; body: string } | null;
+  escalation: {
+    id: string;
+    reason: EscalationReason;
+    reportsSinceLast: number;
+    body: string;
+    /** The same escalation by email, when a sender and recipients are configured. */
+    email: (NewEmail & { escalationId: string }) | null;
+  } | null;
   /** An update_rolled_back report: counted against the release, which may be halted for everyone. */
   rollback: { version: string; halt: string | null } | null;
 };
@@ -271,6 +281,8 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
           now,
           seen,
         ),
+      // Written only if the escalation above was: the email goes under the same flood control.
+      ...(plan.escalation.email ? [escalationEmailStatement(d1, plan.escalation.email, now)] : []),
       d1
         .prepare(
           `UPDATE crash_groups SET last_escalated_at = ?1, reports_at_last_escalation = report_count

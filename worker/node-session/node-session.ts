@@ -18,7 +18,7 @@ import {
 } from "../../protocol/messages.ts";
 import { describeIssues } from "../../protocol/errors.ts";
 import { isOlder } from "../../protocol/version.ts";
-import { liveTiming, triageSettings } from "../config.ts";
+import { DEFAULT_HISTORY_SLOT_SECONDS, historySlotMs, liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
@@ -34,7 +34,10 @@ import {
   needsD1Sync,
   nextCheckAt,
   seen,
+  retire,
+  sleptThrough,
   type Timing,
+  upgradeState,
   withSnapshot,
   worthPersisting,
 } from "./live-state.ts";
@@ -55,9 +58,12 @@ export type LiveStatus = {
   ws_failure_count: number | null;
   /** As the node's last heartbeat said it, also a word from an agent version this edge does not know. */
   connection_state: string | null;
+  /** When the node was uninstalled; null unless status is "retired". */
+  retired_at: string | null;
 };
 
-export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean };
+/** retired: the node is uninstalled; nothing was stored and nothing will be sent. */
+export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean; retired?: true };
 
 const STATE_KEY = "live";
 /** Storage gets the last-seen time at least this often even when nothing else changes. */
@@ -73,9 +79,10 @@ const EXPECT_PREFIX = "expect:";
  * The dashboard's 24 h charts: one sample per 5-minute slot (the first heartbeat in it), kept in
  * this object's storage under `hist:<slot start>`: at most one storage write per node per 5
  * minutes, none in D1, and never more than 288 samples (older ones are deleted as new ones come).
+ * HISTORY_SLOT_SECONDS shortens the slot, for the benchmark that measures what sampling costs.
  */
 const HISTORY_PREFIX = "hist:";
-export const HISTORY_SLOT_MS = 5 * 60_000;
+export const HISTORY_SLOT_MS = DEFAULT_HISTORY_SLOT_SECONDS * 1000;
 export const HISTORY_SPAN_MS = 24 * 3600_000;
 export type HistorySample = { at: number; memory_mb: number; error_count: number };
 const historyKey = (slot: number) => `${HISTORY_PREFIX}${String(slot).padStart(15, "0")}`;
@@ -92,14 +99,17 @@ export class NodeSession extends DurableObject<Env> {
   #historySlot: number | null = null;
   readonly #commands: CommandStore;
   readonly #timing: Timing;
+  readonly #historySlotMs: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#commands = new CommandStore(ctx.storage);
     this.#timing = liveTiming(env);
+    this.#historySlotMs = historySlotMs(env);
     // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
-      this.#persisted = (await ctx.storage.get<LiveState>(STATE_KEY)) ?? null;
+      const stored = await ctx.storage.get<LiveState>(STATE_KEY);
+      this.#persisted = stored ? upgradeState(stored) : null;
       this.#state = this.#persisted && withSnapshot(this.#persisted, this.#snapshots());
     });
   }
@@ -112,6 +122,8 @@ export class NodeSession extends DurableObject<Env> {
       ownerId: request.headers.get(IDENTITY_HEADERS.ownerId) ?? "",
     };
     if (!identity.nodeId || !identity.ownerId) return new Response("missing node identity", { status: 400 });
+    // A key another isolate still has cached (for up to a minute) must not bring a retired node back.
+    if (this.#state?.presence === "retired") return new Response("this node was retired (uninstalled)", { status: 410 });
 
     // One live socket per node: a reconnect replaces a socket the node has given up on.
     for (const old of this.ctx.getWebSockets()) closeQuietly(old, 4000, "replaced by a newer connection");
@@ -166,7 +178,8 @@ export class NodeSession extends DurableObject<Env> {
           ws.close(1008, "heartbeat names another node");
           return;
         }
-        await this.#update(null, (state) => seen(state, now, { beat, via: "ws" }), now);
+        if (this.#state?.presence === "retired") return;
+        await this.#update(null, (state) => this.#seenWithBeat(state, now, beat, "ws"), now);
         await this.#checkExpectations(beat, now);
         await this.#recordHistory(beat, now);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
@@ -185,15 +198,20 @@ export class NodeSession extends DurableObject<Env> {
 
   // ── RPC for the rest of the Worker ──
 
-  /** The node was uninstalled (its key is already revoked): its socket is closed; silence does the rest. */
-  async retire(): Promise<void> {
+  /**
+   * The node was uninstalled (its key is already revoked): retired for good. Its socket is
+   * closed, no alarm watches it any more (so no offline warning), and no command is queued for it.
+   */
+  async retire(identity: NodeIdentity, at: number): Promise<void> {
+    await this.#update(identity, (state) => retire(state, at), at);
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4003, "node retired");
   }
 
   /** The HTTP fallback for a node whose socket can't connect (it is degraded while on it). */
   async heartbeat(identity: NodeIdentity, beat: Heartbeat): Promise<LiveStatus> {
     const now = Date.now();
-    await this.#update(identity, (state) => seen(state, now, { beat, via: "http" }), now);
+    if (this.#state?.presence === "retired") return this.status();
+    await this.#update(identity, (state) => this.#seenWithBeat(state, now, beat, "http"), now);
     await this.#checkExpectations(beat, now);
     await this.#recordHistory(beat, now);
     return this.status();
@@ -209,6 +227,9 @@ export class NodeSession extends DurableObject<Env> {
   ): Promise<EnqueuedCommand> {
     const now = Date.now();
     if (!this.#state) await this.#update(identity, (state) => state, now);
+    if (this.#state?.presence === "retired") {
+      return { id: command.id ?? crypto.randomUUID(), expires_at: new Date(now).toISOString(), sent: false, retired: true };
+    }
     const existing = command.id ? await this.#commands.get(command.id) : null;
     if (existing) return { id: existing.id, expires_at: new Date(existing.expiresAt).toISOString(), sent: existing.sendCount > 0 };
     const stored: StoredCommand = {
@@ -266,6 +287,7 @@ export class NodeSession extends DurableObject<Env> {
       error_count: beat?.error_count ?? null,
       ws_failure_count: beat?.ws_failure_count ?? null,
       connection_state: beat?.connection_state ?? null,
+      retired_at: state?.retiredAt ? new Date(state.retiredAt).toISOString() : null,
     };
   }
 
@@ -279,6 +301,12 @@ export class NodeSession extends DurableObject<Env> {
   }
 
   // ── Internals ──
+
+  /** A heartbeat: the node is there, and if it says it just woke, its last outage may have been sleep. */
+  #seenWithBeat(state: LiveState, now: number, beat: Heartbeat, via: "ws" | "http"): LiveState {
+    const next = seen(state, now, { beat, via });
+    return beat.asleep_for_ms === undefined ? next : sleptThrough(next, now, beat.asleep_for_ms, this.#timing);
+  }
 
   /** Apply a change, tell D1 if it matters, persist, and keep the alarm armed while watching. */
   async #update(identity: NodeIdentity | null, change: (state: LiveState) => LiveState, now: number): Promise<void> {
@@ -330,10 +358,11 @@ export class NodeSession extends DurableObject<Env> {
           version,
           lastSeenAt: state.lastSeenAt,
           events: state.pendingEvents,
+          sleepMarks: state.pendingSleepMarks,
         },
         now,
       );
-      return { ...state, pendingEvents: [], synced: { status, version: stored.version, at: now } };
+      return { ...state, pendingEvents: [], pendingSleepMarks: [], synced: { status, version: stored.version, at: now } };
     } catch (error) {
       // Kept pending: the next heartbeat or the alarm (armed below) tries again.
       console.error(JSON.stringify({ msg: "node status sync failed", node_id: state.nodeId, error: String(error) }));
@@ -357,7 +386,8 @@ export class NodeSession extends DurableObject<Env> {
   }
 
   async #recordHistory(beat: Heartbeat, now: number): Promise<void> {
-    const slot = now - (now % HISTORY_SLOT_MS);
+    const slotMs = this.#historySlotMs;
+    const slot = now - (now % slotMs);
     if (this.#historySlot === slot) return;
     if (this.#historySlot === null && (await this.ctx.storage.get(historyKey(slot))) !== undefined) {
       this.#historySlot = slot;
@@ -367,7 +397,7 @@ export class NodeSession extends DurableObject<Env> {
     const sample: HistorySample = { at: now, memory_mb: beat.memory_mb, error_count: beat.error_count };
     // The slot 24 h ago goes as this one comes: the history stays bounded without a scan.
     await this.ctx.storage.put(historyKey(slot), sample);
-    await this.ctx.storage.delete(historyKey(slot - HISTORY_SPAN_MS));
+    await this.ctx.storage.delete(historyKey(slot - Math.ceil(HISTORY_SPAN_MS / slotMs) * slotMs));
   }
 
   /** Verified fixes are reported to D1 once; until then the expectation stays (kept in storage). */

@@ -59,7 +59,11 @@ function describe(operation: Operation): JsonSchema {
   return {
     summary: operation.summary,
     ...(security && { security }),
-    parameters: [...parameters(operation.params, "path"), ...parameters(operation.query, "query")],
+    parameters: [
+      ...parameters(operation.params, "path"),
+      ...parameters(operation.query, "query"),
+      ...parameters(operation.headers, "header"),
+    ],
     ...(operation.body && {
       requestBody: { required: true, content: { "application/json": { schema: jsonSchema(operation.body, "input") } } },
     }),
@@ -70,12 +74,12 @@ function describe(operation: Operation): JsonSchema {
   };
 }
 
-function parameters(schema: z.ZodObject | undefined, where: "path" | "query"): JsonSchema[] {
+function parameters(schema: z.ZodObject | undefined, where: "path" | "query" | "header"): JsonSchema[] {
   if (!schema) return [];
   return Object.entries(schema.shape).map(([name, field]) => ({
     name,
     in: where,
-    // Path parameters always are; a query parameter is when undefined does not pass (no default, not optional).
+    // Path parameters always are; a query parameter or header is when undefined does not pass (no default, not optional).
     required: where === "path" || !(field as z.ZodType).safeParse(undefined).success,
     schema: jsonSchema(field as z.ZodType, "input"),
   }));
@@ -99,6 +103,7 @@ function errors(operation: Operation): Record<string, JsonSchema> {
   const implied: Record<number, string>[] = [AUTH_ERRORS[operation.auth]];
   if (operation.params) implied.push({ 400: "A path parameter is not valid (invalid_path)." });
   if (operation.query) implied.push({ 400: "A query parameter is not valid (invalid_query)." });
+  if (operation.headers) implied.push({ 400: "A request header is not valid (invalid_header)." });
   if (operation.method !== "get") implied.push({ 403: "Sent by a browser from another site (cross_origin_refused)." });
   if (operation.form) {
     implied.push({

@@ -34,6 +34,8 @@ export type Operation = {
   auth: Auth;
   params?: z.ZodObject;
   query?: z.ZodObject;
+  /** Request headers the route reads (lower-case names), beyond its auth. */
+  headers?: z.ZodObject;
   body?: z.ZodType;
   /** An HTML form body (application/x-www-form-urlencoded), for the dashboard's pages. */
   form?: z.ZodType;

@@ -2,6 +2,7 @@
  * "Roll this release out now": SOFTWARE_UPDATE to nodes that run an older version, without
  * waiting for a triage decision. Named nodes get it whatever the rollout percentage says (an
  * admin asked for exactly them); otherwise every node in the rollout does, a page at a time.
+ * Retired (uninstalled) nodes never get it.
  * Pushing twice is harmless: the command id is derived from (node, version) (push.ts).
  */
 import { compareVersions } from "../../protocol/version.ts";
@@ -17,8 +18,8 @@ import { inRollout } from "./rollout.ts";
 /** Nodes per call: one Durable Object call each keeps a request well inside the subrequest budget. */
 export const PUSH_PAGE = 100;
 
-type Target = { id: string; ownerId: string; version: string };
-export type Skipped = { node_id: string; reason: "already_on_this_or_newer" | "not_in_rollout" };
+type Target = { id: string; ownerId: string; version: string; status: string };
+export type Skipped = { node_id: string; reason: "retired" | "already_on_this_or_newer" | "not_in_rollout" };
 export type PushOutcome = { pushed: string[]; skipped: Skipped[]; next: PageCursor | null };
 
 export async function pushNow(env: Env, release: Release, targets: { nodeIds: string[] } | { after?: PageCursor }): Promise<PushOutcome> {
@@ -39,7 +40,10 @@ export async function pushNow(env: Env, release: Release, targets: { nodeIds: st
   }
   const outcome: PushOutcome = { pushed: [], skipped: [], next };
   for (const node of nodes) {
-    if (compareVersions(node.version, release.version) >= 0) {
+    // Uninstalled: there is nothing left on that computer to update, named or not.
+    if (node.status === "retired") {
+      outcome.skipped.push({ node_id: node.id, reason: "retired" });
+    } else if (compareVersions(node.version, release.version) >= 0) {
       outcome.skipped.push({ node_id: node.id, reason: "already_on_this_or_newer" });
     } else if (!named && !(await inRollout(node.id, release.version, release.rolloutPercent))) {
       outcome.skipped.push({ node_id: node.id, reason: "not_in_rollout" });

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { COMMAND_TYPES } from "../../protocol/messages.ts";
 import { requireAdmin } from "../auth.ts";
 import type { AppEnv } from "../env.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
 import { nodeSession } from "../node-session/stub.ts";
@@ -33,6 +34,7 @@ export const adminCommandRoutes = new Hono<AppEnv>()
     const { id } = readParams(c, NodeParams);
     const body = await readJsonBody(c, NewCommand, 8 * 1024);
     const node = await visibleNode(c.env, c.get("viewer"), id);
+    if (node.status === "retired") throw new ApiError(409, "node_retired", `Node ${id} was uninstalled (retired); it takes no commands.`);
     const queued = await nodeSession(c.env, id).enqueueCommand(
       { nodeId: node.id, ownerId: node.ownerId },
       { type: body.type, payloadJson: JSON.stringify(body.payload), ttlSeconds: body.ttl_seconds },
@@ -65,7 +67,7 @@ export const adminCommandApi: Operation[] = [
     params: NodeParams,
     body: NewCommand,
     responses: { 202: { description: "Queued: {id, expires_at, sent}." } },
-    errors: { 404: "No such node (node_not_found)." },
+    errors: { 404: "No such node (node_not_found).", 409: "The node was uninstalled (node_retired): nothing is queued." },
   },
   {
     method: "get",

@@ -1,7 +1,8 @@
 /**
  * The dashboard's pages, rendered by the Worker (hono/jsx) for a signed-in session: Nana's
  * computers at /home, IT Support's views under /support. The fragments (/home/cards,
- * /support/fleet) are what app.js fetches every few seconds to refresh a page in place.
+ * /support/fleet, /support/nodes/:id/live, /support/crash-groups/list) are what app.js fetches
+ * every few seconds to refresh a page in place.
  * Actions on the support pages go to the JSON API with the session cookie.
  *
  */
@@ -9,9 +10,9 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { NanaCards, NanaPage, type ComputerCard } from "../../dashboard/views/nana.tsx";
-import { NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
+import { NodeDetailBody, NodeDetailPage } from "../../dashboard/views/node-detail.tsx";
 import { MessagePage } from "../../dashboard/views/sign-in.tsx";
-import { BridgePage, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
+import { BridgePage, CrashGroupsBody, CrashGroupsPage, FleetPage, FleetTable, type FleetRow, InvitationsPage, KnownIssuesPage, ReleasesPage } from "../../dashboard/views/support.tsx";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { database } from "../db/client.ts";
 import {
@@ -37,6 +38,7 @@ import { historyWords, problemWords, statusWords } from "../dashboard/plain-word
 import type { AppEnv, Env, Viewer } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { readParams, readQuery } from "../http/query.ts";
+import { withRegistryStatus } from "../node-session/registry-status.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { sessionViewer } from "../session.ts";
@@ -70,13 +72,17 @@ async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
   const decisions: Decision[] = await decisionsFor(db, crashIds);
   return Promise.all(
     computers.map(async (node) => {
-      const live = await nodeSession(env, node.id).status();
+      const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
       const mine = history.filter((h) => h.nodeId === node.id);
       return {
         id: node.id,
         name: node.name,
         version: live.version ?? node.version,
-        status: statusWords({ status: live.status, last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null }),
+        status: statusWords({
+          status: live.status,
+          last_seen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
+          retired_at: live.retired_at,
+        }),
         problem: problemWords(mine, decisions, now),
         history: historyWords(mine, decisions),
       };
@@ -86,7 +92,7 @@ async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
 
 const FleetQuery = z.object({
   q: z.string().trim().max(100).default(""),
-  status: z.enum(["", "online", "offline", "asleep", "degraded"]).default(""),
+  status: z.enum(["", "online", "offline", "asleep", "degraded", "retired"]).default(""),
   sort: z.enum(FLEET_SORTS).default("name"),
   dir: z.enum(["asc", "desc"]).default("asc"),
   page: z.coerce.number().int().min(1).max(100_000).default(1),
@@ -105,7 +111,7 @@ async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
   // Live figures for the 50 rows shown, from each node's Durable Object, in parallel.
   const items: FleetRow[] = await Promise.all(
     rows.map(async ({ node, ownerName: owner }) => {
-      const live = await nodeSession(env, node.id).status();
+      const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
       return {
         id: node.id,
         name: node.name,
@@ -124,6 +130,8 @@ async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
 }
 
 const BridgeQuery = z.object({ status: z.enum(["pending", "acked"]).optional() });
+/** `group`: one crash group alone (the link in an escalation email). */
+const CrashGroupsQuery = z.object({ group: z.uuid().optional() });
 const NodeParams = z.object({ id: z.uuid() });
 
 function firstLine(payload: string): { line: string; rolledBack: string | null } {
@@ -145,7 +153,7 @@ async function nodeDetail(env: Env, id: string) {
   const now = Date.now();
   const [owner, live, history, commands, telemetry, resolutions] = await Promise.all([
     findOwner(db, node.ownerId),
-    session.status(),
+    session.status().then((status) => withRegistryStatus(status, node)),
     session.history(now),
     session.commands(),
     listTelemetry(db, { scope: { nodeId: id }, unresolvedOnly: false, limit: 50 }),
@@ -159,6 +167,7 @@ async function nodeDetail(env: Env, id: string) {
     os: node.os,
     arch: node.arch,
     status: live.status,
+    retiredAt: live.retired_at,
     version: live.version ?? node.version,
     lastSeen: live.last_seen ?? node.lastSeenAt?.toISOString() ?? null,
     uptimeS: live.uptime_s,
@@ -174,6 +183,29 @@ async function nodeDetail(env: Env, id: string) {
     quarantined: [...new Set(timeline.flatMap((t) => (t.rolledBack ? [t.rolledBack] : [])))],
     now,
   };
+}
+
+/** The crash groups page's data; `group` narrows it to that group and its ticket (the escalation email's link). */
+async function crashGroups(env: Env, group: string | undefined) {
+  const db = database(env.DB);
+  const [groups, tickets] = await Promise.all([recentGroups(db, group), openTickets(db)]);
+  if (group && groups.length === 0) throw new ApiError(404, "crash_group_not_found", `No crash group ${group}.`);
+  const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
+  const items = groups.map(({ group, pattern }) => ({
+    id: group.id,
+    title: group.title,
+    state: group.state,
+    reports: group.reportCount,
+    nodes: group.nodeCount,
+    versions: (JSON.parse(group.versions) as string[]).sort(),
+    pattern,
+    lastSeen: group.lastSeenAt,
+    hours: hours.get(group.id) ?? [],
+  }));
+  const ticketItems = tickets
+    .filter((t) => !group || t.groupId === group)
+    .map((t) => ({ id: t.id, groupId: t.groupId, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
+  return { groups: items, tickets: ticketItems, only: group ?? null };
 }
 
 const owner = new Hono<PageEnv>()
@@ -207,24 +239,12 @@ const support = new Hono<PageEnv>()
     const { id } = readParams(c, NodeParams);
     return c.html(<NodeDetailPage node={await nodeDetail(c.env, id)} />);
   })
-  .get("/crash-groups", async (c) => {
-    const db = database(c.env.DB);
-    const [groups, tickets] = await Promise.all([recentGroups(db), openTickets(db)]);
-    const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
-    const items = groups.map(({ group, pattern }) => ({
-      id: group.id,
-      title: group.title,
-      state: group.state,
-      reports: group.reportCount,
-      nodes: group.nodeCount,
-      versions: (JSON.parse(group.versions) as string[]).sort(),
-      pattern,
-      lastSeen: group.lastSeenAt,
-      hours: hours.get(group.id) ?? [],
-    }));
-    const ticketItems = tickets.map((t) => ({ id: t.id, title: t.title, tags: JSON.parse(t.tags) as string[], reports: t.reportCount, updatedAt: t.updatedAt }));
-    return c.html(<CrashGroupsPage groups={items} tickets={ticketItems} />);
-  });
+  .get("/nodes/:id/live", async (c) => {
+    const { id } = readParams(c, NodeParams);
+    return c.html(<NodeDetailBody node={await nodeDetail(c.env, id)} />);
+  })
+  .get("/crash-groups", async (c) => c.html(<CrashGroupsPage {...await crashGroups(c.env, readQuery(c, CrashGroupsQuery).group)} />))
+  .get("/crash-groups/list", async (c) => c.html(<CrashGroupsBody {...await crashGroups(c.env, readQuery(c, CrashGroupsQuery).group)} />));
 
 export const dashboardRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -261,12 +281,23 @@ export const dashboardApi: Operation[] = [
   page("/support", "IT Support: the fleet, filtered, sorted and paged (50 a page)", { query: FleetQuery }),
   page("/support/fleet", "The fleet table alone (what the page refreshes itself with)", { query: FleetQuery }),
   page("/support/bridge", "The bridge inbox, with an Acknowledge button per pending message", { query: BridgeQuery }),
-  page("/support/known-issues", "Known issues: dry run, disable, create"),
-  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout"),
+  page("/support/known-issues", "Known issues: dry run, edit, disable, enable, create"),
+  page("/support/releases", "Releases: rollout, installs, rollbacks, state; halt, resume, set rollout, push, yank"),
   page("/support/nodes/{id}", "One node: live status, 24 h memory and error charts (from its Durable Object), updates, commands with acks, telemetry", {
     params: NodeParams,
     errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
   }),
-  page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets"),
+  page("/support/nodes/{id}/live", "The node's page below its name (what the page refreshes itself with)", {
+    params: NodeParams,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such node (node_not_found)." },
+  }),
+  page("/support/crash-groups", "Crash groups (count, nodes, versions, state, matched known issue, 24 h sparkline) and open tickets; ?group= one group alone", {
+    query: CrashGroupsQuery,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such crash group (crash_group_not_found)." },
+  }),
+  page("/support/crash-groups/list", "The crash groups and open tickets alone (what the page refreshes itself with); ?group= one group alone", {
+    query: CrashGroupsQuery,
+    errors: { 403: "Signed in, but as an owner.", 404: "No such crash group (crash_group_not_found)." },
+  }),
   page("/support/invitations", "Invite an owner: owner, enrollment code and sign-in link (through the admin API)"),
 ];

@@ -12,6 +12,7 @@ import type { nodes } from "../db/schema.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { readParams, readQuery } from "../http/query.ts";
+import { withRegistryStatus } from "../node-session/registry-status.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { visibleNode } from "../visible-node.ts";
@@ -41,7 +42,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   });
 
 async function withLiveStatus(env: Env, node: typeof nodes.$inferSelect) {
-  const live = await nodeSession(env, node.id).status();
+  const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
   return {
     id: node.id,
     owner_id: node.ownerId,
@@ -56,7 +57,8 @@ async function withLiveStatus(env: Env, node: typeof nodes.$inferSelect) {
   };
 }
 
-const NODE = "The node: {id, owner_id, name, os, arch, enrolled_at, status, version, last_seen, ...live status}";
+const NODE =
+  "The node: {id, owner_id, name, os, arch, enrolled_at, status (online, offline, asleep, degraded or retired), version, last_seen, retired_at, ...live status}";
 
 export const nodeApi: Operation[] = [
   {

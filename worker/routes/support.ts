@@ -2,15 +2,17 @@
  * The support API (ADMIN_TOKEN) for IT Support and the dashboard: crash
  * groups, tickets, resolutions and the bridge_comms inbox, newest first with
  * cursor pagination. Bridge messages stay pending until acknowledged: that is
- * how "if IT Support is offline, queue for next heartbeat" holds.
+ * how "if IT Support is offline, queue for next heartbeat" holds. The emails
+ * the edge sent (or is sending) are listed without their bodies.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { requireAdmin } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { listEmails } from "../db/emails.ts";
 import { ackBridgeMessage, listBridgeMessages, listCrashGroups, listResolutions, listTickets } from "../db/support.ts";
-import type { bridgeComms } from "../db/schema.ts";
+import { type bridgeComms, EMAIL_KINDS, EMAIL_STATUSES, type outgoingEmails } from "../db/schema.ts";
 import type { AppEnv } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { ApiError } from "../http/errors.ts";
@@ -20,6 +22,13 @@ import type { Operation } from "../openapi/operation.ts";
 const ResolutionsQuery = PageQuery.extend({ node_id: z.uuid().optional() });
 const BridgeQuery = PageQuery.extend({ status: z.enum(["pending", "acked"]).optional() });
 const BridgeParams = z.object({ id: z.uuid() });
+const EmailsQuery = PageQuery.extend({ kind: z.enum(EMAIL_KINDS).optional(), status: z.enum(EMAIL_STATUSES).optional() });
+
+/**
+ * An attempt takes seconds; one that claimed an email this long ago and never said how it went
+ * died in between (docs/email.md): the email may or may not have gone, and is not sent again.
+ */
+const UNKNOWN_OUTCOME_AFTER_MS = 15 * 60_000;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const next = (page: { next: { createdAt: number; id: string } | null }) => (page.next ? encodeCursor(page.next) : null);
@@ -35,6 +44,25 @@ function bridgeView(row: typeof bridgeComms.$inferSelect) {
     status: row.status,
     created_at: iso(row.createdAt),
     acked_at: iso(row.ackedAt),
+  };
+}
+
+function emailView(row: typeof outgoingEmails.$inferSelect, now: number) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    escalation_id: row.escalationId,
+    from: row.fromAddress,
+    to: JSON.parse(row.toAddresses) as string[],
+    subject: row.subject,
+    status: row.status,
+    outcome_unknown: row.status === "sending" && row.claimedAt !== null && now - row.claimedAt.getTime() > UNKNOWN_OUTCOME_AFTER_MS,
+    attempts: row.attempts,
+    last_error: row.lastError,
+    message_id: row.messageId,
+    created_at: iso(row.createdAt),
+    claimed_at: iso(row.claimedAt),
+    sent_at: iso(row.sentAt),
   };
 }
 
@@ -119,6 +147,17 @@ export const supportRoutes = new Hono<AppEnv>()
     const row = await ackBridgeMessage(database(c.env.DB), id, new Date());
     if (!row) throw new ApiError(404, "bridge_message_not_found", `No bridge message ${id}.`);
     return c.json(bridgeView(row));
+  })
+  .get("/emails", async (c) => {
+    const query = readQuery(c, EmailsQuery);
+    const page = await listEmails(database(c.env.DB), {
+      kind: query.kind,
+      status: query.status,
+      limit: query.limit,
+      after: decodeCursor(query.cursor),
+    });
+    const now = Date.now();
+    return c.json({ items: page.rows.map((row) => emailView(row, now)), next_cursor: next(page) });
   });
 
 const BRIDGE = "{id, telemetry_id, from, class, msg, text, status, created_at, acked_at}";
@@ -176,5 +215,18 @@ export const supportApi: Operation[] = [
     params: BridgeParams,
     responses: { 200: { description: BRIDGE } },
     errors: { 404: "No such bridge message (bridge_message_not_found)." },
+  },
+  {
+    method: "get",
+    path: "/api/support/emails",
+    summary: "The emails the edge sent or is sending (invitations, escalations), newest first, without their bodies",
+    auth: "admin",
+    query: EmailsQuery,
+    responses: {
+      200: {
+        description:
+          "{items: [{id, kind, escalation_id, from, to, subject, status (pending | sending | sent), outcome_unknown, attempts, last_error, message_id, created_at, claimed_at, sent_at}], next_cursor}",
+      },
+    },
   },
 ];

@@ -36,7 +36,6 @@ export function installerFileName(platform: Platform, code: string): string {
     case "windows-x64":
       return `Buhdi-Setup-${code}.msi`;
     case "linux-x64":
-      return `buhdi-setup-${code}`;
     case "macos-x64":
     case "macos-arm64":
       return `buhdi-setup-${code}-${platform}.tar.gz`;
@@ -45,7 +44,7 @@ export function installerFileName(platform: Platform, code: string): string {
 
 export const INSTALLER_CONTENT_TYPES: Record<Platform, string> = {
   "windows-x64": "application/x-msi",
-  "linux-x64": "application/octet-stream",
+  "linux-x64": "application/gzip",
   "macos-x64": "application/gzip",
   "macos-arm64": "application/gzip",
 };

@@ -126,12 +126,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 echo "Downloading Buhdi for $platform..."
 curl -fsSL -o "$tmp/download" '${origin}/setup/${code}/download/'"$platform"
-if [ "$platform" = linux-x64 ]; then
-  chmod +x "$tmp/download"
-  "$tmp/download" setup --code '${code}' --server '${origin}'
-else
-  tar -xzf "$tmp/download" -C "$tmp"
-  "$tmp/buhdi/buhdi-node" setup --code '${code}' --server '${origin}'
-fi
+# Every download is a tar.gz holding buhdi/buhdi-node; setup copies what it needs.
+tar -xzf "$tmp/download" -C "$tmp"
+"$tmp/buhdi/buhdi-node" setup --code '${code}' --server '${origin}'
 `;
 }

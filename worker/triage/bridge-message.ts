@@ -48,6 +48,11 @@ function lastMatching(lines: string[], pattern: RegExp): string | undefined {
   return undefined;
 }
 
+/** A crash line as people read it: without the agent's timestamp, at most 300 characters. */
+export function readableCrashLine(line: string): string {
+  return clip(line.replace(TIMESTAMP, ""));
+}
+
 function clip(line: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

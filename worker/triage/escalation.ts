@@ -17,7 +17,7 @@ export function escalationBody(input: {
     id: input.id,
     reason: input.reason,
     created_at: new Date(input.now).toISOString(),
-    summary: SUMMARY[input.reason](input.group.title, input.node.name, input.fixVersion),
+    summary: escalationSummary(input.reason, input.group.title, input.node.name, input.fixVersion),
     crash_group: {
       id: input.group.id,
       title: input.group.title,
@@ -31,6 +31,11 @@ export function escalationBody(input: {
     telemetry_id: input.telemetryId,
     sample: input.sample.slice(-20),
   });
+}
+
+/** One sentence a person reads first: in the webhook's `summary` and the escalation email. */
+export function escalationSummary(reason: EscalationReason, title: string, node: string, fix: string | null): string {
+  return SUMMARY[reason](title, node, fix);
 }
 
 const SUMMARY: Record<EscalationReason, (title: string, node: string, fix: string | null) => string> = {

@@ -1,12 +1,16 @@
 /**
  * What a triage decision must tell the world after its D1 batch committed:
- * the node's Durable Object (a command, a fix to verify) and the escalation
- * webhook. Each step is idempotent and marked done in D1, so a redelivered
- * message finishes what a failed attempt left, and never does anything twice.
+ * the node's Durable Object (a command, a fix to verify), the escalation
+ * webhook and the escalation email. Each step is idempotent and marked done in
+ * D1, so a redelivered message finishes what a failed attempt left, and never
+ * does anything twice. The webhook and the email are both tried on every
+ * attempt: one failing does not hold the other back.
  */
 import type { CommandType } from "../../protocol/messages.ts";
 import { triageSettings } from "../config.ts";
+import { pendingEscalationEmails } from "../db/emails.ts";
 import { clearNodeOutbox, pendingEscalations, pendingNodeOutbox, recordDelivery } from "../db/triage.ts";
+import { EmailSendFailed, sendStoredEmail } from "../email/send.ts";
 import type { Env } from "../env.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import { UPDATE_COMMAND_TTL_SECONDS } from "../releases/push.ts";
@@ -43,17 +47,39 @@ export async function flushOutbox(env: Env, telemetryId: string, now: number): P
     await clearNodeOutbox(env.DB, row.id, commandId);
   }
 
+  const failures = [...(await deliverEscalations(env, telemetryId, now)), ...(await sendEscalationEmails(env, telemetryId, now))];
+  if (failures.length > 0) throw new DeliveryFailed(failures.join("; "));
+}
+
+/** The webhook, for each escalation of this message not yet delivered; what failed. */
+async function deliverEscalations(env: Env, telemetryId: string, now: number): Promise<string[]> {
   const settings = triageSettings(env);
   const escalations = await pendingEscalations(env.DB, telemetryId);
-  if (escalations.length === 0) return;
+  if (escalations.length === 0) return [];
   if (!settings.webhookUrl || !settings.webhookSecret) {
     // Not configured: the escalation stays pending and visible; nothing to retry.
     console.warn(JSON.stringify({ msg: "escalation webhook not configured", telemetry_id: telemetryId }));
-    return;
+    return [];
   }
+  const failures: string[] = [];
   for (const escalation of escalations) {
     const result = await deliverWebhook(settings.webhookUrl, settings.webhookSecret, escalation.body, now);
     await recordDelivery(env.DB, escalation.id, now, result.ok ? null : result.error);
-    if (!result.ok) throw new DeliveryFailed(result.error);
+    if (!result.ok) failures.push(result.error);
   }
+  return failures;
+}
+
+/** The escalation emails of this message still pending (never one being or already sent); what failed. */
+async function sendEscalationEmails(env: Env, telemetryId: string, now: number): Promise<string[]> {
+  const failures: string[] = [];
+  for (const id of await pendingEscalationEmails(env.DB, telemetryId)) {
+    try {
+      await sendStoredEmail(env, id, now);
+    } catch (error) {
+      if (!(error instanceof EmailSendFailed)) throw error;
+      failures.push(error.message);
+    }
+  }
+  return failures;
 }

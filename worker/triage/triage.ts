@@ -2,8 +2,8 @@
  * Triage of one critical telemetry event, the way IT Support Buhdi
  * would: fingerprint → crash group → known issue → decision, then every D1
  * write in one batch (with the receipt that makes redelivery a no-op), then
- * what must leave the database: the node's command or fix to verify, and the
- * escalation webhook. Those are retried on redelivery until done.
+ * what must leave the database: the node's command or fix to verify, the
+ * escalation webhook and the escalation email. Those are retried on redelivery until done.
  *
  * planTriage decides one report from what it is given (the groups as they stand, the known
  * issues) and returns its statements; the queue consumer plans a whole batch with it
@@ -11,7 +11,7 @@
  */
 import { TelemetryEventSchema, type TelemetryEvent } from "../../protocol/telemetry.ts";
 import { isOlder } from "../../protocol/version.ts";
-import { triageSettings } from "../config.ts";
+import { emailSettings, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import {
   enabledKnownIssues,
@@ -27,9 +27,11 @@ import type { Env } from "../env.ts";
 import { findRelease } from "../db/releases.ts";
 import { releaseFor, signedRelease } from "../releases/offer.ts";
 import { updateCommandId } from "../releases/push.ts";
-import { BRIDGE_CLASS, BRIDGE_FROM, bridgeMessage } from "./bridge-message.ts";
+import type { NewEmail } from "../db/emails.ts";
+import { type EscalationEmailInput, escalationEmail, triageDid } from "../email/escalation-email.tsx";
+import { BRIDGE_CLASS, BRIDGE_FROM, bridgeMessage, readableCrashLine } from "./bridge-message.ts";
 import { type Decision, decide } from "./decide.ts";
-import { escalationBody } from "./escalation.ts";
+import { escalationBody, escalationSummary } from "./escalation.ts";
 import { type CrashFingerprint, fingerprint } from "./fingerprint.ts";
 import { matchKnownIssue } from "./known-issue-matcher.ts";
 import { flushOutbox } from "./outbox.ts";
@@ -112,6 +114,26 @@ export async function planTriage(
         })
       : null;
 
+  const node = { id: context.nodeId, name: context.nodeName, owner: context.ownerName, version: context.nodeVersion, os: context.os };
+  const fixVersion = rollback?.version ?? decision.fixVersion;
+  const versions = versionsAfter(previous?.versions, context.nodeVersion);
+  const email = decision.escalate
+    ? await escalationEmailFor(env, {
+        escalationId,
+        reason: decision.escalate,
+        summary: escalationSummary(decision.escalate, print.title, context.nodeName, fixVersion),
+        node,
+        crashLine: readableCrashLine(print.crashLine),
+        reportsSinceLast,
+        reportCount,
+        versions,
+        triageDid: triageDid({ reason: decision.escalate, knownIssueId: match?.id ?? null, fixVersion, halt: rollback?.halt ?? null }),
+        groupId,
+        periodSeconds: settings.escalationPeriodMs / 1000,
+        now,
+      })
+    : null;
+
   const statements = triageStatements(env.DB, {
     context,
     now,
@@ -153,11 +175,12 @@ export async function planTriage(
         now,
         group: { id: groupId, title: print.title, fingerprint: print.fingerprint, reportCount, reportsSinceLast },
         knownIssueId: match?.id ?? null,
-        fixVersion: rollback?.version ?? decision.fixVersion,
-        node: { id: context.nodeId, name: context.nodeName, owner: context.ownerName, version: context.nodeVersion, os: context.os },
+        fixVersion,
+        node,
         telemetryId,
         sample: event.entries,
       }),
+      email,
     },
   });
   const escalated = decision.escalate !== null;
@@ -173,6 +196,7 @@ export async function planTriage(
         reportCount,
         reportsAtLastEscalation: escalated ? reportCount : (previous?.reportsAtLastEscalation ?? 0),
         lastEscalatedAt: escalated ? now : (previous?.lastEscalatedAt ?? null),
+        versions: JSON.stringify(versions),
       },
     },
   };
@@ -203,6 +227,37 @@ export async function triageTelemetry(
   }
   await flushOutbox(env, telemetryId, now);
   return "triaged";
+}
+
+/** The escalation email's row, or null when no sender or no recipient is configured (the webhook still goes). */
+async function escalationEmailFor(
+  env: Env,
+  input: Omit<EscalationEmailInput, "groupUrl" | "at"> & { escalationId: string; now: number },
+): Promise<(NewEmail & { escalationId: string }) | null> {
+  const settings = emailSettings(env);
+  if (settings.invalidEscalationTo.length > 0) {
+    console.warn(JSON.stringify({ msg: "ESCALATION_EMAIL_TO has entries that are not addresses", ignored: settings.invalidEscalationTo }));
+  }
+  if (!settings.from || settings.escalationTo.length === 0) return null;
+  const { escalationId, now, ...content } = input;
+  const groupUrl = settings.publicUrl ? `${settings.publicUrl}/support/crash-groups?group=${input.groupId}` : null;
+  const composed = await escalationEmail({ ...content, groupUrl, at: new Date(now) });
+  return {
+    id: crypto.randomUUID(),
+    dedupeKey: `escalation:${escalationId}`,
+    kind: "escalation",
+    escalationId,
+    from: settings.from,
+    to: settings.escalationTo,
+    ...composed,
+  };
+}
+
+/** The group's versions with this report's, sorted (numerically: 0.10.0 after 0.9.0). */
+function versionsAfter(json: string | undefined, version: string | null): string[] {
+  const versions = new Set<string>(json ? (JSON.parse(json) as string[]) : []);
+  versions.add(version ?? "unknown");
+  return [...versions].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
 }
 
 /**

@@ -424,6 +424,39 @@ describe("sleep, wake and shutdown", () => {
     await h.link.stop();
   });
 
+  it("after wake(slept) the next heartbeat says how long ago the node stopped running, once", async () => {
+    const h = harness({ timing: { intervalOverrideMs: 1_000 } });
+    h.setCloud("up");
+    h.link.start();
+    await tick(1_500);
+    h.link.wake(600_000); // the detector saw 10 minutes without running
+    await tick(0);
+    h.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 1 });
+    await tick(2_500);
+    const beats = h.last().sentOfType("heartbeat");
+    // Measured when the heartbeat left: the 10 minutes plus the time since the wake.
+    expect(beats[0]?.asleep_for_ms).toBe(600_000);
+    expect(beats.length).toBeGreaterThanOrEqual(3);
+    expect(beats.slice(1).every((beat) => beat.asleep_for_ms === undefined)).toBe(true);
+    await h.link.stop();
+  });
+
+  it("a wake with no socket to tell it on says it over the HTTP fallback, and only once it was sent", async () => {
+    const h = harness({ timing: { intervalOverrideMs: 1_000 } });
+    h.link.start();
+    await tick(1_500); // the cloud is down: heartbeats go over HTTP, unanswered
+    h.link.wake(60_000);
+    await tick(1_000);
+    const unsent = h.httpBeats.at(-1)!;
+    expect(unsent.asleep_for_ms).toBeGreaterThanOrEqual(60_000);
+    h.setHttpAnswer({ kind: "sent" });
+    await tick(1_000);
+    expect(h.httpBeats.at(-1)!.asleep_for_ms).toBeGreaterThan(unsent.asleep_for_ms!); // still owed, now said
+    await tick(1_000);
+    expect(h.httpBeats.at(-1)!.asleep_for_ms).toBeUndefined();
+    await h.link.stop();
+  });
+
   it("wake() replaces a socket that looks open but may have died during sleep", async () => {
     const h = harness();
     h.setCloud("up");

@@ -23,6 +23,21 @@ describe("the Windows logon task", () => {
     expect(textOf(task, "Actions", "Exec", "Arguments")).toBe("run");
   });
 
+  it("also starts it when the computer resumes from sleep: the System log's Power-Troubleshooter event 1", () => {
+    const trigger = find(task, "Triggers", "EventTrigger")!;
+    expect(textOf(trigger, "Enabled")).toBe("true");
+    // The subscription is an event query carried as text: parsed back in its own right.
+    const query = parseXml(textOf(trigger, "Subscription")!);
+    const select = find(query, "Query", "Select")!;
+    expect(query.name).toBe("QueryList");
+    expect(find(query, "Query")?.attributes.Path).toBe("System");
+    expect(select.attributes.Path).toBe("System");
+    expect(select.text).toBe("*[System[Provider[@Name='Microsoft-Windows-Power-Troubleshooter'] and EventID=1]]");
+    // Per user: the event trigger names no other account; the task runs as its one principal.
+    expect(find(trigger, "UserId")).toBeUndefined();
+    expect(task.children.filter((c) => c.name === "Principals")[0]?.children).toHaveLength(1);
+  });
+
   it("ignores a second start, runs on battery with no time limit, and is restarted when it fails", () => {
     expect(textOf(task, "Settings", "MultipleInstancesPolicy")).toBe("IgnoreNew");
     expect(textOf(task, "Settings", "DisallowStartIfOnBatteries")).toBe("false");

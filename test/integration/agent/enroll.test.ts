@@ -5,7 +5,10 @@
  * crash-reporting.test.ts.
  */
 import { readdir } from "node:fs/promises";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { enroll, EnrollError } from "../../../agent/enroll.ts";
+import { homePaths } from "../../../agent/core/paths.ts";
 import { apiError, closedPortUrl, runCli, startReceiver, tempHome } from "../../support/helpers.ts";
 import type { Reply } from "../../support/helpers.ts";
 
@@ -82,5 +85,53 @@ describe("enroll refusals", () => {
     const result = await runCli(["enroll", CODE], { BUHDI_NODE_HOME: await tempHome() });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("enroll needs --server <url>");
+  });
+});
+
+/** What setup and `run` decide from: was the cloud not reached (retry later) or did it refuse the code (final)? */
+describe("whether a failed enrollment may be retried", () => {
+  async function failureFrom(server: string): Promise<EnrollError> {
+    const home = await tempHome();
+    const error = await enroll({ code: CODE, server, version: "0.3.0", paths: homePaths(path.join(home, "home")) }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EnrollError);
+    expect(await readdir(home)).toEqual([]);
+    return error as EnrollError;
+  }
+  async function failureAnswering(reply: Reply): Promise<EnrollError> {
+    const receiver = await startReceiver(() => reply);
+    closers.push(receiver.close);
+    return failureFrom(receiver.url);
+  }
+
+  it("no server listening: retryable", async () => {
+    expect(await failureFrom(await closedPortUrl())).toMatchObject({ retryable: true, retryAfterMs: null });
+  });
+
+  it.each([
+    ["the cloud failing (503, its own error)", apiError(503, "unavailable", "Try again later")],
+    ["a 500 with no body", { status: 500 }],
+    ["a proxy's or captive portal's page (404, not the API's error format)", { status: 404, body: "<html>Sign in to the Wi-Fi</html>" }],
+    ["a 200 that is not an enrollment (a captive portal's page)", { status: 200, body: "<html>Welcome</html>" }],
+  ])("%s: retryable", async (_what, reply) => {
+    expect((await failureAnswering(reply)).retryable).toBe(true);
+  });
+
+  it("too many requests: retryable, not before the Retry-After", async () => {
+    const reply: Reply = { ...apiError(429, "rate_limited", "Slow down"), headers: { "retry-after": "42" } };
+    expect(await failureAnswering(reply)).toMatchObject({ retryable: true, retryAfterMs: 42_000 });
+  });
+
+  it.each([
+    [404, "enrollment_code_unknown"],
+    [410, "enrollment_code_used"],
+    [410, "enrollment_code_expired"],
+    [400, "invalid_body"],
+  ])("the cloud's own %i (%s): final, not retried", async (status, code) => {
+    const failure = await failureAnswering(apiError(status, code, "No."));
+    expect(failure.retryable).toBe(false);
+    expect(failure.message).toBe("Enrollment failed: No.");
   });
 });

@@ -1,6 +1,8 @@
 /**
  * The live connection against the real cloud (a local edge with 1 s heartbeats and a 3 s
- * offline grace): heartbeats reach it, a clean stop or a sleep is "asleep" and not an outage,
+ * offline grace): heartbeats reach it, a clean stop or a sleep is "asleep" and not an outage, a
+ * node frozen past the grace (SIGSTOP, as in a sleep nobody announced; alone, after the
+ * concurrent suite) comes back by itself and its outage is shown as sleep,
  * commands are carried out once, the HTTP fallback keeps a node that cannot open its socket
  * visible as degraded, and a crash loop arrives as one report with its count. Independent
  * nodes, so those tests run concurrently on one edge. Then, alone (vitest starts a sequential
@@ -282,6 +284,62 @@ describe.concurrent("a running node and the cloud", () => {
     node.supervisor.kill("SIGTERM");
     await node.exited;
   }, 150_000);
+});
+
+// After the concurrent suite, alone: the freeze must last past the edge's grace however loaded
+// the machine is, and a frozen node next to the concurrent ones would only slow them down.
+describe("a computer that sleeps without saying so", () => {
+  it("frozen past the offline grace (a computer asleep) and resumed: back online in seconds by itself, the gap shown as sleep, no crash", async () => {
+    const { home, nodeId } = await edge.enrolledHome();
+    // The wake detector on a test clock: a check every 200 ms, a wake when one is 1.5 s late.
+    const node = await nodes.start(home, { BUHDI_NODE_WAKE_CHECK_MS: "200", BUHDI_NODE_WAKE_LATENESS_MS: "1500" });
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected && v.status === "online",
+    );
+    const { pid: programPid } = await node.health();
+    const supervisorPid = node.supervisor.pid!;
+    const offlineBefore = (await edge.telemetryOf(nodeId)).filter((row) => row.type === "node_offline").length;
+
+    // Sleep, as the processes live it: neither runs a single instruction, and nothing says going_away.
+    // (Both pids, not the process group: the test's children share the test runner's group.)
+    process.kill(supervisorPid, "SIGSTOP");
+    process.kill(programPid, "SIGSTOP");
+    try {
+      await eventually(
+        () => edge.telemetryOf(nodeId),
+        (rows) => rows.filter((row) => row.type === "node_offline").length > offlineBefore,
+        30_000,
+        "the edge to count the frozen node offline (its grace is 3 s)",
+      );
+    } finally {
+      process.kill(programPid, "SIGCONT");
+      process.kill(supervisorPid, "SIGCONT");
+    }
+    await eventually(
+      () => edge.nodeView(nodeId),
+      (v) => v.connected && v.status === "online",
+      15_000,
+      `the node back online by itself after it resumed (its log: ${node.stderr()})`,
+    );
+    const rows = await eventually(
+      () => edge.telemetryOf(nodeId),
+      (all) => all.some((row) => row.type === "node_offline" && row.payload.details?.asleep === true),
+      15_000,
+      `the outage shown as sleep (node log: ${node.stderr()})`,
+    );
+    const offline = rows.find((row) => row.type === "node_offline" && row.payload.details?.asleep === true)!;
+    expect(offline.severity).toBe("info");
+    expect(rows.find((row) => row.type === "node_back_online")?.payload.details).toMatchObject({ asleep: true });
+    expect(node.stderr()).toMatch(/this computer was asleep for about \d+ s; reconnecting/);
+    // Not a crash: the same program runs on, and nothing was reported or written to crash.log.
+    expect((await node.health()).pid).toBe(programPid);
+    expect(rows.filter((row) => row.type === "crash_report")).toEqual([]);
+    expect(await readFile(path.join(home, "crash.log"), "utf8").catch(() => "")).not.toContain("EXIT");
+
+    node.supervisor.kill("SIGTERM");
+    expect((await node.exited).code).toBe(0);
+  });
 });
 
 // After the concurrent suite: taking the edge down would break any test running next to it.

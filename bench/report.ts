@@ -51,6 +51,15 @@ export function ingestRatio(ingest: IngestSection): number {
   return ingest.hello.requestsPerSecond > 0 ? ingest.ingest.requestsPerSecond / ingest.hello.requestsPerSecond : 0;
 }
 
+/** Triage never the bottleneck: it handles crash reports at least as fast as ingest takes them. */
+const TRIAGE_TARGET_RATIO = 1;
+
+/** Triage reports/s over the ingest part's crash-report requests/s, both of this run; null without both parts. */
+function triageRatio(report: BenchReport): number | null {
+  const ingest = report.ingest?.ingest.requestsPerSecond ?? 0;
+  return report.triage && ingest > 0 ? report.triage.triage_reports_per_s / ingest : null;
+}
+
 export function nonCriticalRatio(ingest: IngestSection): number {
   const hello = ingest.helloNonCritical.requestsPerSecond;
   return hello > 0 ? ingest.ingestNonCritical.requestsPerSecond / hello : 0;
@@ -80,7 +89,21 @@ export function printTable(report: BenchReport): void {
     console.log(
       `\nTriage: ${t.triage_reports} crash reports ingested and triaged by the queue consumer, ${t.triage_patterns} enabled patterns`,
     );
-    console.log(`${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged)`);
+    console.log(
+      `${t.triage_reports_per_s} reports/s (${t.triage_seconds} s from the first report sent to the last one triaged; sent at ${t.triage_sent_per_s}/s, the last triaged ${t.triage_lag_s} s after the last sent)`,
+    );
+    console.log(
+      `matching alone, µs per report with every pattern: ${t.triage_match_us_one_by_one} one by one, ${t.triage_match_us_one_pass} in one pass`,
+    );
+    const cpu = report.ingest ? triageCpuRatio(report.ingest) : null;
+    if (cpu !== null)
+      console.log(`by workerd CPU per report, ingest (non-critical) / a crash report's queue send and triage = ${cpu.toFixed(3)}`);
+    const ratio = triageRatio(report);
+    if (ratio !== null) {
+      console.log(
+        `triage / crash-report ingest (${report.ingest!.ingest.requestsPerSecond.toFixed(1)} req/s above) = ${ratio.toFixed(3)}  (target >= ${TRIAGE_TARGET_RATIO}: ${met(ratio >= TRIAGE_TARGET_RATIO)})`,
+      );
+    }
   }
   if (report.update) {
     const u = report.update;
@@ -248,6 +271,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.heartbeat ? heartbeatFigures(report.heartbeat) : {}),
     ...(report.d1 ? d1Figures(report.d1) : {}),
     ...(report.triage ?? {}),
+    ...triageFigures(report),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),
     ...(report.dashboard ?? {}),
@@ -293,6 +317,33 @@ function ingestFigures(r: IngestSection) {
     ingest_noncritical_cpu_ratio_vs_hello: nonCriticalCpu === null ? null : round(nonCriticalCpu, 3),
     ingest_devtools: r.settings.devtools,
   };
+}
+
+function triageFigures(report: BenchReport) {
+  const ratio = triageRatio(report);
+  const cpu = report.ingest ? triageCpuRatio(report.ingest) : null;
+  return {
+    ...(ratio === null
+      ? {}
+      : {
+          triage_ratio_vs_ingest: round(ratio, 3),
+          triage_target_ratio: TRIAGE_TARGET_RATIO,
+          triage_target_met: ratio >= TRIAGE_TARGET_RATIO,
+        }),
+    ...(cpu === null ? {} : { triage_cpu_ratio_vs_ingest: round(cpu, 3) }),
+  };
+}
+
+/**
+ * From the ingest part alone, by workerd CPU per request: ingesting a non-critical report ÷ what
+ * a crash report costs on top of it (its queue send and its triage, in the same workerd). Above
+ * 1, the consumer needs less CPU per report than ingest does, so on the same cores it can triage
+ * faster than the edge ingests; the req/s ratio moves with the machine's other load.
+ */
+function triageCpuRatio(r: IngestSection): number | null {
+  const crash = r.ingest.cpuUsPerRequest?.workerd;
+  const plain = r.ingestNonCritical.cpuUsPerRequest?.workerd;
+  return crash && plain && crash > plain ? plain / (crash - plain) : null;
 }
 
 function heartbeatFigures(r: HeartbeatSection) {

@@ -3,12 +3,17 @@
  * with 200 extra enabled known-issue patterns (none of which match, so every
  * report is checked against all of them — the worst case for matching).
  *
- * The reports are ingested first, as fast as the edge takes them; the clock
- * runs from the first report sent to the last one triaged (its resolution row
- * visible through the support API), so it includes the local queue's delivery.
+ * The reports are ingested as fast as the edge takes them (BENCH_CONNECTIONS senders, as many
+ * as the ingest part's connections) while the consumer triages them in the same workerd; the
+ * clock runs from the first report sent to the last one triaged (its resolution row visible
+ * through the support API), so it includes the local queue's delivery. When triage keeps up,
+ * the last report is triaged moments after the last one is sent and the rate is ingest's own:
+ * triage_ratio_vs_ingest (bench/report.ts) then sits near 1; it falls below 1 by as much as
+ * triage lags.
  */
 import { randomUUID } from "node:crypto";
 import type { LocalEdge } from "../scripts/local-edge.ts";
+import { compilePattern, compilePatternList } from "../worker/triage/pattern.ts";
 import { startEdge, stopEdge } from "./edges.ts";
 import { enrollFleet } from "./fleet.ts";
 import { log, positiveInt } from "./settings.ts";
@@ -18,9 +23,56 @@ export type TriageFigures = {
   triage_patterns: number;
   triage_reports: number;
   triage_seconds: number;
+  /** Matching alone (in this Node process, same V8 as workerd): µs per report with every pattern tried one by one, and in one pass. */
+  triage_match_us_one_by_one: number;
+  triage_match_us_one_pass: number;
+  /** Reports/s the senders got accepted in the same part, while triage ran in the same workerd. */
+  triage_sent_per_s: number;
+  /** Seconds from the last report accepted to the last one triaged: how far triage trailed ingest. */
+  triage_lag_s: number;
 };
 
 const EXTRA_PATTERNS = 200;
+const extraPattern = (i: number) => `bench-issue-${i}: (disk|network|printer) failure [0-9]+`;
+/** The seeded issues' patterns (migrations/0001_seed_known_issues.sql), matched first. */
+const SEEDED_PATTERNS = ["EADDRINUSE", "process.exit.*watchdog.*max uptime"];
+
+function crashEntries(i: number): string[] {
+  // A handful of distinct crashes, so reports both open groups and add to them.
+  return [
+    `[${new Date().toISOString()}] UNCAUGHT: TypeError: Cannot read properties of undefined (reading 'field${i % 7}')`,
+    `    at handler${i % 7} (~/app/dist/worker.js:${100 + i}:17)`,
+    "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+    "EXIT code=1",
+  ];
+}
+
+/**
+ * The matching phase of triage alone, the same patterns and reports as through the edge: the
+ * way triage matched before (each pattern's regex in turn) against the one pass it makes now
+ * (worker/triage/pattern.ts, compilePatternList). The second of two rounds, so both are warm.
+ */
+function measureMatching(reports: number): Pick<TriageFigures, "triage_match_us_one_by_one" | "triage_match_us_one_pass"> {
+  const patterns = [...SEEDED_PATTERNS, ...Array.from({ length: EXTRA_PATTERNS }, (_, i) => extraPattern(i))];
+  const texts = Array.from({ length: reports }, (_, i) => crashEntries(i).join("\n"));
+  const oneByOne = patterns.map((p) => compilePattern(p));
+  const onePass = compilePatternList(patterns, (index, reason) => {
+    throw new Error(`bench pattern ${patterns[index]} refused: ${reason}`);
+  });
+  const usPerReport = (match: (text: string) => unknown) => {
+    let us = 0;
+    for (let round = 0; round < 2; round++) {
+      const started = performance.now();
+      for (const text of texts) match(text);
+      us = ((performance.now() - started) * 1000) / texts.length;
+    }
+    return Math.round(us * 10) / 10;
+  };
+  return {
+    triage_match_us_one_by_one: usPerReport((text) => oneByOne.findIndex((match) => match(text))),
+    triage_match_us_one_pass: usPerReport(onePass),
+  };
+}
 
 /** The bench part: its own edge, BENCH_TRIAGE_REPORTS crash reports (400). */
 export async function benchTriage(): Promise<TriageFigures> {
@@ -28,7 +80,7 @@ export async function benchTriage(): Promise<TriageFigures> {
   try {
     const reports = positiveInt("BENCH_TRIAGE_REPORTS", 400);
     log(`triage: ${reports} crash reports through the consumer with ${EXTRA_PATTERNS} extra patterns`);
-    return await measureTriage(edge, reports);
+    return { ...(await measureTriage(edge, reports)), ...measureMatching(reports) };
   } finally {
     await stopEdge(edge);
   }
@@ -36,7 +88,11 @@ export async function benchTriage(): Promise<TriageFigures> {
 /** Well under the 60/min per-node budget. */
 const REPORTS_PER_NODE = 40;
 
-export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs = 180_000): Promise<TriageFigures> {
+export async function measureTriage(
+  edge: LocalEdge,
+  reports: number,
+  timeoutMs = 180_000,
+): Promise<Omit<TriageFigures, "triage_match_us_one_by_one" | "triage_match_us_one_pass">> {
   const admin = async (path: string, body?: unknown) => {
     const res = await fetch(`${edge.url}${path}`, {
       method: body === undefined ? "GET" : "POST",
@@ -48,7 +104,7 @@ export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs 
   };
 
   for (let i = 0; i < EXTRA_PATTERNS; i++) {
-    await admin("/api/admin/known-issues", { pattern: `bench-issue-${i}: (disk|network|printer) failure [0-9]+`, fix_type: "manual" });
+    await admin("/api/admin/known-issues", { pattern: extraPattern(i), fix_type: "manual" });
   }
   const patterns = ((await admin("/api/admin/known-issues")).items as { enabled: boolean }[]).filter((i) => i.enabled).length;
 
@@ -65,13 +121,7 @@ export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs 
         body: JSON.stringify({
           event_id: randomUUID(),
           type: "crash_report",
-          // A handful of distinct crashes, so reports both open groups and add to them.
-          entries: [
-            `[${new Date().toISOString()}] UNCAUGHT: TypeError: Cannot read properties of undefined (reading 'field${i % 7}')`,
-            `    at handler${i % 7} (~/app/dist/worker.js:${100 + i}:17)`,
-            "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
-            "EXIT code=1",
-          ],
+          entries: crashEntries(i),
           node_version: "0.3.0",
           os: "win32",
           arch: "x64",
@@ -82,7 +132,9 @@ export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs 
       if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
     }
   };
-  await Promise.all(Array.from({ length: 8 }, sender));
+  // As many senders as the ingest part's autocannon has connections: the same offered load.
+  await Promise.all(Array.from({ length: positiveInt("BENCH_CONNECTIONS", 10) }, sender));
+  const sentSeconds = (Date.now() - started) / 1000;
 
   const deadline = started + timeoutMs;
   let triaged = 0;
@@ -98,6 +150,8 @@ export async function measureTriage(edge: LocalEdge, reports: number, timeoutMs 
     triage_patterns: patterns,
     triage_reports: reports,
     triage_seconds: Math.round(seconds * 10) / 10,
+    triage_sent_per_s: Math.round((reports / sentSeconds) * 10) / 10,
+    triage_lag_s: Math.round((seconds - sentSeconds) * 10) / 10,
   };
 }
 

@@ -5,10 +5,9 @@
  * after max_retries (wrangler.toml) end in the dead-letter queue. A failing message never holds up
  * the rest of its batch.
  */
-import { enabledKnownIssues, type KnownIssueRow } from "./db/triage.ts";
 import { EmailSendFailed, sendStoredEmail } from "./email/send.ts";
 import type { Env } from "./env.ts";
-import { retryDelaySeconds, triageMessage } from "./triage/consumer.ts";
+import { retryDelaySeconds, triageMessages } from "./triage/consumer.ts";
 import type { TriageMessage } from "./triage/message.ts";
 
 /** An email to send: the outgoing_emails row it names holds everything. */
@@ -22,13 +21,13 @@ function isEmail(message: Message<QueueMessage>): message is Message<EmailMessag
 }
 
 export async function handleQueueBatch(batch: MessageBatch<QueueMessage>, env: Env): Promise<void> {
-  // One read of the known issues per batch, not per message.
-  let issues: Promise<KnownIssueRow[]> | null = null;
-  const knownIssues = () => (issues ??= enabledKnownIssues(env.DB));
+  const reports: Message<TriageMessage>[] = [];
   for (const message of batch.messages) {
     if (isEmail(message)) await emailMessage(message, env);
-    else await triageMessage(message as Message<TriageMessage>, env, knownIssues);
+    else reports.push(message as Message<TriageMessage>);
   }
+  // The crash reports are triaged together: a few D1 round trips for the whole batch.
+  await triageMessages(reports, env);
 }
 
 async function emailMessage(message: Message<EmailMessage>, env: Env): Promise<void> {

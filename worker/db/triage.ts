@@ -23,16 +23,29 @@ export async function receiptExists(d1: D1Database, telemetryId: string): Promis
   return (await d1.prepare("SELECT 1 FROM triage_receipts WHERE telemetry_id = ?").bind(telemetryId).first()) !== null;
 }
 
+const CONTEXT_COLUMNS = `t.id AS telemetryId, t.node_id AS nodeId, t.owner_id AS ownerId, t.type, t.payload,
+       t.node_version AS nodeVersion, n.name AS nodeName, n.os, o.name AS ownerName
+  FROM node_telemetry t JOIN nodes n ON n.id = t.node_id JOIN owners o ON o.id = t.owner_id`;
+
 export async function loadTriageContext(d1: D1Database, telemetryId: string): Promise<TriageContext | null> {
-  return d1
-    .prepare(
-      `SELECT t.id AS telemetryId, t.node_id AS nodeId, t.owner_id AS ownerId, t.type, t.payload,
-              t.node_version AS nodeVersion, n.name AS nodeName, n.os, o.name AS ownerName
-       FROM node_telemetry t JOIN nodes n ON n.id = t.node_id JOIN owners o ON o.id = t.owner_id
-       WHERE t.id = ?`,
-    )
-    .bind(telemetryId)
-    .first<TriageContext>();
+  return d1.prepare(`SELECT ${CONTEXT_COLUMNS} WHERE t.id = ?`).bind(telemetryId).first<TriageContext>();
+}
+
+/** What a queue batch reads first, in one round trip: receipts, contexts, the known issues' stamp. */
+export type BatchStart = { receipts: Set<string>; contexts: Map<string, TriageContext>; knownIssuesStamp: string };
+
+export async function readBatchStart(d1: D1Database, telemetryIds: readonly string[]): Promise<BatchStart> {
+  const ids = JSON.stringify(telemetryIds);
+  const [receipts, contexts, stamp] = await d1.batch([
+    d1.prepare("SELECT telemetry_id AS id FROM triage_receipts WHERE telemetry_id IN (SELECT value FROM json_each(?))").bind(ids),
+    d1.prepare(`SELECT ${CONTEXT_COLUMNS} WHERE t.id IN (SELECT value FROM json_each(?))`).bind(ids),
+    knownIssuesStampStatement(d1),
+  ]);
+  return {
+    receipts: new Set((receipts!.results as { id: string }[]).map((r) => r.id)),
+    contexts: new Map((contexts!.results as TriageContext[]).map((c) => [c.telemetryId, c])),
+    knownIssuesStamp: stampOf(stamp!.results[0] as KnownIssuesStampRow | undefined),
+  };
 }
 
 export type GroupRow = {
@@ -45,15 +58,18 @@ export type GroupRow = {
   versions: string;
 };
 
-export async function findGroup(d1: D1Database, fingerprint: string): Promise<GroupRow | null> {
-  return d1
+/** The crash groups stored under any of these fingerprints, by fingerprint. */
+export async function findGroups(d1: D1Database, fingerprints: readonly string[]): Promise<Map<string, GroupRow>> {
+  if (fingerprints.length === 0) return new Map();
+  const { results } = await d1
     .prepare(
-      `SELECT id, state, report_count AS reportCount, reports_at_last_escalation AS reportsAtLastEscalation,
+      `SELECT fingerprint, id, state, report_count AS reportCount, reports_at_last_escalation AS reportsAtLastEscalation,
               last_escalated_at AS lastEscalatedAt, versions
-       FROM crash_groups WHERE fingerprint = ?`,
+       FROM crash_groups WHERE fingerprint IN (SELECT value FROM json_each(?))`,
     )
-    .bind(fingerprint)
-    .first<GroupRow>();
+    .bind(JSON.stringify([...new Set(fingerprints)]))
+    .all<GroupRow & { fingerprint: string }>();
+  return new Map(results.map(({ fingerprint, ...group }) => [fingerprint, group]));
 }
 
 export type KnownIssueRow = {
@@ -65,6 +81,22 @@ export type KnownIssueRow = {
   autoResolve: number;
   updatedAt: number | null;
 };
+
+type KnownIssuesStampRow = { n: number; created: number | null; updated: number | null };
+
+/**
+ * Changes whenever a known issue is created or edited (enabling and disabling are edits: the API
+ * sets updated_at on every write), so a cached list is read again only when it changed. hit_count
+ * and last_hit_at, which triage itself bumps, are left out. The sum of updated_at moves when any
+ * one row's moves, which the maximum would not if clocks differ between the writers.
+ */
+function knownIssuesStampStatement(d1: D1Database): D1PreparedStatement {
+  return d1.prepare("SELECT count(*) AS n, max(created_at) AS created, total(updated_at) AS updated FROM node_known_issues");
+}
+
+function stampOf(row: KnownIssuesStampRow | undefined): string {
+  return row ? `${row.n}/${row.created}/${row.updated}` : "none";
+}
 
 export async function enabledKnownIssues(d1: D1Database): Promise<KnownIssueRow[]> {
   const { results } = await d1

@@ -16,7 +16,7 @@
  * lines, so patterns read like grep); `.` does not cross a line break, so a pattern matches within
  * one line unless it opts in with (?s).
  */
-import { RE2JS, RE2JSException, RE2JSSyntaxException } from "re2js";
+import { RE2JS, RE2JSException, RE2JSSyntaxException, RE2Set } from "re2js";
 import { MAX_TELEMETRY_BODY_BYTES } from "../../protocol/index.ts";
 
 export type PatternCheck = { ok: true } | { ok: false; reason: string };
@@ -54,6 +54,51 @@ export function checkPattern(source: string): PatternCheck {
   const compiled = tryCompile(source);
   return compiled.ok ? { ok: true } : compiled;
 }
+
+/**
+ * Instructions per RE2 set: well below re2js's limit for one program (~1.4 M), and small enough
+ * that a set's lazy DFA keeps its states within its default 8 MB budget in practice.
+ */
+const MAX_SET_PROGRAM_SIZE = 50_000;
+
+/**
+ * One matcher for many patterns, in order: the index of the first pattern that matches, or null.
+ * The patterns go into RE2 sets, each one automaton for all its patterns, so a text is read once
+ * per set (one set for up to ~50 maximal patterns, hundreds of short ones) instead of once per
+ * pattern; the cost stays linear in the text. A pattern checkPattern refuses never matches; it
+ * is reported through `onInvalid`.
+ */
+export function compilePatternList(sources: readonly string[], onInvalid: (index: number, reason: string) => void): PatternListMatcher {
+  const sets: { set: RE2Set; indexes: number[] }[] = [];
+  let current: { set: RE2Set; indexes: number[]; size: number } | null = null;
+  sources.forEach((source, index) => {
+    const compiled = tryCompile(source);
+    if (!compiled.ok) {
+      onInvalid(index, compiled.reason);
+      return;
+    }
+    const size = compiled.re.programSize();
+    if (!current || current.size + size > MAX_SET_PROGRAM_SIZE) {
+      current = { set: new RE2Set(RE2Set.UNANCHORED, FLAGS), indexes: [], size: 0 };
+      sets.push(current);
+    }
+    current.set.add(source);
+    current.indexes.push(index);
+    current.size += size;
+  });
+  for (const { set } of sets) set.compile();
+  return (text) => {
+    const input = bounded(text);
+    // Sets hold patterns in list order, so the first set with a match holds the first match.
+    for (const { set, indexes } of sets) {
+      const matched = set.match(input);
+      if (matched.length > 0) return indexes[Math.min(...matched)]!;
+    }
+    return null;
+  };
+}
+
+export type PatternListMatcher = (text: string) => number | null;
 
 /** A matcher for `source`; throws PatternError with the same reason checkPattern gives. */
 export function compilePattern(source: string): PatternMatcher {

@@ -4,12 +4,25 @@
  * write in one batch (with the receipt that makes redelivery a no-op), then
  * what must leave the database: the node's command or fix to verify, the
  * escalation webhook and the escalation email. Those are retried on redelivery until done.
+ *
+ * planTriage decides one report from what it is given (the groups as they stand, the known
+ * issues) and returns its statements; the queue consumer plans a whole batch with it
+ * (batch.ts) and triageTelemetry below does one report on its own.
  */
-import { TelemetryEventSchema } from "../../protocol/telemetry.ts";
+import { TelemetryEventSchema, type TelemetryEvent } from "../../protocol/telemetry.ts";
 import { isOlder } from "../../protocol/version.ts";
 import { emailSettings, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
-import { enabledKnownIssues, findGroup, type KnownIssueRow, loadTriageContext, receiptExists, triageStatements } from "../db/triage.ts";
+import {
+  enabledKnownIssues,
+  findGroups,
+  type GroupRow,
+  type KnownIssueRow,
+  loadTriageContext,
+  receiptExists,
+  type TriageContext,
+  triageStatements,
+} from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { findRelease } from "../db/releases.ts";
 import { releaseFor, signedRelease } from "../releases/offer.ts";
@@ -19,34 +32,51 @@ import { type EscalationEmailInput, escalationEmail, triageDid } from "../email/
 import { BRIDGE_CLASS, BRIDGE_FROM, bridgeMessage, readableCrashLine } from "./bridge-message.ts";
 import { type Decision, decide } from "./decide.ts";
 import { escalationBody, escalationSummary } from "./escalation.ts";
-import { fingerprint } from "./fingerprint.ts";
+import { type CrashFingerprint, fingerprint } from "./fingerprint.ts";
 import { matchKnownIssue } from "./known-issue-matcher.ts";
 import { flushOutbox } from "./outbox.ts";
 
 export type TriageOutcome = "triaged" | "already_triaged" | "not_a_crash" | "unknown_telemetry";
 
-export async function triageTelemetry(
-  env: Env,
-  telemetryId: string,
-  now: number,
-  knownIssues: () => Promise<KnownIssueRow[]> = () => enabledKnownIssues(env.DB),
-): Promise<TriageOutcome> {
-  if (await receiptExists(env.DB, telemetryId)) {
-    await flushOutbox(env, telemetryId, now);
-    return "already_triaged";
-  }
-  const context = await loadTriageContext(env.DB, telemetryId);
-  if (!context) return "unknown_telemetry";
-  if (context.type !== "crash_report" && context.type !== "update_rolled_back") return "not_a_crash";
+/** A crash report read from its stored payload: the event and its fingerprint. */
+export type CrashReport = { context: TriageContext; event: TelemetryEvent; print: CrashFingerprint };
 
+export function isCrash(context: TriageContext): boolean {
+  return context.type === "crash_report" || context.type === "update_rolled_back";
+}
+
+export async function readCrash(context: TriageContext): Promise<CrashReport> {
   const event = TelemetryEventSchema.parse(JSON.parse(context.payload));
-  const print = await fingerprint(event.entries);
-  // A group stored under the first fingerprint scheme is adopted (and re-keyed in the batch below).
-  const legacy = print.legacyFingerprint === null ? null : await findGroup(env.DB, print.legacyFingerprint);
-  const current = await findGroup(env.DB, print.fingerprint);
+  return { context, event, print: await fingerprint(event.entries) };
+}
+
+/** The fingerprints a report's group may be stored under (current first). */
+export function fingerprintsOf({ print }: CrashReport): string[] {
+  return print.legacyFingerprint === null ? [print.fingerprint] : [print.fingerprint, print.legacyFingerprint];
+}
+
+export type TriagePlanned = {
+  statements: D1PreparedStatement[];
+  /** Something must leave the database after the batch: a node command or fix to verify, or an escalation. */
+  hasOutbox: boolean;
+  /** The report's group as the statements leave it, for the next report of the same batch. */
+  group: { fingerprint: string; rekeyedFrom: string | null; row: GroupRow };
+};
+
+export async function planTriage(
+  env: Env,
+  { context, event, print }: CrashReport,
+  groups: ReadonlyMap<string, GroupRow>,
+  issues: readonly KnownIssueRow[],
+  now: number,
+): Promise<TriagePlanned> {
+  const telemetryId = context.telemetryId;
+  // A group stored under the first fingerprint scheme is adopted (and re-keyed in the statements below).
+  const legacy = print.legacyFingerprint === null ? null : (groups.get(print.legacyFingerprint) ?? null);
+  const current = groups.get(print.fingerprint) ?? null;
   const previous = current ?? legacy;
   const rekeyFrom = current === null && legacy !== null ? print.legacyFingerprint : null;
-  const match = matchKnownIssue(await knownIssues(), event.entries);
+  const match = matchKnownIssue(issues, event.entries);
   const settings = triageSettings(env);
   const needsUpdate =
     match?.fixType === "update" && match.fixVersion && context.nodeVersion && isOlder(context.nodeVersion, match.fixVersion);
@@ -86,6 +116,7 @@ export async function triageTelemetry(
 
   const node = { id: context.nodeId, name: context.nodeName, owner: context.ownerName, version: context.nodeVersion, os: context.os };
   const fixVersion = rollback?.version ?? decision.fixVersion;
+  const versions = versionsAfter(previous?.versions, context.nodeVersion);
   const email = decision.escalate
     ? await escalationEmailFor(env, {
         escalationId,
@@ -95,7 +126,7 @@ export async function triageTelemetry(
         crashLine: readableCrashLine(print.crashLine),
         reportsSinceLast,
         reportCount,
-        versions: versionsAfter(previous?.versions, context.nodeVersion),
+        versions,
         triageDid: triageDid({ reason: decision.escalate, knownIssueId: match?.id ?? null, fixVersion, halt: rollback?.halt ?? null }),
         groupId,
         periodSeconds: settings.escalationPeriodMs / 1000,
@@ -152,8 +183,43 @@ export async function triageTelemetry(
       email,
     },
   });
+  const escalated = decision.escalate !== null;
+  return {
+    statements,
+    hasOutbox: nodeOutbox !== null || escalated,
+    group: {
+      fingerprint: print.fingerprint,
+      rekeyedFrom: rekeyFrom,
+      row: {
+        id: groupId,
+        state: decision.groupState,
+        reportCount,
+        reportsAtLastEscalation: escalated ? reportCount : (previous?.reportsAtLastEscalation ?? 0),
+        lastEscalatedAt: escalated ? now : (previous?.lastEscalatedAt ?? null),
+        versions: JSON.stringify(versions),
+      },
+    },
+  };
+}
+
+/** One report on its own: read, plan, write in one D1 batch, flush its outbox. */
+export async function triageTelemetry(
+  env: Env,
+  telemetryId: string,
+  now: number,
+  knownIssues: () => Promise<readonly KnownIssueRow[]> = () => enabledKnownIssues(env.DB),
+): Promise<TriageOutcome> {
+  if (await receiptExists(env.DB, telemetryId)) {
+    await flushOutbox(env, telemetryId, now);
+    return "already_triaged";
+  }
+  const context = await loadTriageContext(env.DB, telemetryId);
+  if (!context) return "unknown_telemetry";
+  if (!isCrash(context)) return "not_a_crash";
+  const report = await readCrash(context);
+  const planned = await planTriage(env, report, await findGroups(env.DB, fingerprintsOf(report)), await knownIssues(), now);
   try {
-    await env.DB.batch(statements);
+    await env.DB.batch(planned.statements);
   } catch (error) {
     // A concurrent delivery of the same message won the race: its batch holds the effects.
     if (await receiptExists(env.DB, telemetryId)) return "already_triaged";

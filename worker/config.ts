@@ -43,6 +43,11 @@ export function enrollmentTtlSeconds(env: Env): number {
   return positiveSeconds(env.ENROLLMENT_TTL_SECONDS, DEFAULT_ENROLLMENT_TTL_SECONDS);
 }
 
+/** Raw telemetry older than this many days moves to R2 (worker/archive/); 30 unless TELEMETRY_RETENTION_DAYS says otherwise. */
+export function archiveRetentionDays(env: Env): number {
+  return positiveSeconds(env.TELEMETRY_RETENTION_DAYS, 30);
+}
+
 /** The liveness clock of every NodeSession. */
 export function liveTiming(env: Env): Timing {
   const interval = positiveSeconds(env.HEARTBEAT_INTERVAL_SECONDS, DEFAULT_HEARTBEAT_INTERVAL_SECONDS);

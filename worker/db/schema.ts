@@ -91,9 +91,17 @@ export const nodeTelemetry = sqliteTable(
       .default("info"),
     resolved: integer("resolved", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),
+    /**
+     * Set when the raw event moved to R2 (older than TELEMETRY_RETENTION_DAYS, see
+     * worker/archive/): payload then holds its summary, and the full event is one line of
+     * telemetry/<node_id>/<UTC day>.ndjson in the ARCHIVE bucket.
+     */
+    archivedAt: integer("archived_at", { mode: "timestamp_ms" }),
   },
   (t) => [
     uniqueIndex("uq_telemetry_node_event").on(t.nodeId, t.eventId),
+    // The archiver's scan: the oldest rows not archived yet.
+    index("idx_telemetry_unarchived").on(t.createdAt).where(sql`${t.archivedAt} IS NULL`),
     index("idx_telemetry_node").on(t.nodeId, desc(t.createdAt)),
     // The dashboard's "all my nodes" view pages through one owner's events.
     index("idx_telemetry_owner").on(t.ownerId, desc(t.createdAt)),

@@ -57,6 +57,12 @@ function insertSql(): string {
   return insertSqlText;
 }
 
+/** One row by its id, archived or not. */
+export async function findTelemetry(db: Database, id: string) {
+  const [row] = await db.select().from(nodeTelemetry).where(eq(nodeTelemetry.id, id));
+  return row ?? null;
+}
+
 export type TelemetryQuery = {
   /** Exactly one scope: a node, an owner's nodes, or (admin) everything. */
   scope: { nodeId: string } | { ownerId: string } | "all";

@@ -4,6 +4,8 @@
  *
  * Ingest stores first, then enqueues critical events for triage: an event the
  * edge answered 2xx for is in D1, whatever happens to the queue afterwards.
+ * Events past the retention period are archived to R2 (worker/archive/): lists show their
+ * summary, and GET /:id reads the full event back from the archive.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -16,12 +18,13 @@ import {
 } from "../../protocol/telemetry.ts";
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
-import { insertTelemetry, listTelemetry } from "../db/telemetry.ts";
+import { readArchived } from "../archive/archive-telemetry.ts";
+import { findTelemetry, insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
 import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
-import { readQuery } from "../http/query.ts";
+import { readParams, readQuery } from "../http/query.ts";
 import { limitNodeRate } from "../rate-limit.ts";
 import type { Operation } from "../openapi/operation.ts";
 import { countReportedInstall } from "../releases/installs.ts";
@@ -31,6 +34,24 @@ const ListQuery = PageQuery.extend({
   node_id: z.uuid().optional(),
   unresolved: z.enum(["true", "false"]).optional(),
 });
+const EntryParams = z.object({ id: z.uuid() });
+
+type TelemetryRow = NonNullable<Awaited<ReturnType<typeof findTelemetry>>>;
+
+function itemOf(row: TelemetryRow, payload: unknown = JSON.parse(row.payload)) {
+  return {
+    id: row.id,
+    node_id: row.nodeId,
+    type: row.type,
+    severity: row.severity,
+    resolved: row.resolved,
+    node_version: row.nodeVersion,
+    created_at: row.createdAt.toISOString(),
+    /** Set once the full event moved to R2; the list's payload is then its summary. */
+    archived_at: row.archivedAt ? row.archivedAt.toISOString() : null,
+    payload,
+  };
+}
 
 export const telemetryRoutes = new Hono<AppEnv>()
   .post("/", requireNode, limitNodeRate, async (c) => {
@@ -63,19 +84,23 @@ export const telemetryRoutes = new Hono<AppEnv>()
       limit: query.limit,
       after: decodeCursor(query.cursor),
     });
-    return c.json({
-      items: page.rows.map((row) => ({
-        id: row.id,
-        node_id: row.nodeId,
-        type: row.type,
-        severity: row.severity,
-        resolved: row.resolved,
-        node_version: row.nodeVersion,
-        created_at: row.createdAt.toISOString(),
-        payload: JSON.parse(row.payload) as unknown,
-      })),
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
+    return c.json({ items: page.rows.map((row) => itemOf(row)), next_cursor: page.next ? encodeCursor(page.next) : null });
+  })
+  .get("/:id", requireViewer, async (c) => {
+    const { id } = readParams(c, EntryParams);
+    const viewer = c.get("viewer");
+    const row = await findTelemetry(database(c.env.DB), id);
+    if (!row || (viewer.kind === "owner" && row.ownerId !== viewer.ownerId)) {
+      throw new ApiError(404, "telemetry_not_found", `No telemetry entry ${id} is visible to you.`);
+    }
+    if (!row.archivedAt) return c.json(itemOf(row));
+    const archived = await readArchived(c.env.ARCHIVE, row.nodeId, row.createdAt.getTime(), row.id);
+    if (!archived) {
+      // Never expected: rows are marked archived only after R2 holds them.
+      console.error(JSON.stringify({ msg: "archived telemetry missing from R2", telemetry_id: row.id }));
+      throw new ApiError(503, "archive_unavailable", `Entry ${id} is archived, but its archive could not be read; retry later.`);
+    }
+    return c.json(itemOf(row, archived.payload));
   });
 
 async function enqueueForTriage(env: Env, message: { telemetry_id: string; node_id: string; type: string }) {
@@ -110,8 +135,23 @@ export const telemetryApi: Operation[] = [
     auth: "viewer",
     query: ListQuery,
     responses: {
-      200: { description: "{items: [{id, node_id, type, severity, resolved, node_version, created_at, payload}], next_cursor}" },
+      200: {
+        description:
+          "{items: [{id, node_id, type, severity, resolved, node_version, created_at, archived_at, payload}], next_cursor}; an archived entry's payload is its summary",
+      },
     },
     errors: { 404: "node_id names a node not visible to the caller (node_not_found)." },
+  },
+  {
+    method: "get",
+    path: "/api/node/telemetry/{id}",
+    summary: "One telemetry entry with its full payload, read back from the archive (R2) when it is past the retention period",
+    auth: "viewer",
+    params: EntryParams,
+    responses: { 200: { description: "{id, node_id, type, severity, resolved, node_version, created_at, archived_at, payload}" } },
+    errors: {
+      404: "No such entry, or not the caller's (telemetry_not_found).",
+      503: "The entry is archived and its archive could not be read (archive_unavailable).",
+    },
   },
 ];

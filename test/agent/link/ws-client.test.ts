@@ -188,6 +188,8 @@ describe("an open socket", () => {
     );
     await until(() => messages.length > 0, "the message");
     expect(messages).toEqual(["hello!"]);
+    // The pong was sent before the message was whole, but reaches the server on its own time.
+    await until(() => connection.frames.length > 0, "the client's pong");
     expect(connection.frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([[OPCODES.pong, "mid"]]);
     socket.terminate();
   });

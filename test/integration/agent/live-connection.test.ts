@@ -390,7 +390,8 @@ describe("the cloud goes away and comes back", () => {
 
     node.supervisor.kill("SIGTERM");
     expect((await node.exited).code).toBe(0);
-  });
+    // Stopping and starting the edge takes most of a minute on a loaded 2-core machine.
+  }, 180_000);
 });
 
 /** Forwards plain HTTP to the edge but refuses every WebSocket upgrade with 503. */

@@ -1,4 +1,5 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EADDRINUSE_CRASH_LOOP, ENOENT_CRASH, JSON_PARSE_REJECTION, TYPE_ERROR_CRASH, WATCHDOG_EXIT } from "../fixtures/crashes.ts";
 import type { HealthExpectation, NodeSession } from "../../worker/node-session/node-session.ts";
@@ -114,6 +115,22 @@ describe("triage of unknown crashes", () => {
       node_count: 2,
       versions: '["0.3.0","0.2.9"]',
     });
+  });
+
+  it("a group's node count grows by one per new node and is never recounted from its node list", async () => {
+    const owner = await createOwner();
+    const first = await enrollNode(owner);
+    const id = await ingestCrash(first, WATCHDOG_EXIT);
+    await deliver([id]);
+    const { group_id } = await row<{ group_id: string }>("SELECT group_id FROM resolutions WHERE telemetry_id = ?", id);
+    // As if 999 more nodes had reported already (their rows left out): a recount would say 2 below.
+    await env.DB.prepare("UPDATE crash_groups SET node_count = 1000 WHERE id = ?").bind(group_id).run();
+
+    const second = await enrollNode(owner);
+    await deliver([await ingestCrash(second, WATCHDOG_EXIT), await ingestCrash(first, WATCHDOG_EXIT)]);
+    expect(await count("SELECT node_count AS n FROM crash_groups WHERE id = ?", group_id)).toBe(1001);
+    await deliver([await ingestCrash(second, WATCHDOG_EXIT)]);
+    expect(await count("SELECT node_count AS n FROM crash_groups WHERE id = ?", group_id)).toBe(1001);
   });
 
   it("the bridge message has the FROM / CLASS / MSG format IT Support reads", async () => {

@@ -190,15 +190,20 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
         plan.knownIssueId,
         decision.groupState,
       ),
+    // Counted as it grows, never recounted: a hot group (a bad release, a tenth of the fleet) would
+    // scan all its nodes on every report. A node counts once, before its row below exists.
+    d1
+      .prepare(
+        `UPDATE crash_groups SET node_count = node_count + 1
+         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM crash_group_nodes WHERE group_id = ?1 AND node_id = ?2)`,
+      )
+      .bind(group.id, context.nodeId),
     d1
       .prepare(
         `INSERT INTO crash_group_nodes (group_id, node_id, version, last_seen_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (group_id, node_id) DO UPDATE SET version = excluded.version, last_seen_at = excluded.last_seen_at`,
       )
       .bind(group.id, context.nodeId, context.nodeVersion, now),
-    d1
-      .prepare("UPDATE crash_groups SET node_count = (SELECT count(*) FROM crash_group_nodes WHERE group_id = ?1) WHERE id = ?1")
-      .bind(group.id),
     d1
       .prepare(
         `INSERT INTO resolutions (id, telemetry_id, group_id, node_id, known_issue_id, action, from_version, fix_version,

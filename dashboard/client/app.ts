@@ -58,7 +58,9 @@ function describeResult(kind: string, body: Json): string {
     return `Matches ${matches.length} of ${String(body.checked_groups)} recent crash groups${titles.length ? `: ${titles.join("; ")}` : "."}`;
   }
   if (kind === "push" && body && typeof body === "object" && !Array.isArray(body)) {
-    return `Pushed to ${Array.isArray(body.pushed_to) ? body.pushed_to.length : 0} node(s); ${Array.isArray(body.skipped) ? body.skipped.length : String(body.skipped)} skipped${body.next_cursor ? "; more nodes remain: press again" : ""}.`;
+    if (body.fanout === "queued")
+      return "Pushing to every node in the rollout: each gets the update within a minute if it is online, or when it comes back.";
+    return `Pushed to ${Array.isArray(body.pushed_to) ? body.pushed_to.length : 0} node(s); ${Array.isArray(body.skipped) ? body.skipped.length : String(body.skipped)} skipped.`;
   }
   return "Done.";
 }

@@ -615,11 +615,18 @@ describe("a crash fixed by a signed update", () => {
     await waitForText(
       support.page,
       `tr[data-release="${FIX}"] form[data-result="push"] output`,
-      /^Pushed to [1-9]\d* node\(s\); \d+ skipped/,
+      /^Pushing to every node in the rollout/,
       15_000,
     );
     await support.shot("pushed");
-    const update = (await admin.commands(target.nodeId)).find((c) => c.type === "SOFTWARE_UPDATE");
+    // The push fans out through the edge's Queue: the node's command appears once its page has run.
+    const commands = await eventually(
+      () => admin.commands(target.nodeId),
+      (list) => list.some((c) => c.type === "SOFTWARE_UPDATE"),
+      30_000,
+      "the pushed SOFTWARE_UPDATE in the node's commands",
+    );
+    const update = commands.find((c) => c.type === "SOFTWARE_UPDATE");
     expect(JSON.parse(update?.payload.manifest ?? "{}")).toMatchObject({ version: FIX });
 
     await Promise.all([support.page.waitForEvent("load"), row.getByRole("button", { name: "Yank" }).click()]);

@@ -105,7 +105,7 @@ describe("GET /api/openapi.json", () => {
     const push = doc.paths["/api/admin/releases/{version}/push"]!.post!;
     expect(push.parameters).toEqual([expect.objectContaining({ name: "version", in: "path", required: true })]);
     expect(push.requestBody).toMatchObject({
-      content: { "application/json": { schema: { type: "object", properties: { node_ids: {}, cursor: {} } } } },
+      content: { "application/json": { schema: { type: "object", properties: { node_ids: {} } } } },
     });
     const telemetry = doc.paths["/api/node/telemetry"]!.get!;
     expect(telemetry.parameters).toEqual(

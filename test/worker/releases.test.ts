@@ -1,7 +1,11 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EADDRINUSE_CRASH_LOOP } from "../fixtures/crashes.ts";
+import type { QueueMessage } from "../../worker/queue.ts";
+import { type PushMessage, type PushPageMessage, runPushMessage } from "../../worker/releases/push-fanout.ts";
 import { inRollout } from "../../worker/releases/rollout.ts";
-import { adminHeaders, call, crashReport, enrollNode, postTelemetry } from "./helpers.ts";
+import { callWith, deliverMessages } from "./email-helpers.ts";
+import { adminHeaders, call, crashReport, createOwner, enrollNode, postTelemetry } from "./helpers.ts";
 import { bundleOf, callTrusting, publishBundle, type SigningKey, signedManifest, signingKey } from "./release-helpers.ts";
 import { count, deliver, ingestCrash, row } from "./triage-helpers.ts";
 
@@ -176,8 +180,41 @@ describe("what nodes get", () => {
   });
 });
 
+/** A Queue that only records what is sent to it: the test runs the consumer on it by hand. */
+function capturingQueue(sent: QueueMessage[]): Queue<QueueMessage> {
+  return {
+    async send(body: QueueMessage) {
+      sent.push(body);
+    },
+    async sendBatch(messages: Iterable<MessageSendRequest<QueueMessage>>) {
+      for (const m of messages) sent.push(m.body);
+    },
+  } as unknown as Queue<QueueMessage>; // the two methods the Worker calls
+}
+
+/** The whole-rollout push over HTTP, then its Queue messages through the consumer until none is left; their kinds. */
+async function pushToRollout(version: string): Promise<string[]> {
+  const sent: QueueMessage[] = [];
+  const queue = capturingQueue(sent);
+  const res = await callWith({ TRIAGE_QUEUE: queue }, `/api/admin/releases/${version}/push`, {
+    method: "POST",
+    headers: adminHeaders(),
+    body: "{}",
+  });
+  expect(res.status).toBe(202);
+  expect(await res.json()).toEqual({ version, fanout: "queued" });
+  const kinds: string[] = [];
+  for (let hop = 0; sent.length > 0 && hop < 10; hop++) {
+    const batch = sent.splice(0);
+    kinds.push(...batch.map((m) => ("kind" in m ? m.kind : "triage")));
+    expect((await deliverMessages(batch, { TRIAGE_QUEUE: queue })).retried).toEqual([]);
+  }
+  expect(sent).toEqual([]);
+  return kinds;
+}
+
 describe("pushing a release now", () => {
-  type Pushed = { pushed_to: string[]; skipped: { node_id: string; reason: string }[]; next_cursor: string | null };
+  type Pushed = { pushed_to: string[]; skipped: { node_id: string; reason: string }[] };
   const push = (version: string, body: unknown) =>
     call(`/api/admin/releases/${version}/push`, { method: "POST", headers: adminHeaders(), body: JSON.stringify(body) });
   async function updatesOf(nodeId: string) {
@@ -218,16 +255,10 @@ describe("pushing a release now", () => {
     expect((await call("/api/node/retire", { method: "POST", headers: { "x-node-key": node.node_key } })).status).toBe(200);
     const named = await (await push("6.5.0", { node_ids: [node.node_id] })).json<Pushed>();
     expect(named).toMatchObject({ pushed_to: [], skipped: [{ node_id: node.node_id, reason: "retired" }] });
-    let cursor: string | undefined;
-    const skipped: Pushed["skipped"] = [];
-    do {
-      const page = await (await push("6.5.0", cursor ? { cursor } : {})).json<Pushed>();
-      expect(page.pushed_to).not.toContain(node.node_id);
-      skipped.push(...page.skipped);
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor);
-    expect(skipped).toContainEqual({ node_id: node.node_id, reason: "retired" });
+    const control = await enrollNode();
+    await pushToRollout("6.5.0");
     expect(await updatesOf(node.node_id)).toEqual([]);
+    expect(await updatesOf(control.node_id)).toEqual(["6.5.0"]);
   });
 
   it("a halted release is not pushed, and a malformed body is a 400 naming the field", async () => {
@@ -242,32 +273,60 @@ describe("pushing a release now", () => {
     const bad = await push("6.3.0", { node_ids: ["not-a-uuid"] });
     expect(bad.status).toBe(400);
     expect((await bad.json<ErrorBody>()).error.issues[0]!.path).toBe("node_ids[0]");
-    const both = await push("6.3.0", { node_ids: [node.node_id], cursor: "abc" });
-    expect(both.status).toBe(400);
-    expect((await both.json<ErrorBody>()).error.issues[0]!.path).toBe("cursor");
     expect((await push("9.9.9", {})).status).toBe(404);
   });
 
-  it("without node ids, every node in the rollout gets it, page by page", async () => {
+  it("without node ids, every node in the rollout gets it through the Queue; the rest of the fleet does not", async () => {
     await publish("6.4.0");
     const node = await enrollNode();
-    const everyone = async () => {
-      const seen: Pushed = { pushed_to: [], skipped: [], next_cursor: null };
-      let cursor: string | undefined;
-      do {
-        const page = await (await push("6.4.0", cursor ? { cursor } : {})).json<Pushed>();
-        seen.pushed_to.push(...page.pushed_to);
-        seen.skipped.push(...page.skipped);
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor);
-      return seen;
-    };
     await call("/api/admin/releases/6.4.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 0 }) });
-    expect((await everyone()).skipped).toContainEqual({ node_id: node.node_id, reason: "not_in_rollout" });
+    expect(await pushToRollout("6.4.0")).toEqual(["push_plan", "push_page"]);
     expect(await updatesOf(node.node_id)).toEqual([]);
     await call("/api/admin/releases/6.4.0/rollout", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ percent: 100 }) });
-    expect((await everyone()).pushed_to).toContain(node.node_id);
+    await pushToRollout("6.4.0");
     expect(await updatesOf(node.node_id)).toEqual(["6.4.0"]);
+  });
+
+  it("a large fleet fans out as one message per hundred nodes, the plan continuing itself; each node gets the update once", async () => {
+    await publish("6.6.0");
+    const owner = await createOwner();
+    const ids = Array.from({ length: 230 }, () => crypto.randomUUID());
+    const insert = env.DB.prepare(
+      "INSERT INTO nodes (id, owner_id, name, key_hash, os, arch, version, created_at) VALUES (?, ?, 'Fleet PC', 'x', 'win32', 'x64', '0.3.0', ?)",
+    );
+    await env.DB.batch(ids.map((id, i) => insert.bind(id, owner.owner_id, Date.now() - i)));
+    const sent: PushMessage[] = [];
+    const queue = capturingQueue(sent as QueueMessage[]);
+    let step = await runPushMessage(
+      { ...env, TRIAGE_QUEUE: queue },
+      { kind: "push_plan", version: "6.6.0", after: null },
+      { planPages: 1 },
+    );
+    expect(step).toMatchObject({ stopped: null, pages: 1 });
+    expect(sent.map((m) => m.kind)).toEqual(["push_page", "push_plan"]);
+    const pages: PushPageMessage[] = [sent[0] as PushPageMessage];
+    // Walk the rest of the plan, then run every page twice (a redelivery): nothing is sent twice.
+    for (let next = sent[1]; next?.kind === "push_plan"; ) {
+      sent.length = 0;
+      step = await runPushMessage({ ...env, TRIAGE_QUEUE: queue }, next, { planPages: 1 });
+      pages.push(...sent.filter((m): m is PushPageMessage => m.kind === "push_page"));
+      next = sent.find((m) => m.kind === "push_plan");
+    }
+    expect(pages.every((p) => p.node_ids.length <= 100)).toBe(true);
+    const paged = pages.flatMap((p) => p.node_ids);
+    expect(new Set(paged).size).toBe(paged.length);
+    expect(ids.every((id) => paged.includes(id))).toBe(true);
+    for (const page of [...pages, ...pages]) await runPushMessage(env, page);
+    for (const id of [ids[0]!, ids[150]!, ids[229]!]) expect(await updatesOf(id)).toEqual(["6.6.0"]);
+  });
+
+  it("a release halted during its fan-out stops there", async () => {
+    await publish("6.7.0");
+    const node = await enrollNode();
+    await call("/api/admin/releases/6.7.0/halt", { method: "POST", headers: adminHeaders(), body: JSON.stringify({ reason: "bad" }) });
+    const step = await runPushMessage(env, { kind: "push_page", version: "6.7.0", node_ids: [node.node_id] });
+    expect(step).toMatchObject({ stopped: "release is halted", pushed: [] });
+    expect(await updatesOf(node.node_id)).toEqual([]);
   });
 });
 

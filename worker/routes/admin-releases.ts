@@ -18,9 +18,9 @@ import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/json-body.ts";
 import { readParams } from "../http/query.ts";
 import type { Operation } from "../openapi/operation.ts";
-import { decodeCursor, encodeCursor } from "../http/cursor.ts";
 import { carryOutWaitingDecisions } from "../releases/carry-out.ts";
-import { PUSH_PAGE, pushNow } from "../releases/push-now.ts";
+import { startPushFanout } from "../releases/push-fanout.ts";
+import { PUSH_PAGE, pushToNamed } from "../releases/push-now.ts";
 import { trustedKeys, verifyManifestSignature } from "../releases/signature.ts";
 
 export function bundleKey(version: string): string {
@@ -34,12 +34,7 @@ const Register = z.object({
 });
 const Params = z.object({ version: VersionSchema });
 /** Named nodes, or a page of all nodes (cursor: the next_cursor of the previous call). */
-const Push = z
-  .object({
-    node_ids: z.array(z.uuid()).min(1).max(PUSH_PAGE).optional(),
-    cursor: z.string().max(200).optional(),
-  })
-  .refine((body) => !(body.node_ids && body.cursor), { message: "give node_ids or cursor, not both", path: ["cursor"] });
+const Push = z.object({ node_ids: z.array(z.uuid()).min(1).max(PUSH_PAGE).optional() });
 const Rollout = z.object({ percent: z.number().int().min(0).max(100) });
 const Halt = z.object({ reason: z.string().trim().min(1).max(500) });
 
@@ -144,11 +139,12 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     }
     if (release.expiresAt.getTime() <= Date.now())
       throw new ApiError(409, "release_expired", `Release ${version} has expired; nodes would refuse it.`);
-    const outcome = await pushNow(c.env, release, body.node_ids ? { nodeIds: body.node_ids } : { after: decodeCursor(body.cursor) });
-    return c.json(
-      { version, pushed_to: outcome.pushed, skipped: outcome.skipped, next_cursor: outcome.next ? encodeCursor(outcome.next) : null },
-      202,
-    );
+    if (!body.node_ids) {
+      await startPushFanout(c.env, version);
+      return c.json({ version, fanout: "queued" }, 202);
+    }
+    const outcome = await pushToNamed(c.env, release, body.node_ids);
+    return c.json({ version, pushed_to: outcome.pushed, skipped: outcome.skipped }, 202);
   })
   .post("/:version/halt", async (c) => {
     const { version } = readParams(c, Params);
@@ -208,11 +204,11 @@ export const adminReleaseApi: Operation[] = [
   {
     method: "post",
     path: "/api/admin/releases/{version}/push",
-    summary: "Push the release to named nodes, or to a page of all nodes, now",
+    summary: "Push the release now: to named nodes (answered with what was pushed), or to every node in its rollout through the Queue",
     auth: "admin",
     params: Params,
     body: Push,
-    responses: { 202: { description: "{version, pushed_to, skipped, next_cursor}" } },
+    responses: { 202: { description: 'Named nodes: {version, pushed_to, skipped}; the whole rollout: {version, fanout: "queued"}' } },
     errors: { ...NOT_FOUND, 409: "The release is halted, yanked or expired." },
   },
   {

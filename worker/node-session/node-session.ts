@@ -239,6 +239,7 @@ export class NodeSession extends DurableObject<Env> {
       createdAt: now,
       expiresAt: now + command.ttlSeconds * 1000,
       sendCount: 0,
+      firstSentAt: null,
       lastSentAt: null,
       ack: null,
     };

@@ -19,6 +19,7 @@ export type CommandItem = {
   type: string;
   payload: { manifest?: string };
   first_sent_at: string | null;
+  last_sent_at: string | null;
   ack: { status: string; detail: string | null; at: string } | null;
 };
 export type ReleaseItem = {

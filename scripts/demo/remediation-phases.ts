@@ -4,12 +4,14 @@
  *   crash          the crash record's own time (crash.log)
  *   stored         the crash report's telemetry row (created_at: when the edge received it)
  *   triaged        the software_update resolution triage wrote (created_at: the batch's time)
- *   delivered      the SOFTWARE_UPDATE's first send on the node's socket (NodeSession)
+ *   delivered      the SOFTWARE_UPDATE's last send on the node's socket (NodeSession): the one the
+ *                  node acked (a send to a program that died before it could act is resent on the
+ *                  next connect, so the first send can be to a socket whose program is gone)
  *   installed      the agent's update_progress "installed" event (its own timestamp)
  *   running        the fixed version's node program start (endpoint.json started_at: the
  *                  clock its heartbeats' uptime counts from)
  *   window end     when the NodeSession may first believe the fix: running + the health window,
- *                  and no earlier than triaged + the window (its rule)
+ *                  and no earlier than the last report's arrival + the window (its rule)
  *   verified       the resolutions' verified_at (the last of them: the demo waits for all)
  * The phases add up to the whole; the health window is one of them and the rest is what the
  * product spends outside it.
@@ -53,7 +55,7 @@ export function remediationTimeline(r: RemediationRecords): RemediationTimeline 
   const verifiedTimes = fixes.map((x) => x.verified_at);
   const verified = verifiedTimes.every((t) => t !== null) ? latest(verifiedTimes as string[]) : null;
   const command = r.commands.find((c) => c.type === "SOFTWARE_UPDATE" && c.payload.manifest?.includes(`"${r.fixVersion}"`));
-  const delivered = command?.first_sent_at ? Date.parse(command.first_sent_at) : null;
+  const delivered = command?.last_sent_at ? Date.parse(command.last_sent_at) : null;
   const installedEvent = r.telemetry.find(
     (t) => t.type === "update_progress" && t.payload.details?.stage === "installed" && t.payload.details.version === r.fixVersion,
   );
@@ -64,7 +66,8 @@ export function remediationTimeline(r: RemediationRecords): RemediationTimeline 
   );
   if (missing) return { missing: missing[0] };
   const windowMs = r.healthWindowS * 1000;
-  const windowEnd = Math.max(running, triaged!) + windowMs;
+  const lastStored = Math.max(...r.crashReports.map((t) => Date.parse(t.created_at)));
+  const windowEnd = Math.max(running, lastStored) + windowMs;
   const s = (from: number, to: number) => (to - from) / 1000;
   return {
     totalS: s(r.crashAt, verified!),

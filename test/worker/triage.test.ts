@@ -1,4 +1,5 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EADDRINUSE_CRASH_LOOP, ENOENT_CRASH, JSON_PARSE_REJECTION, TYPE_ERROR_CRASH, WATCHDOG_EXIT } from "../fixtures/crashes.ts";
 import type { HealthExpectation, NodeSession } from "../../worker/node-session/node-session.ts";
@@ -221,6 +222,35 @@ describe("verification of a node that is already connected", () => {
     await socket.next("heartbeat_ack");
     expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
     expect((await row<{ resolved: number }>("SELECT resolved FROM node_telemetry WHERE id = ?", id)).resolved).toBe(1);
+    socket.ws.close();
+  });
+});
+
+describe("the health window counts from the report's arrival", () => {
+  it("a report triaged a minute after it arrived is verified by a run on the fix that has lived the window since, without a new window from triage", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    // It arrived a minute ago and sat in the queue (time does not pass in a test).
+    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 61000 WHERE id = ?").bind(id).run();
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 61_000 }));
+    await socket.next("heartbeat_ack");
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
+    socket.ws.close();
+  });
+
+  it("a run on the fix shorter than the window is not enough, however long ago the report arrived", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 600000 WHERE id = ?").bind(id).run();
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 59_000 }));
+    await socket.next("heartbeat_ack");
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("waiting_for_release");
     socket.ws.close();
   });
 });

@@ -71,6 +71,7 @@ const PERSIST_EVERY_MS = 5 * 60_000;
 /** A failed D1 write is retried this soon by the alarm. */
 const D1_RETRY_MS = 30_000;
 
+/** since: when the edge received the report the fix is for (its telemetry row's time). */
 export type HealthExpectation = { resolutionId: string; fixVersion: string | null; since: number };
 
 const EXPECT_PREFIX = "expect:";

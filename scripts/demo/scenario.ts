@@ -454,7 +454,6 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       say(`   the agent's output and what the cloud holds are in ${await keepEvidence()}`);
     }
     step.seconds = (performance.now() - stepStarted) / 1000;
-    if (process.env.DEMO_EVIDENCE_HACK === "1" && i === 2) say(`evidence: ${await keepEvidence()}`);
     if (step.status === "failed") break;
   }
 

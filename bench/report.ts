@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import type { TriageFigures } from "./triage.ts";
-import type { RemediationFigures } from "./remediation.ts";
+import { REMEDIATION_OUTSIDE_WINDOW_TARGET_S, type RemediationFigures } from "./remediation.ts";
 import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
@@ -115,6 +115,20 @@ export function printTable(report: BenchReport): void {
     const r = report.remediation;
     console.log(
       `\nRemediation (npm run demo, steps 1-3): EADDRINUSE crash → fix verified healthy on 0.3.1 in ${r.time_to_remediation_s} s (health window ${r.remediation_health_window_s} s included)`,
+    );
+    const p = r.remediation_phases;
+    table([
+      ["phase", "s"],
+      ["crash → report stored", p.crash_to_stored_s.toFixed(2)],
+      ["stored → triaged", p.stored_to_triaged_s.toFixed(2)],
+      ["triaged → command delivered", p.triaged_to_delivered_s.toFixed(2)],
+      ["delivered → installed", p.delivered_to_installed_s.toFixed(2)],
+      ["installed → new version running", p.installed_to_running_s.toFixed(2)],
+      ["health window", p.health_window_s.toFixed(2)],
+      ["window end → verified", p.window_end_to_verified_s.toFixed(2)],
+    ]);
+    console.log(
+      `outside the window: ${r.remediation_outside_window_s} s  (target <= ${REMEDIATION_OUTSIDE_WINDOW_TARGET_S}: ${met(r.remediation_outside_window_s <= REMEDIATION_OUTSIDE_WINDOW_TARGET_S)})`,
     );
   }
   if (report.agent) printAgent(report.agent);

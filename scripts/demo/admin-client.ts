@@ -8,15 +8,19 @@ export type TelemetryItem = {
   severity: string;
   resolved: boolean;
   node_version: string | null;
+  /** When the edge received it. */
   created_at: string;
-  payload: { entries?: string[]; details?: Record<string, unknown> };
+  /** timestamp: when the node says it happened. */
+  payload: { entries?: string[]; details?: Record<string, unknown>; timestamp?: string };
 };
 export type NodeItem = { id: string; name: string; status: string; connected: boolean; version: string | null };
 export type CommandItem = {
   id: string;
   type: string;
   payload: { manifest?: string };
-  ack: { status: string; detail: string | null } | null;
+  first_sent_at: string | null;
+  last_sent_at: string | null;
+  ack: { status: string; detail: string | null; at: string } | null;
 };
 export type ReleaseItem = {
   version: string;
@@ -34,6 +38,7 @@ export type ResolutionItem = {
   action: string;
   fix_version: string | null;
   state: string;
+  created_at: string;
   verified_at: string | null;
 };
 export type EnrollmentAnswer = {

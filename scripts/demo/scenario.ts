@@ -32,6 +32,7 @@ import { newReleaseKey, trustedKeysVar } from "../release-key.ts";
 import { adminClient, type AdminClient, type TelemetryItem } from "./admin-client.ts";
 import { agentFiles, installWithSetup, isAlive, startSupervisor, type AgentProcess } from "./node-process.ts";
 import { BROKEN, BUGGY, buildDemoBundles, FIXED, linuxExecutable, publish } from "./releases.ts";
+import { remediationTimeline, type RemediationTimeline } from "./remediation-phases.ts";
 import { startWebhookReceiver, type Delivery } from "./webhook-receiver.ts";
 import { messageOf } from "../../agent/core/errors.ts";
 
@@ -87,8 +88,13 @@ export type DemoWorld = {
 export type DemoRun = {
   ok: boolean;
   steps: StepReport[];
-  /** From the EADDRINUSE crash to the cloud verifying the node healthy on 0.3.1 (health window included). */
+  /**
+   * From the EADDRINUSE crash (its crash record) to the cloud verifying the node healthy on 0.3.1
+   * (the resolutions' verified_at), health window included.
+   */
   timeToRemediationS: number | null;
+  /** The same span phase by phase (remediation-phases.ts); null if step 3 did not finish. */
+  remediation: RemediationTimeline | null;
   healthWindowS: number;
   world: DemoWorld;
   stop(): Promise<void>;
@@ -130,7 +136,8 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   let admin: AdminClient | null = null;
   let bundles: Record<string, string> = {};
   let crashAt: number | null = null;
-  let remediatedAt: number | null = null;
+  // Set by step 3; a holder, since TypeScript does not see assignments made inside the step bodies.
+  const measured: { remediation: RemediationTimeline | null } = { remediation: null };
   const agentEnv: Record<string, string> = {
     BUHDI_NODE_HOME: home,
     BUHDI_INSTALL_DIR: path.join(dir, "install"),
@@ -313,11 +320,23 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       see(
         `${FIXED} restarted into, took 127.0.0.1:${settings.nodePort} back from the zombie (pid ${health.pid} now; current = ${files.current})`,
       );
-      await until("the crash marked resolved (verified)", telemetryOf, (items) =>
+      const telemetry = await until("the crash marked resolved (verified)", telemetryOf, (items) =>
         crashReports(items, "EADDRINUSE").every((t) => t.resolved),
       );
-      remediatedAt = Date.now();
-      const verified = (await admin!.resolutions(world.nodeId)).filter((r) => r.state === "verified").length;
+      const resolutions = await admin!.resolutions(world.nodeId);
+      const verified = resolutions.filter((r) => r.state === "verified").length;
+      const timeline = remediationTimeline({
+        crashAt: crashAt!,
+        crashReports: crashReports(telemetry, "EADDRINUSE"),
+        telemetry,
+        resolutions,
+        commands: await admin!.commands(world.nodeId),
+        fixVersion: FIXED,
+        runningSince: (await agentFiles(home)).endpoint?.started_at ?? "",
+        healthWindowS: settings.verifyHealthySeconds,
+      });
+      if ("missing" in timeline) throw new Error(`the remediation's ${timeline.missing} time is not recorded anywhere`);
+      measured.remediation = timeline;
       see(
         `${FIXED} ran healthy for ${settings.verifyHealthySeconds} s: the crash reports are resolved, ${verified} resolution(s) verified`,
       );
@@ -441,7 +460,8 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   return {
     ok: steps.slice(0, through).every((s) => s.status === "ok"),
     steps,
-    timeToRemediationS: crashAt !== null && remediatedAt !== null ? (remediatedAt - crashAt) / 1000 : null,
+    timeToRemediationS: measured.remediation?.totalS ?? null,
+    remediation: measured.remediation,
     healthWindowS: settings.verifyHealthySeconds,
     world,
     stop,

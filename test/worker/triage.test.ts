@@ -1,10 +1,11 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EADDRINUSE_CRASH_LOOP, ENOENT_CRASH, JSON_PARSE_REJECTION, TYPE_ERROR_CRASH, WATCHDOG_EXIT } from "../fixtures/crashes.ts";
 import type { HealthExpectation, NodeSession } from "../../worker/node-session/node-session.ts";
 import { adminHeaders, adminPost, call, createOwner, enrollNode } from "./helpers.ts";
-import { connect, heartbeat, sessionOf } from "./live-helpers.ts";
+import { connect, heartbeat, type LiveSocket, sessionOf } from "./live-helpers.ts";
+import type { LiveState } from "../../worker/node-session/live-state.ts";
 import { count, deliver, ingestCrash, row } from "./triage-helpers.ts";
 
 const EADDRINUSE_ISSUE = "5f1f0a8e-6a39-4c38-9a53-6c1c7d1e0001";
@@ -237,6 +238,128 @@ describe("verification of a node that is already connected", () => {
     await socket.next("heartbeat_ack");
     expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
     expect((await row<{ resolved: number }>("SELECT resolved FROM node_telemetry WHERE id = ?", id)).resolved).toBe(1);
+    socket.ws.close();
+  });
+});
+
+describe("the health window counts from the report's arrival", () => {
+  it("a report triaged a minute after it arrived is verified by a run on the fix that has lived the window since, without a new window from triage", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    // It arrived a minute ago and sat in the queue (time does not pass in a test).
+    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 61000 WHERE id = ?").bind(id).run();
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 61_000 }));
+    await socket.next("heartbeat_ack");
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
+    socket.ws.close();
+  });
+
+  it("a run on the fix shorter than the window is not enough, however long ago the report arrived", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 600000 WHERE id = ?").bind(id).run();
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    socket.send(heartbeat(node, { version: "0.3.1", uptime: 59_000 }));
+    await socket.next("heartbeat_ack");
+    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("waiting_for_release");
+    socket.ws.close();
+  });
+});
+
+describe("verification at the end of the health window", () => {
+  /** A node on 0.3.0 with a fix to 0.3.1 waiting to be verified, registered a minute ago (time does not pass in a test). */
+  async function waitingFix() {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node, { version: "0.3.0", uptime: 1_000 }));
+    await socket.next("heartbeat_ack");
+    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
+    await deliver([id]);
+    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
+    await sessionOf(node.node_id).expectHealthy(
+      { nodeId: node.node_id, ownerId: node.owner_id },
+      { resolutionId: resolution.id, fixVersion: "0.3.1", since: Date.now() - 61_000 },
+    );
+    const state = async () => (await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state;
+    return { node, socket, telemetryId: id, state };
+  }
+
+  async function beat(socket: LiveSocket, node: Awaited<ReturnType<typeof enrollNode>>, version: string, uptime: number) {
+    socket.send(heartbeat(node, { version, uptime }));
+    await socket.next("heartbeat_ack");
+  }
+
+  /** As if `ms` had passed since the last heartbeat: it, the watched run's start and the fix's registration move back. */
+  async function timePasses(nodeId: string, ms: number) {
+    await runInDurableObject(sessionOf(nodeId), async (_instance: NodeSession, state) => {
+      const run = await state.storage.get<{ startedAt: number }>("expect-run");
+      if (run) await state.storage.put("expect-run", { ...run, startedAt: run.startedAt - ms });
+      for (const [key, e] of await state.storage.list<HealthExpectation>({ prefix: "expect:" })) {
+        await state.storage.put(key, { ...e, since: e.since - ms });
+      }
+      const live = (await state.storage.get<LiveState>("live"))!;
+      await state.storage.put("live", { ...live, lastSeenAt: live.lastSeenAt! - ms });
+      for (const ws of state.getWebSockets()) {
+        const snapshot = ws.deserializeAttachment() as { lastSeenAt: number } | null;
+        if (snapshot) ws.serializeAttachment({ ...snapshot, lastSeenAt: snapshot.lastSeenAt - ms });
+      }
+    });
+    await evictDurableObject(sessionOf(nodeId)); // the alarm runs on what storage says
+  }
+
+  it("a fix is verified by the alarm at the window's end, without another heartbeat", async () => {
+    const { node, socket, telemetryId, state } = await waitingFix();
+    await beat(socket, node, "0.3.1", 59_000);
+    expect(await state()).toBe("waiting_for_release");
+    // The alarm is set for the window's end (a second from now), not the silence check's 95 s.
+    const alarm = await runInDurableObject(sessionOf(node.node_id), (_i: NodeSession, s) => s.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + 1_000);
+
+    await timePasses(node.node_id, 2_000);
+    expect(await runDurableObjectAlarm(sessionOf(node.node_id))).toBe(true);
+    expect(await state()).toBe("verified");
+    expect((await row<{ resolved: number }>("SELECT resolved FROM node_telemetry WHERE id = ?", telemetryId)).resolved).toBe(1);
+    socket.ws.close();
+  });
+
+  it("a program whose socket closed before the window's end is not verified by the alarm", async () => {
+    const { node, socket, state } = await waitingFix();
+    await beat(socket, node, "0.3.1", 59_000);
+    socket.ws.close(1000, "the program died");
+    await socket.closed; // the object has handled the close when it echoes it
+    await timePasses(node.node_id, 2_000);
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    expect(await state()).toBe("waiting_for_release");
+  });
+
+  it("a restart within the window moves its end: the alarm set for the first run verifies nothing", async () => {
+    const { node, socket, state } = await waitingFix();
+    await beat(socket, node, "0.3.1", 59_000);
+    await beat(socket, node, "0.3.1", 1_000); // a new run: it started 58 s after the first
+    await timePasses(node.node_id, 2_000);
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    expect(await state()).toBe("waiting_for_release");
+    // Its own window's end is still ahead, and armed.
+    const alarm = await runInDurableObject(sessionOf(node.node_id), (_i: NodeSession, s) => s.storage.getAlarm());
+    expect(alarm!).toBeGreaterThan(Date.now() + 50_000);
+    socket.ws.close();
+  });
+
+  it("a node whose heartbeats stopped before the window's end (hung) is not verified by the alarm", async () => {
+    const { node, socket, state } = await waitingFix();
+    await beat(socket, node, "0.3.1", 59_000);
+    await timePasses(node.node_id, 2 * 60_000); // two intervals and more without a heartbeat, the socket still open
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    expect(await state()).toBe("waiting_for_release");
+    // Its next heartbeat, healthy and past the window, verifies it as before.
+    await beat(socket, node, "0.3.1", 181_000);
+    expect(await state()).toBe("verified");
     socket.ws.close();
   });
 });

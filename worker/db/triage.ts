@@ -304,12 +304,12 @@ export function triageStatements(d1: D1Database, plan: TriagePlan): D1PreparedSt
 export async function pendingNodeOutbox(d1: D1Database, telemetryId: string) {
   const { results } = await d1
     .prepare(
-      `SELECT r.id, r.node_id AS nodeId, n.owner_id AS ownerId, r.node_outbox AS nodeOutbox
-       FROM resolutions r JOIN nodes n ON n.id = r.node_id
+      `SELECT r.id, r.node_id AS nodeId, n.owner_id AS ownerId, r.node_outbox AS nodeOutbox, t.created_at AS reportedAt
+       FROM resolutions r JOIN nodes n ON n.id = r.node_id JOIN node_telemetry t ON t.id = r.telemetry_id
        WHERE r.telemetry_id = ? AND r.node_outbox IS NOT NULL`,
     )
     .bind(telemetryId)
-    .all<{ id: string; nodeId: string; ownerId: string; nodeOutbox: string }>();
+    .all<{ id: string; nodeId: string; ownerId: string; nodeOutbox: string; reportedAt: number }>();
   return results;
 }
 

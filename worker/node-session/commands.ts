@@ -15,6 +15,8 @@ export type StoredCommand = {
   createdAt: number;
   expiresAt: number;
   sendCount: number;
+  /** When it first went out on a socket (absent on commands stored before this was kept). */
+  firstSentAt?: number | null;
   lastSentAt: number | null;
   ack: CommandAck | null;
 };
@@ -55,7 +57,8 @@ export class CommandStore {
   async markSent(commands: StoredCommand[], now: number): Promise<void> {
     if (commands.length === 0) return;
     const entries: Record<string, StoredCommand> = {};
-    for (const c of commands) entries[PREFIX + c.id] = { ...c, sendCount: c.sendCount + 1, lastSentAt: now };
+    for (const c of commands)
+      entries[PREFIX + c.id] = { ...c, sendCount: c.sendCount + 1, firstSentAt: c.firstSentAt ?? now, lastSentAt: now };
     await this.#storage.put(entries);
   }
 

@@ -71,9 +71,23 @@ const PERSIST_EVERY_MS = 5 * 60_000;
 /** A failed D1 write is retried this soon by the alarm. */
 const D1_RETRY_MS = 30_000;
 
+/** since: when the edge received the report the fix is for (its telemetry row's time). */
 export type HealthExpectation = { resolutionId: string; fixVersion: string | null; since: number };
 
 const EXPECT_PREFIX = "expect:";
+
+/**
+ * The run of the node program the expectations watch, so that a fix is verified when its health
+ * window ends (an alarm) instead of at the next heartbeat after that. Set by a heartbeat on the
+ * socket (its start: the object's time minus the program's uptime), forgotten whenever a socket
+ * connects or closes: a program that dies takes its socket with it, and the next run starts over.
+ */
+type WatchedRun = { startedAt: number; version: string };
+const RUN_KEY = "expect-run";
+/** Heartbeats of one run put its start this close together (network and timer jitter); a restart moves it further. */
+const SAME_RUN_MS = 1_000;
+/** At the window's end the last heartbeat may be at most one interval and this old: the node is not overdue. */
+const ON_TIME_SLACK_MS = 5_000;
 
 /**
  * The dashboard's 24 h charts: one sample per 5-minute slot (the first heartbeat in it), kept in
@@ -95,6 +109,8 @@ export class NodeSession extends DurableObject<Env> {
   #alarmAt: number | null | undefined = undefined;
   /** Fixes waiting to be seen healthy; loaded on first use after a wake. */
   #expectations: HealthExpectation[] | null = null;
+  /** The run being watched for a window's end; undefined until read after a wake. */
+  #run: WatchedRun | null | undefined = undefined;
   /** The last 5-minute slot a history sample was stored for (read from storage once after a wake). */
   #historySlot: number | null = null;
   readonly #commands: CommandStore;
@@ -131,6 +147,7 @@ export class NodeSession extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
 
     const now = Date.now();
+    await this.#forgetRun();
     await this.#update(identity, (state) => seen(state, now), now);
     // The welcome says how many commands follow, so a node that may not live long (one that
     // crashes on start) knows to carry them out before it does anything risky.
@@ -159,6 +176,9 @@ export class NodeSession extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     // The socket's snapshot goes with it: keep the last-seen it carried.
     if (this.#state && this.#state !== this.#persisted) await this.#persist(this.#state);
+    // The program that ran on it may be gone: no fix is verified on its run without a new heartbeat.
+    // (A socket this object closed for a newer one leaves the newer one's run alone.)
+    if (this.ctx.getWebSockets().every((other) => other === ws)) await this.#forgetRun();
     // Complete the close handshake (hibernated sockets don't get the runtime's automatic reply),
     // echoing the node's code; 1005/1006/1015 are reserved and may not be sent.
     closeQuietly(ws, [1005, 1006, 1015].includes(code) ? 1000 : code, reason);
@@ -181,6 +201,7 @@ export class NodeSession extends DurableObject<Env> {
         if (this.#state?.presence === "retired") return;
         await this.#update(null, (state) => this.#seenWithBeat(state, now, beat, "ws"), now);
         await this.#checkExpectations(beat, now);
+        await this.#watchRun(beat, now);
         await this.#recordHistory(beat, now);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
         return;
@@ -239,6 +260,7 @@ export class NodeSession extends DurableObject<Env> {
       createdAt: now,
       expiresAt: now + command.ttlSeconds * 1000,
       sendCount: 0,
+      firstSentAt: null,
       lastSentAt: null,
       ack: null,
     };
@@ -259,6 +281,8 @@ export class NodeSession extends DurableObject<Env> {
     if (this.#expectations !== null) {
       this.#expectations = [...this.#expectations.filter((e) => e.resolutionId !== expectation.resolutionId), expectation];
     }
+    // A run already on the fix (it installed before triage finished) gets its window's end watched too.
+    await this.#armWindowEnd(now);
   }
 
   /** The last 24 h of samples, oldest first (and the bound kept: older ones are deleted here too). */
@@ -297,7 +321,9 @@ export class NodeSession extends DurableObject<Env> {
     this.#alarmAt = null; // a running alarm is no longer set
     if (!this.#state) return;
     const now = Date.now();
+    await this.#verifyAtWindowEnd(now);
     await this.#update(null, (state) => checkSilence(state, now, this.#timing), now);
+    await this.#armWindowEnd(now);
   }
 
   // ── Internals ──
@@ -400,16 +426,23 @@ export class NodeSession extends DurableObject<Env> {
     await this.ctx.storage.delete(historyKey(slot - Math.ceil(HISTORY_SPAN_MS / slotMs) * slotMs));
   }
 
+  async #loadExpectations(): Promise<HealthExpectation[]> {
+    this.#expectations ??= [...(await this.ctx.storage.list<HealthExpectation>({ prefix: EXPECT_PREFIX })).values()];
+    return this.#expectations;
+  }
+
   /** Verified fixes are reported to D1 once; until then the expectation stays (kept in storage). */
   async #checkExpectations(beat: Heartbeat, now: number): Promise<void> {
-    if (this.#expectations === null) {
-      this.#expectations = [...(await this.ctx.storage.list<HealthExpectation>({ prefix: EXPECT_PREFIX })).values()];
-    }
-    if (this.#expectations.length === 0) return;
+    const expectations = await this.#loadExpectations();
+    if (expectations.length === 0) return;
     const window = triageSettings(this.env).healthyWindowMs;
-    const met = this.#expectations.filter(
-      (e) => beat.uptime >= window && now - e.since >= window && (e.fixVersion === null || !isOlder(beat.version, e.fixVersion)),
+    await this.#verify(
+      expectations.filter((e) => beat.uptime >= window && now - e.since >= window && runsFix(beat.version, e)),
+      now,
     );
+  }
+
+  async #verify(met: HealthExpectation[], now: number): Promise<void> {
     if (met.length === 0) return;
     await verifyResolutions(
       this.env.DB,
@@ -417,7 +450,76 @@ export class NodeSession extends DurableObject<Env> {
       now,
     );
     await this.ctx.storage.delete(met.map((e) => EXPECT_PREFIX + e.resolutionId));
-    this.#expectations = this.#expectations.filter((e) => !met.includes(e));
+    this.#expectations = (this.#expectations ?? []).filter((e) => !met.includes(e));
+  }
+
+  // ── Verification at the window's end ──
+
+  async #loadRun(): Promise<WatchedRun | null> {
+    if (this.#run === undefined) this.#run = (await this.ctx.storage.get<WatchedRun>(RUN_KEY)) ?? null;
+    return this.#run;
+  }
+
+  async #forgetRun(): Promise<void> {
+    if ((await this.#loadRun()) === null) return;
+    this.#run = null;
+    await this.ctx.storage.delete(RUN_KEY);
+  }
+
+  /** A heartbeat on the socket while a fix waits: note its run (one write per run) and arm the window's end. */
+  async #watchRun(beat: Heartbeat, now: number): Promise<void> {
+    if ((await this.#loadExpectations()).length === 0) return;
+    const startedAt = now - beat.uptime;
+    const run = await this.#loadRun();
+    if (run === null || run.version !== beat.version || Math.abs(run.startedAt - startedAt) > SAME_RUN_MS) {
+      this.#run = { startedAt, version: beat.version };
+      await this.ctx.storage.put(RUN_KEY, this.#run);
+    }
+    await this.#armWindowEnd(now);
+  }
+
+  /** When the watched run's health window ends for the first waiting fix it runs; null if none. */
+  #windowEnd(run: WatchedRun, expectations: HealthExpectation[]): number | null {
+    const window = triageSettings(this.env).healthyWindowMs;
+    const ends = expectations.filter((e) => runsFix(run.version, e)).map((e) => Math.max(run.startedAt, e.since) + window);
+    return ends.length === 0 ? null : Math.min(...ends);
+  }
+
+  /** The alarm no later than the watched run's window end (the silence check re-arms itself after it). */
+  async #armWindowEnd(now: number): Promise<void> {
+    const run = await this.#loadRun();
+    if (run === null) return;
+    const at = this.#windowEnd(run, await this.#loadExpectations());
+    // A window already over was judged (or its run could not be vouched for): heartbeats take over.
+    if (at === null || at <= now) return;
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === null || this.#alarmAt > at) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmAt = at;
+    }
+  }
+
+  /**
+   * The alarm at a window's end: the fix is verified without waiting for another heartbeat when the
+   * run that started on it is still the one on the socket: its socket never closed (a crash or a
+   * restart closes it and forgets the run), the last heartbeat is of that run (same start), and
+   * that heartbeat is not overdue. Anything less leaves it to the next heartbeat, as before.
+   */
+  async #verifyAtWindowEnd(now: number): Promise<void> {
+    const run = await this.#loadRun();
+    const state = this.#state;
+    const beat = state?.heartbeat;
+    if (run === null || !state || !beat || state.lastSeenAt === null || state.via !== "ws") return;
+    if (this.ctx.getWebSockets().length === 0) return;
+    const sameRun = beat.version === run.version && Math.abs(state.lastSeenAt - beat.uptime - run.startedAt) <= SAME_RUN_MS;
+    const onTime = now - state.lastSeenAt <= this.#timing.heartbeatIntervalMs + ON_TIME_SLACK_MS;
+    if (!sameRun || !onTime) return;
+    const window = triageSettings(this.env).healthyWindowMs;
+    const expectations = await this.#loadExpectations();
+    await this.#verify(
+      expectations.filter((e) => runsFix(run.version, e) && now - run.startedAt >= window && now - e.since >= window),
+      now,
+    );
   }
 
   async #deliverCommands(now: number, deliverable?: StoredCommand[]): Promise<string[]> {
@@ -428,6 +530,11 @@ export class NodeSession extends DurableObject<Env> {
     await this.#commands.markSent(commands, now);
     return commands.map((c) => c.id);
   }
+}
+
+/** Whether a program on `version` runs the fix the expectation waits for. */
+function runsFix(version: string, expectation: HealthExpectation): boolean {
+  return expectation.fixVersion === null || !isOlder(version, expectation.fixVersion);
 }
 
 /** A frame to act on, or null after answering a bad one (error frame or close with a reason). */

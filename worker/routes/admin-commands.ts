@@ -53,6 +53,8 @@ export const adminCommandRoutes = new Hono<AppEnv>()
         created_at: new Date(command.createdAt).toISOString(),
         expires_at: new Date(command.expiresAt).toISOString(),
         send_count: command.sendCount,
+        first_sent_at: iso(command.firstSentAt ?? null),
+        last_sent_at: iso(command.lastSentAt),
         ack: command.ack && { status: command.ack.status, detail: command.ack.detail ?? null, at: new Date(command.ack.at).toISOString() },
       })),
     });
@@ -75,7 +77,16 @@ export const adminCommandApi: Operation[] = [
     summary: "A node's pending and acknowledged commands",
     auth: "admin",
     params: NodeParams,
-    responses: { 200: { description: "{items: [{id, type, payload, created_at, expires_at, send_count, ack}]}" } },
+    responses: {
+      200: {
+        description:
+          "{items: [{id, type, payload, created_at, expires_at, send_count, first_sent_at, last_sent_at, ack: {status, detail, at}}]}",
+      },
+    },
     errors: { 404: "No such node (node_not_found)." },
   },
 ];
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

@@ -43,7 +43,10 @@ export async function flushOutbox(env: Env, telemetryId: string, now: number): P
       });
       commandId = queued.id;
     }
-    if (outbox.verify) await session.expectHealthy(identity, { resolutionId: row.id, fixVersion: outbox.verify.fixVersion, since: now });
+    // The window counts from when the edge heard of the crash, not from when triage got to it: a
+    // report triaged after its fix is already running (a crash loop's later reports) waits no longer.
+    if (outbox.verify)
+      await session.expectHealthy(identity, { resolutionId: row.id, fixVersion: outbox.verify.fixVersion, since: row.reportedAt });
     await clearNodeOutbox(env.DB, row.id, commandId);
   }
 

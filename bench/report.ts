@@ -12,6 +12,7 @@ import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import type { AgentSection } from "./agent-idle.ts";
+import { type AgentStartFigures, printAgentStart } from "./agent-start.ts";
 import { type InstallersSection, printInstallers } from "./installers.ts";
 import type { D1Section } from "./d1-writes.ts";
 import type { DashboardFigures } from "./dashboard.ts";
@@ -31,6 +32,7 @@ export type BenchReport = {
   update?: UpdateFigures;
   remediation?: RemediationFigures;
   agent?: AgentSection;
+  agentStart?: AgentStartFigures;
   installers?: InstallersSection;
   dashboard?: DashboardFigures;
   /** Parts that threw instead of measuring. */
@@ -111,6 +113,7 @@ export function printTable(report: BenchReport): void {
     );
   }
   if (report.agent) printAgent(report.agent);
+  if (report.agentStart) printAgentStart(report.agentStart);
   if (report.installers) printInstallers(report.installers);
   console.log("");
   for (const failure of failuresOf(report)) console.log(`RUN FAILED: ${failure}`);
@@ -289,6 +292,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.remediation ?? {}),
     ...(report.dashboard ?? {}),
     ...(report.agent ? agentFigures(report.agent) : {}),
+    ...(report.agentStart ?? {}),
     ...(report.installers ?? {}),
     run_ok: failures.length === 0,
     failures,

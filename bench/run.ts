@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the edge and the agent measured against baselines on the same machine, in one
  * run, each part as a ratio because absolute figures on shared 2-core machines are noise:
- *   ingest     POST /api/node/telemetry vs a hello-world Worker (bench/ingest.ts)
+ *   ingest     POST /api/node/telemetry vs a naive endpoint and a hello-world Worker (bench/ingest.ts)
  *   heartbeat  2,000 WebSocket nodes heartbeating vs a bare Durable Object echo (bench/heartbeat.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)

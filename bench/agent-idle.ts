@@ -16,24 +16,18 @@
  * utime+stime of the tree over the window as % of one core. agent_rss_ratio = (agent RSS /
  * agent processes) / bare RSS. Targets: ratio <= 1.2, CPU <= 0.5 %.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { buildAgent } from "../scripts/build-agent.ts";
-import { freePort, REPO_ROOT, type LocalEdge } from "../scripts/local-edge.ts";
-import { AGENT_VERSION } from "../agent/core/version.ts";
+import { freePort } from "../scripts/local-edge.ts";
 import { onStop, startEdge, stopEdge } from "./edges.ts";
 import { createCode, createOwner, enrollNode } from "./fleet.ts";
+import { buildAgentAndBare, isConnected, NODE22, runCli, spawnTree, type Started, stopTree, tail, waitConnected } from "./agent-process.ts";
 import { sampleTree, type TreeSample } from "./proc-tree.ts";
 import { log, positiveInt, sleep } from "./settings.ts";
 
 export const AGENT_TARGETS = { rssRatio: 1.2, cpuPct: 0.5 };
-const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
-const CLI_SOURCE = path.join(REPO_ROOT, "agent", "cli.ts");
-const BARE_SOURCE = path.join(REPO_ROOT, "bench", "bare-ws.ts");
 const SAMPLE_EVERY_MS = 5_000;
-const CONNECT_TIMEOUT_MS = 60_000;
 
 export type TreeFigures = {
   rssMbMean: number;
@@ -67,8 +61,6 @@ export type AgentSection = {
   failures: string[];
 };
 
-type Started = { child: ChildProcess; output: string[] };
-
 export async function benchAgentIdle(): Promise<AgentSection> {
   const settings = {
     idleSeconds: positiveInt("BENCH_AGENT_IDLE_S", 180),
@@ -89,8 +81,7 @@ export async function benchAgentIdle(): Promise<AgentSection> {
   const unregister = onStop(stopAll);
   try {
     log("agent: building the release bundle and the bare baseline (scripts/build-agent.ts)");
-    const agentBuild = await buildAgent({ version: AGENT_VERSION, outDir: path.join(buildDir, "agent"), entry: CLI_SOURCE });
-    const bareBuild = await buildAgent({ version: AGENT_VERSION, outDir: path.join(buildDir, "bare"), entry: BARE_SOURCE });
+    const { agent: agentBuild, bare: bareBuild } = await buildAgentAndBare(buildDir);
     const agentBundle = agentBuild.file;
     const ownerId = await createOwner(edge);
     const code = await createCode(edge, ownerId, "bench-agent");
@@ -173,74 +164,4 @@ function figures(samples: TreeSample[]): TreeFigures {
     rssMbPerProcess: last.rssMbByPid.map((mb) => Math.round(mb * 10) / 10),
     rssAnonMbPerProcess: last.rssAnonMbByPid.map((mb) => Math.round(mb * 10) / 10),
   };
-}
-
-/** Its own process group, so that stopTree can take down whatever it started. */
-function spawnTree(args: string[], env: Record<string, string>): Started {
-  const child = spawn(NODE22, args, {
-    cwd: REPO_ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  const output: string[] = [];
-  const keep = (d: Buffer) => {
-    output.push(d.toString());
-    if (output.length > 200) output.splice(0, output.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return { child, output };
-}
-
-/** SIGTERM to the root (the supervisor forwards it and waits for the program), then SIGKILL to the group. */
-async function stopTree(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killGroup(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 8_000)))]);
-  clearTimeout(timer);
-  killGroup(child);
-}
-
-function killGroup(child: ChildProcess): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-async function runCli(cli: string, args: string[], home: string): Promise<void> {
-  const { child, output } = spawnTree([cli, ...args], { BUHDI_NODE_HOME: home });
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => killGroup(child), 30_000);
-    child.once("exit", (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
-  if (code !== 0) throw new Error(`agent: buhdi-node ${args[0]} exited ${code}\n${output.join("")}`);
-}
-
-async function waitConnected(edge: LocalEdge, nodeId: string, started: Started, name: string): Promise<void> {
-  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const { exitCode, signalCode } = started.child;
-    if (exitCode !== null || signalCode !== null) throw new Error(`agent: the ${name} process exited before connecting\n${tail(started)}`);
-    if (await isConnected(edge, nodeId)) return;
-    await sleep(500);
-  }
-  throw new Error(`agent: the ${name} process did not connect within ${CONNECT_TIMEOUT_MS / 1000} s\n${tail(started)}`);
-}
-
-async function isConnected(edge: LocalEdge, nodeId: string): Promise<boolean> {
-  const res = await fetch(`${edge.url}/api/nodes/${nodeId}`, { headers: { authorization: `Bearer ${edge.adminToken}` } });
-  if (!res.ok) return false;
-  return ((await res.json()) as { connected?: boolean }).connected === true;
-}
-
-function tail(started: Started): string {
-  return started.output.join("").slice(-3000);
 }

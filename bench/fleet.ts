@@ -36,6 +36,16 @@ export class NodeKeyPool {
     return this.#keys.length;
   }
 
+  /** The owner every node of the pool belongs to. */
+  get ownerId(): string {
+    return this.#ownerId;
+  }
+
+  /** Every enrolled key so far, in enrollment order. */
+  keys(): readonly string[] {
+    return this.#keys;
+  }
+
   /** Requests the pool can still serve without any node going over its budget. */
   get remaining(): number {
     return this.#uses.reduce((sum, used) => sum + Math.max(0, REQUESTS_PER_NODE - used), 0);

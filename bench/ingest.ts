@@ -1,19 +1,29 @@
 /**
- * Requests/s and p99 of `POST /api/node/telemetry` on the real edge, against a hello-world
- * Worker under the same runtime (wrangler dev / workerd) and the same load generator, measured
- * one after the other. The headline is the ratio ingest/hello (target >= 0.5), because absolute
- * figures on shared 2-core machines are noise.
+ * Requests/s and p99 of `POST /api/node/telemetry` on the real edge, against two baselines under
+ * the same runtime (wrangler dev / workerd) and the same load generator, measured one after the
+ * other, because absolute figures on shared 2-core machines are noise:
+ *   - the naive endpoint (bench/naive): the same route as a first implementation would write it on
+ *     the same D1 schema (node looked up by its key in D1, row inserted, 202; crash reports also
+ *     queued and triaged by the real consumer in the same workerd). The targets: real ÷ naive
+ *     >= 0.9 (moonshot 1.0) for crash reports and for non-critical reports;
+ *   - a hello-world Worker (bench/hello), the floor of the runtime: shown for information.
  *
- * Two kinds of report, each against the hello-world Worker POSTed the same bodies:
- *   - crash reports (the headline, as since the first run): critical, so each one is also put on
- *     the triage queue and triaged by the queue consumer in the same workerd, on the same cores;
- *   - non-critical reports (connection_degraded, error, health in turn): stored and logged, no
- *     queue. Ingest alone: validate, authenticate, rate-limit, store, log.
+ * Two kinds of report, each against both baselines with the same bodies and node keys:
+ *   - crash reports: critical, so each one is also put on the triage queue and triaged by the
+ *     queue consumer in the same workerd, on the same cores;
+ *   - non-critical reports (connection_degraded, error, health in turn): stored, no queue.
  * Also CPU per answered request of the edge's processes (workerd; node = wrangler itself), which
- * the machine's other load moves less than requests/s.
+ * the machine's other load moves less than requests/s; and what the local emulation of the
+ * rate-limit binding costs per call (a Durable Object with a SQLite write in Miniflare, not in
+ * production): the naive Worker's one-call probe route minus its answer-only route. The real
+ * endpoint keeps its rate limit in the figures; that cost is shown beside them.
  *
- * Both Workers run with two dev-only parts of wrangler dev switched off (BENCH_INGEST_DEVTOOLS=1
- * turns them back on for both, to see what they cost):
+ * Run order: hello, the probes, then naive and real side by side per kind of report, crash
+ * reports last; the naive edge is stopped after its crash reports, so that the triage it still
+ * has queued does not compete with the real edge's crash-report run.
+ *
+ * Every Worker runs with two dev-only parts of wrangler dev switched off (BENCH_INGEST_DEVTOOLS=1
+ * turns them back on for all, to see what they cost):
  *   - local observability (X_LOCAL_OBSERVABILITY=false): a trace of every invocation and every
  *     console.log streamed into a SQLite trace store in the same workerd;
  *   - the DevTools inspector proxy: wrangler dev connects it to the runtime whether or not a
@@ -32,14 +42,20 @@ import path from "node:path";
 import type { LocalEdge } from "../scripts/local-edge.ts";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import { startEdges, stopEdge } from "./edges.ts";
+import { startNaiveEdge } from "./naive-edge.ts";
 import { NodeKeyPool, REQUESTS_PER_NODE } from "./fleet.ts";
 import { runLoad, type LoadResult, type LoadSettings, type LoadTarget } from "./load.ts";
 import { crashReportBody, nonCriticalBody, TELEMETRY_PATH, telemetryHeaders } from "./payload.ts";
 import { edgeRootPid, sampleTree } from "./proc-tree.ts";
 import { log, positiveInt } from "./settings.ts";
 
-export const INGEST_TARGET_RATIO = 0.5;
+/** Real ÷ naive, by requests/s, for crash reports and for non-critical reports. */
+export const INGEST_TARGET_RATIO_VS_NAIVE = 0.9;
+export const INGEST_MOONSHOT_RATIO_VS_NAIVE = 1.0;
 const HELLO_CONFIG = path.join(REPO_ROOT, "bench", "hello", "wrangler.toml");
+/** The probe routes of the naive Worker (bench/naive/index.ts). */
+const PROBE_ANSWER_PATH = "/api/bench/answer";
+const PROBE_RATE_LIMIT_PATH = "/api/bench/rate-limit";
 /** Nodes enrolled before anything is known: room for this many requests/s during warm-up. */
 const WARMUP_RPS_ALLOWANCE = 2000;
 /** Nodes for the measurement: room for this many times the warm-up's rate. */
@@ -55,16 +71,23 @@ export type Measured = LoadResult & {
 
 export type IngestSection = {
   settings: { connections: number; durationSeconds: number; warmupSeconds: number; devtools: boolean };
-  /** Crash reports: the headline pair. */
+  /** Crash reports: the real endpoint and its baselines. */
   hello: Measured;
+  naive: Measured;
   ingest: Measured;
-  /** Non-critical reports (no triage queue) and the hello-world Worker POSTed the same bodies. */
+  /** Non-critical reports (no triage queue), the same three. */
   helloNonCritical: Measured;
+  naiveNonCritical: Measured;
   ingestNonCritical: Measured;
-  warmup: { hello: LoadResult; ingest: LoadResult; helloNonCritical: LoadResult; ingestNonCritical: LoadResult };
+  /** The naive Worker's probe routes (non-critical bodies): answer only, and one rate-limit call then answer. */
+  rateLimitProbe: { answer: Measured; rateLimited: Measured };
+  warmup: Record<"hello" | "naive" | "ingest" | "helloNonCritical" | "naiveNonCritical" | "ingestNonCritical", LoadResult>;
   nodes: number;
+  /** Nodes copied into the naive Worker's D1 (the keys it is sent, round-robin). */
+  naiveNodes: number;
   requestsPerNode: number;
-  targetRatio: number;
+  targetRatioVsNaive: number;
+  moonshotRatioVsNaive: number;
   /** Why the run does not count (empty when it does). */
   failures: string[];
 };
@@ -79,19 +102,26 @@ export async function benchIngest(): Promise<IngestSection> {
   log(`ingest: starting the edge and the hello-world Worker (wrangler dev, devtools ${settings.devtools ? "on" : "off"})`);
   const env: Record<string, string> = settings.devtools ? {} : { X_LOCAL_OBSERVABILITY: "false", VSCODE_INSPECTOR_OPTIONS: "{}" };
   const [ingestEdge, helloEdge] = await startEdges([{}, { config: HELLO_CONFIG }], env);
+  let naiveEdge: LocalEdge | undefined;
   try {
     const pool = await NodeKeyPool.create(ingestEdge!);
     await pool.ensureRoomFor(WARMUP_RPS_ALLOWANCE * settings.warmupSeconds * 2);
-    log(`ingest: enrolled ${pool.size} nodes for the warm-ups`);
+    log(`ingest: enrolled ${pool.size} nodes for the warm-ups; starting the naive Worker with the same nodes`);
+    const naiveKeys = [...pool.keys()];
+    naiveEdge = await startNaiveEdge(pool, env);
 
-    // Same request to both: the baseline gets the same JSON and headers (a real node key,
-    // which it ignores), so body size, parsing on the client and transfer are equal.
-    let helloKey = 0;
-    const target = (edge: LocalEdge, body: () => string, spendsBudget: boolean): LoadTarget => ({
+    // Same request to every target: the baselines get the same JSON and headers (a real node
+    // key; hello ignores it, naive looks it up), so body size, parsing on the client and transfer
+    // are equal. Only the real edge spends a node's rate-limit budget.
+    let spare = 0;
+    const target = (edge: LocalEdge, body: () => string, key: () => string, path = TELEMETRY_PATH): LoadTarget => ({
       url: edge.url,
-      path: TELEMETRY_PATH,
-      next: () => ({ headers: telemetryHeaders(spendsBudget ? pool.next() : pool.anyKey(helloKey++)), body: body() }),
+      path,
+      next: () => ({ headers: telemetryHeaders(key()), body: body() }),
     });
+    const budgeted = () => pool.next();
+    const anyKey = () => pool.anyKey(spare++);
+    const naiveKey = () => naiveKeys[spare++ % naiveKeys.length]!;
     const warm = { connections: settings.connections, durationSeconds: settings.warmupSeconds };
     const measure = { connections: settings.connections, durationSeconds: settings.durationSeconds };
     let overBudget = 0;
@@ -106,44 +136,65 @@ export async function benchIngest(): Promise<IngestSection> {
       overBudget += pool.overBudget - before;
       return { warmup, result };
     };
-    const helloRun = async (name: string, t: LoadTarget) => {
+    const baselineRun = async (name: string, edge: LocalEdge, t: LoadTarget) => {
       log(`${name}: warm-up ${settings.warmupSeconds} s, then measuring ${settings.durationSeconds} s`);
       const warmup = await runLoad(t, warm);
-      return { warmup, result: await measured(helloEdge!, t, measure) };
+      for (const problem of problems(`${name} warm-up`, warmup)) log(`warning: ${problem}`);
+      return { warmup, result: await measured(edge, t, measure) };
     };
 
-    // Hello runs first and crash reports last: crash reports leave triage work in the queue
-    // consumer that would otherwise compete with the other runs for the same two cores.
-    const hello = await helloRun("hello (crash-report bodies)", target(helloEdge!, crashReportBody, false));
-    const helloNonCritical = await helloRun("hello (non-critical bodies)", target(helloEdge!, nonCriticalBody, false));
-    const ingestNonCritical = await ingestRun("ingest non-critical", target(ingestEdge!, nonCriticalBody, true));
-    const ingest = await ingestRun("ingest crash reports", target(ingestEdge!, crashReportBody, true));
+    const hello = await baselineRun("hello (crash-report bodies)", helloEdge!, target(helloEdge!, crashReportBody, anyKey));
+    const helloNonCritical = await baselineRun("hello (non-critical bodies)", helloEdge!, target(helloEdge!, nonCriticalBody, anyKey));
+    const answer = await baselineRun("probe: answer only", naiveEdge, target(naiveEdge, nonCriticalBody, naiveKey, PROBE_ANSWER_PATH));
+    const rateLimited = await baselineRun(
+      "probe: one rate-limit call",
+      naiveEdge,
+      target(naiveEdge, nonCriticalBody, naiveKey, PROBE_RATE_LIMIT_PATH),
+    );
+    const naiveNonCritical = await baselineRun("naive non-critical", naiveEdge, target(naiveEdge, nonCriticalBody, naiveKey));
+    const ingestNonCritical = await ingestRun("ingest non-critical", target(ingestEdge!, nonCriticalBody, budgeted));
+    // Crash reports leave triage work in each edge's queue consumer: the naive edge is stopped
+    // before the real edge's run, and the real edge's run is the last.
+    const naive = await baselineRun("naive crash reports", naiveEdge, target(naiveEdge, crashReportBody, naiveKey));
+    await stopEdge(naiveEdge);
+    const ingest = await ingestRun("ingest crash reports", target(ingestEdge!, crashReportBody, budgeted));
 
     return {
       settings,
       hello: hello.result,
+      naive: naive.result,
       ingest: ingest.result,
       helloNonCritical: helloNonCritical.result,
+      naiveNonCritical: naiveNonCritical.result,
       ingestNonCritical: ingestNonCritical.result,
+      rateLimitProbe: { answer: answer.result, rateLimited: rateLimited.result },
       warmup: {
         hello: hello.warmup,
+        naive: naive.warmup,
         ingest: ingest.warmup,
         helloNonCritical: helloNonCritical.warmup,
+        naiveNonCritical: naiveNonCritical.warmup,
         ingestNonCritical: ingestNonCritical.warmup,
       },
       nodes: pool.size,
+      naiveNodes: naiveKeys.length,
       requestsPerNode: REQUESTS_PER_NODE,
-      targetRatio: INGEST_TARGET_RATIO,
+      targetRatioVsNaive: INGEST_TARGET_RATIO_VS_NAIVE,
+      moonshotRatioVsNaive: INGEST_MOONSHOT_RATIO_VS_NAIVE,
       failures: [
         ...problems("ingest", ingest.result),
+        ...problems("naive", naive.result),
         ...problems("hello", hello.result),
         ...problems("ingest non-critical", ingestNonCritical.result),
+        ...problems("naive non-critical", naiveNonCritical.result),
         ...problems("hello non-critical", helloNonCritical.result),
+        ...problems("probe: answer only", answer.result),
+        ...problems("probe: one rate-limit call", rateLimited.result),
         ...(overBudget > 0 ? [`${overBudget} ingest requests ran out of node budget (enroll more nodes)`] : []),
       ],
     };
   } finally {
-    await Promise.allSettled([stopEdge(ingestEdge!), stopEdge(helloEdge!)]);
+    await Promise.allSettled([stopEdge(ingestEdge!), stopEdge(helloEdge!), ...(naiveEdge ? [stopEdge(naiveEdge)] : [])]);
   }
 }
 

@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: the edge and the agent measured against baselines on the same machine, in one
  * run, each part as a ratio because absolute figures on shared 2-core machines are noise:
- *   ingest     POST /api/node/telemetry vs a hello-world Worker (bench/ingest.ts)
+ *   ingest     POST /api/node/telemetry vs a naive endpoint and a hello-world Worker (bench/ingest.ts)
  *   heartbeat  2,000 WebSocket nodes heartbeating vs a bare Durable Object echo (bench/heartbeat.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)
  *   remediation the demo's crash → fix verified on 0.3.1, time_to_remediation_s (bench/remediation.ts)
  *   agent      the idle agent's RSS and CPU vs a bare Node WebSocket process (bench/agent-idle.ts)
+ *   agent-start `buhdi-node run` → the cloud shows the node online, vs the bare WebSocket process (bench/agent-start.ts)
  *   installers installer_bytes per platform; the Linux SEA's start vs node <bundle> (bench/installers.ts)
  *   dashboard  first-load JS+CSS of each view, and the fleet page with 2,000 nodes over 1 node, in chromium (bench/dashboard.ts)
  * BENCH_ONLY=ingest,heartbeat picks parts (default: all). The agent part is mostly waiting, so it
@@ -22,6 +23,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { REPO_ROOT } from "../scripts/local-edge.ts";
 import { benchAgentIdle, type AgentSection } from "./agent-idle.ts";
+import { benchAgentStart } from "./agent-start.ts";
 import { benchD1Writes } from "./d1-writes.ts";
 import { benchDashboard } from "./dashboard.ts";
 import { stopEverything } from "./edges.ts";
@@ -72,6 +74,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);
   if (parts.includes("remediation")) report.remediation = await attempt("remediation", benchRemediation);
   if (parts.includes("dashboard")) report.dashboard = await attempt("dashboard", benchDashboard);
+  if (parts.includes("agent-start")) report.agentStart = await attempt("agent-start", benchAgentStart);
   if (parts.includes("agent")) report.agent = await (agent ?? attempt("agent", benchAgentIdle));
   if (parts.includes("installers")) report.installers = await attempt("installers", benchInstallers);
 

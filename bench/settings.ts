@@ -3,7 +3,18 @@
  * positive integers each part reads. A bad value stops the run before anything starts.
  */
 
-export const PARTS = ["ingest", "heartbeat", "d1", "triage", "update", "remediation", "agent", "installers", "dashboard"] as const;
+export const PARTS = [
+  "ingest",
+  "heartbeat",
+  "d1",
+  "triage",
+  "update",
+  "remediation",
+  "agent",
+  "agent-start",
+  "installers",
+  "dashboard",
+] as const;
 export type Part = (typeof PARTS)[number];
 
 /** BENCH_ONLY=ingest,heartbeat,agent runs only those parts; unset or empty runs all of them. */

@@ -40,6 +40,7 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: ["test/agent/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+          setupFiles: ["test/support/stop-leftover-edges.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -38,6 +38,25 @@ export type LocalEdgeOptions = {
   keepEmailHtmlIn?: string;
 };
 
+/** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
+const running = new Set<ChildProcess>();
+let refusing = false;
+
+/**
+ * Stops every edge this process started, also one still starting, and kills any that finishes
+ * starting afterwards (until allowLocalEdges()). For test files: a set-up hook that times out
+ * leaves its edge starting with nothing to stop it, and a test worker ended by a signal never
+ * runs its exit handlers.
+ */
+export async function stopLocalEdges(): Promise<void> {
+  refusing = true;
+  await Promise.all([...running].map(stopProcessGroup));
+}
+
+export function allowLocalEdges(): void {
+  refusing = false;
+}
+
 export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<LocalEdge> {
   const persistDir = options.persistDir ?? (await mkdtemp(path.join(tmpdir(), "buhdi-edge-")));
   const adminToken = options.adminToken ?? randomBytes(24).toString("base64url");
@@ -81,6 +100,9 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   // If this process goes away without calling stop(), don't leave workerd behind.
   const killOnExit = () => killGroup(child, "SIGKILL");
   process.once("exit", killOnExit);
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (refusing) killGroup(child, "SIGKILL");
   const output: string[] = [];
   for (const [stream, forwardTo] of [
     [child.stdout, process.stdout],

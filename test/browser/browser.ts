@@ -65,7 +65,8 @@ export async function startChromium(): Promise<Chromium> {
     session: async (testName, shared) => {
       const dir = path.join(SCREENSHOTS, slug(testName, 80));
       await mkdir(dir, { recursive: true });
-      return openSession(shared ?? (await browser.newContext({ viewport: VIEWPORT })), dir, shared !== undefined);
+      const context = shared ?? (await withDeadline(browser.newContext({ viewport: VIEWPORT }), 30_000, () => "opening a browser context"));
+      return openSession(context, dir, shared !== undefined);
     },
     close: () => browser.close(),
   };
@@ -103,7 +104,7 @@ function openSession(context: BrowserContext, dir: string, shared: boolean): Bro
   return {
     context,
     newPage: async () => {
-      const page = await context.newPage();
+      const page = await withDeadline(context.newPage(), 30_000, () => "opening a page");
       pages.push(page);
       const watched: WatchedPage = {
         page,
@@ -136,6 +137,19 @@ function openSession(context: BrowserContext, dir: string, shared: boolean): Bro
 }
 
 /** Waits until the page's text contains `text` (no fixed sleep), failing with what it showed instead. */
+/**
+ * The promise, or a rejection after ms that names what was being waited for. For browser calls
+ * with no timeout of their own (opening a context or a page, closing one): a stuck one must fail
+ * its test with a reason, not hang every test after it.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()}: not done within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 export async function waitForText(page: Page, selector: string, text: string | RegExp, timeoutMs = 30_000): Promise<void> {
   const source = typeof text === "string" ? { s: text, r: "", f: "" } : { s: null, r: text.source, f: text.flags };
   try {

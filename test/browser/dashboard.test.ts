@@ -29,6 +29,7 @@ import {
   waitForAttribute,
   waitForText,
   type WatchedPage,
+  withDeadline,
 } from "./browser.ts";
 
 let edge: Edge;
@@ -73,14 +74,26 @@ beforeAll(async () => {
   });
   fixPublished.catch(() => undefined);
 });
+/** Closing a session is bounded: one that hangs is reported and left, and the next test goes on. */
+function closeSessions(options: { shootOpenPages?: boolean } = {}): Promise<unknown> {
+  return Promise.all(
+    sessions
+      .splice(0)
+      .map((s) => withDeadline(s.close(options), 30_000, () => "closing a browser session").catch((error) => console.warn(String(error)))),
+  );
+}
+
 afterEach(async (context) => {
-  const failed = context.task.result?.state === "fail";
-  await Promise.all(sessions.splice(0).map((s) => s.close({ shootOpenPages: failed })));
+  await closeSessions({ shootOpenPages: context.task.result?.state === "fail" });
 });
 afterAll(async () => {
   await fixPublished?.catch(() => undefined);
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await supportContext?.then((context) => context.close()).catch(() => undefined);
+  await closeSessions();
+  await withDeadline(
+    supportContext?.then((context) => context.close()) ?? Promise.resolve(),
+    30_000,
+    () => "closing IT Support's context",
+  ).catch(() => undefined);
   await chromium?.close();
   await nodes.stopAll();
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -119,20 +132,34 @@ async function signInLink(ownerId: string): Promise<string> {
 let supportContext: Promise<BrowserContext> | null = null;
 
 function signedInSupport(): Promise<BrowserContext> {
-  supportContext ??= (async () => {
+  if (supportContext) return supportContext;
+  let step = "opening a browser context";
+  const signingIn = (async () => {
     const context = await chromium.newContext();
+    step = "opening a page";
     const page = await context.newPage();
-    await page.goto(`${edge.url}/auth/support`);
-    await page.getByLabel("Admin token").fill(edge.adminToken);
+    step = "loading the sign-in form";
+    await page.goto(`${edge.url}/auth/support`, { timeout: 20_000 });
+    step = "filling in the admin token";
+    await page.getByLabel("Admin token").fill(edge.adminToken, { timeout: 10_000 });
+    step = "signing in";
     await Promise.all([page.waitForURL(/\/support$/, { timeout: 15_000 }), page.getByRole("button", { name: "Sign in" }).click()]);
+    step = "closing the sign-in page";
     await page.close();
     return context;
   })();
-  return supportContext;
+  // A failed sign-in fails the test that waited for it, and the next IT Support test signs in afresh.
+  const current = withDeadline(signingIn, 60_000, () => `IT Support's sign-in (at: ${step})`);
+  supportContext = current;
+  current.catch(() => {
+    if (supportContext === current) supportContext = null;
+  });
+  return current;
 }
 
 async function supportSession(testName: string): Promise<BrowserSession> {
-  const opened = await chromium.session(testName, await signedInSupport());
+  const context = await signedInSupport();
+  const opened = await withDeadline(chromium.session(testName, context), 30_000, () => `opening IT Support's session for ${testName}`);
   sessions.push(opened);
   return opened;
 }

@@ -6,7 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import os, { loadavg } from "node:os";
-import type { TriageFigures } from "./triage.ts";
+import type { HotGroupFigures, TriageFigures } from "./triage.ts";
 import { REMEDIATION_OUTSIDE_WINDOW_TARGET_S, type RemediationFigures } from "./remediation.ts";
 import type { UpdateFigures } from "./update.ts";
 import path from "node:path";
@@ -29,6 +29,7 @@ export type BenchReport = {
   heartbeat?: HeartbeatSection;
   d1?: D1Section;
   triage?: TriageFigures;
+  hotGroup?: HotGroupFigures;
   update?: UpdateFigures;
   remediation?: RemediationFigures;
   agent?: AgentSection;
@@ -51,6 +52,8 @@ export function failuresOf(report: BenchReport): string[] {
 
 /** Triage never the bottleneck: it handles crash reports at least as fast as ingest takes them. */
 const TRIAGE_TARGET_RATIO = 1;
+/** hot_group_ratio: a bad release (every report in one crash group) triages nearly as fast as unrelated crashes. */
+const HOT_GROUP_TARGET = 0.9;
 
 /** Triage reports/s over the ingest part's crash-report requests/s, both of this run; null without both parts. */
 function triageRatio(report: BenchReport): number | null {
@@ -99,6 +102,15 @@ export function printTable(report: BenchReport): void {
         `triage / crash-report ingest (${report.ingest!.ingest.requestsPerSecond.toFixed(1)} req/s above) = ${ratio.toFixed(3)}  (target >= ${TRIAGE_TARGET_RATIO}: ${met(ratio >= TRIAGE_TARGET_RATIO)})`,
       );
     }
+  }
+  if (report.hotGroup) {
+    const h = report.hotGroup;
+    console.log(
+      `\nHot crash group: ${h.hot_group_nodes} nodes' reports, ${h.hot_group_reports_per_s} reports/s all in one group vs ${h.distinct_groups_reports_per_s} each in its own`,
+    );
+    console.log(
+      `hot / distinct = ${h.hot_group_ratio.toFixed(3)}  (target >= ${HOT_GROUP_TARGET}: ${met(h.hot_group_ratio >= HOT_GROUP_TARGET)})`,
+    );
   }
   if (report.update) {
     const u = report.update;
@@ -302,6 +314,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.d1 ? d1Figures(report.d1) : {}),
     ...(report.triage ?? {}),
     ...triageFigures(report),
+    ...(report.hotGroup ?? {}),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),
     ...(report.dashboard ?? {}),

@@ -5,6 +5,7 @@
  *   heartbeat  2,000 WebSocket nodes heartbeating vs a bare Durable Object echo (bench/heartbeat.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
+ *   hot-group  triage when every report lands in one crash group vs each in its own (bench/triage.ts)
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)
  *   remediation the demo's crash → fix verified on 0.3.1, time_to_remediation_s (bench/remediation.ts)
  *   agent      the idle agent's RSS and CPU vs a bare Node WebSocket process (bench/agent-idle.ts)
@@ -30,7 +31,7 @@ import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchInstallers } from "./installers.ts";
-import { benchTriage } from "./triage.ts";
+import { benchHotGroup, benchTriage } from "./triage.ts";
 import { benchRemediation } from "./remediation.ts";
 import { benchUpdate } from "./update.ts";
 import { failuresOf, printTable, writeResults, type BenchReport } from "./report.ts";
@@ -71,6 +72,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("heartbeat")) report.heartbeat = await attempt("heartbeat", benchHeartbeat);
   if (parts.includes("d1")) report.d1 = await attempt("d1", benchD1Writes);
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);
+  if (parts.includes("hot-group")) report.hotGroup = await attempt("hot-group", benchHotGroup);
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);
   if (parts.includes("remediation")) report.remediation = await attempt("remediation", benchRemediation);
   if (parts.includes("dashboard")) report.dashboard = await attempt("dashboard", benchDashboard);

@@ -8,6 +8,7 @@ export const PARTS = [
   "heartbeat",
   "d1",
   "triage",
+  "hot-group",
   "update",
   "remediation",
   "agent",

@@ -88,10 +88,18 @@ export async function benchTriage(): Promise<TriageFigures> {
 /** Well under the 60/min per-node budget. */
 const REPORTS_PER_NODE = 40;
 
+type TriageLoad = {
+  /** The crash lines of report i. */
+  entries?: (i: number) => string[];
+  /** Reports each node sends (at most 40: the per-node budget is 60 a minute). */
+  reportsPerNode?: number;
+  timeoutMs?: number;
+};
+
 export async function measureTriage(
   edge: LocalEdge,
   reports: number,
-  timeoutMs = 180_000,
+  { entries = crashEntries, reportsPerNode = REPORTS_PER_NODE, timeoutMs = 180_000 }: TriageLoad = {},
 ): Promise<Omit<TriageFigures, "triage_match_us_one_by_one" | "triage_match_us_one_pass">> {
   const admin = async (path: string, body?: unknown) => {
     const res = await fetch(`${edge.url}${path}`, {
@@ -108,20 +116,20 @@ export async function measureTriage(
   }
   const patterns = ((await admin("/api/admin/known-issues")).items as { enabled: boolean }[]).filter((i) => i.enabled).length;
 
-  const nodes = await enrollFleet(edge, Math.ceil(reports / REPORTS_PER_NODE), 8);
+  const nodes = await enrollFleet(edge, Math.ceil(reports / reportsPerNode), 8);
   const started = Date.now();
   let sent = 0;
   const sender = async () => {
     while (sent < reports) {
       const i = sent++;
-      const node = nodes[Math.floor(i / REPORTS_PER_NODE)]!;
+      const node = nodes[Math.floor(i / reportsPerNode)]!;
       const res = await fetch(`${edge.url}/api/node/telemetry`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-node-key": node.key },
         body: JSON.stringify({
           event_id: randomUUID(),
           type: "crash_report",
-          entries: crashEntries(i),
+          entries: entries(i),
           node_version: "0.3.0",
           os: "win32",
           arch: "x64",
@@ -165,4 +173,53 @@ async function countTriaged(admin: (path: string) => Promise<Record<string, unkn
     cursor = page.next_cursor as string | null;
   } while (cursor);
   return total;
+}
+
+export type HotGroupFigures = {
+  hot_group_reports_per_s: number;
+  distinct_groups_reports_per_s: number;
+  /** hot ÷ distinct: does triage slow down when every report lands in one crash group? Target >= 0.9. */
+  hot_group_ratio: number;
+  hot_group_nodes: number;
+};
+
+/**
+ * A bad release: every report is the same crash from a different node, so one crash group gains
+ * a node with each report, against the same number of reports that each open a group of their
+ * own. Each side on a fresh edge, same patterns, same senders.
+ */
+export async function benchHotGroup(): Promise<HotGroupFigures> {
+  const reports = positiveInt("BENCH_HOT_GROUP_REPORTS", 300);
+  log(`triage, hot group: ${reports} reports from ${reports} nodes, all one crash group, then each its own group`);
+  const side = async (entries: (i: number) => string[]) => {
+    const edge = await startEdge();
+    try {
+      return await measureTriage(edge, reports, { entries, reportsPerNode: 1 });
+    } finally {
+      await stopEdge(edge);
+    }
+  };
+  const hot = await side(() => crashEntries(0));
+  // Distinct words (not numbers, which the fingerprint folds): one group per report.
+  const distinct = await side((i) => [
+    `UNCAUGHT: Error: device ${wordOf(i)} failed`,
+    "    at handler (~/app/dist/worker.js:100:17)",
+    "EXIT code=1",
+  ]);
+  return {
+    hot_group_reports_per_s: hot.triage_reports_per_s,
+    distinct_groups_reports_per_s: distinct.triage_reports_per_s,
+    hot_group_ratio: Math.round((hot.triage_reports_per_s / distinct.triage_reports_per_s) * 1000) / 1000,
+    hot_group_nodes: reports,
+  };
+}
+
+/** 0 → "a", 25 → "z", 26 → "ba": a word per number. */
+function wordOf(n: number): string {
+  let word = "";
+  do {
+    word = String.fromCharCode(97 + (n % 26)) + word;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return word;
 }

@@ -13,9 +13,10 @@ const migrations = await readD1Migrations("./migrations");
 export default defineConfig({
   test: {
     silent: "passed-only",
-    // Most files wait on other processes (an edge, agents, chromium, Wine), not on the CPU:
-    // three at a time, not vitest's default of one per core but one.
-    maxWorkers: 3,
+    // Most files wait on other processes (an edge, agents, chromium, Wine), not on the CPU: two
+    // at a time, not vitest's default of one (cores − 1). Three was faster still, but in stress
+    // runs (a second core kept busy) the three heaviest files starting together starved each other.
+    maxWorkers: 2,
     projects: [
       {
         plugins: [

@@ -165,9 +165,19 @@ function build(version: string): string {
   return path.join(REPO_ROOT, "dist", "agent", version, "buhdi-node.mjs");
 }
 
+/**
+ * Runs a wrangler command. Every command here is an R2 put of a fixed key and content, so one that
+ * failed with workerd's transient "Network connection lost" (seen with the local R2 on a busy
+ * machine) is run again, at most twice; any other failure is final.
+ */
 function wrangler(args: string[]): void {
-  const out = spawnSync(NODE22, [WRANGLER, ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
-  if (out.status !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${out.stdout}\n${out.stderr}`);
+  for (let attempt = 1; ; attempt++) {
+    const out = spawnSync(NODE22, [WRANGLER, ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
+    if (out.status === 0) return;
+    const output = `${out.stdout}\n${out.stderr}`;
+    if (attempt < 3 && output.includes("Network connection lost")) continue;
+    throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${output}`);
+  }
 }
 
 function devVarsToken(): string {

@@ -85,7 +85,8 @@ describe.concurrent("a running node and the cloud", () => {
 
     expect(await edge.nodeView(polite.nodeId)).toMatchObject({ status: "asleep", connected: false });
     expect((await edge.telemetryOf(polite.nodeId)).map((row) => row.type)).not.toContain("node_offline");
-  });
+    // Two node starts and two waits of up to 30 s each: more than the default minute on a loaded machine.
+  }, 120_000);
 
   it("POST /sleep on the local port says going_away sleep: asleep, and no heartbeat undoes it before the OS suspends", async ({
     expect,

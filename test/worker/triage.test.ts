@@ -243,31 +243,30 @@ describe("verification of a node that is already connected", () => {
 });
 
 describe("the health window counts from the report's arrival", () => {
-  it("a report triaged a minute after it arrived is verified by a run on the fix that has lived the window since, without a new window from triage", async () => {
+  /**
+   * An EADDRINUSE report that arrived `ageMs` ago and sat in the queue (time does not pass in a
+   * test), triaged now; then one heartbeat on 0.3.1 with this uptime. The resolution's state after it.
+   */
+  async function stateAfterOneHeartbeat(ageMs: number, uptime: number): Promise<string> {
     const node = await enrollNode();
     const socket = await connect(node);
     const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
-    // It arrived a minute ago and sat in the queue (time does not pass in a test).
-    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 61000 WHERE id = ?").bind(id).run();
+    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - ? WHERE id = ?").bind(ageMs, id).run();
     await deliver([id]);
     const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
-    socket.send(heartbeat(node, { version: "0.3.1", uptime: 61_000 }));
+    socket.send(heartbeat(node, { version: "0.3.1", uptime }));
     await socket.next("heartbeat_ack");
-    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("verified");
+    const { state } = await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id);
     socket.ws.close();
+    return state;
+  }
+
+  it("a report triaged a minute after it arrived is verified by a run on the fix that has lived the window since, without a new window from triage", async () => {
+    expect(await stateAfterOneHeartbeat(61_000, 61_000)).toBe("verified");
   });
 
   it("a run on the fix shorter than the window is not enough, however long ago the report arrived", async () => {
-    const node = await enrollNode();
-    const socket = await connect(node);
-    const id = await ingestCrash(node, EADDRINUSE_CRASH_LOOP, "0.3.0");
-    await env.DB.prepare("UPDATE node_telemetry SET created_at = created_at - 600000 WHERE id = ?").bind(id).run();
-    await deliver([id]);
-    const resolution = await row<{ id: string }>("SELECT id FROM resolutions WHERE telemetry_id = ?", id);
-    socket.send(heartbeat(node, { version: "0.3.1", uptime: 59_000 }));
-    await socket.next("heartbeat_ack");
-    expect((await row<{ state: string }>("SELECT state FROM resolutions WHERE id = ?", resolution.id)).state).toBe("waiting_for_release");
-    socket.ws.close();
+    expect(await stateAfterOneHeartbeat(600_000, 59_000)).toBe("waiting_for_release");
   });
 });
 

@@ -54,6 +54,9 @@ export async function addEntry(
     crash_log: options.crash_log ?? null,
   };
   await saveEntry(spool, entry);
+  // One line per event the node owes the cloud: a technician (and the soak) can match a node's
+  // log against what the cloud stored, by event_id.
+  spool.log(`queued ${event.type} ${event.event_id} for the cloud`);
   return entry;
 }
 

@@ -11,7 +11,8 @@
  *   BUHDI_NODE_STABLE_RUN_MS        a program that ran this long starts the restart backoff again (60 s)
  *   BUHDI_NODE_UPDATE_HEALTHY_MS    an update's rollback window: a new version that dies sooner
  *                                   is rolled back, one that lives this long is healthy (60 s)
- *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s)
+ *   BUHDI_NODE_DOWNLOAD_RETRY_MS    first wait between bundle download attempts, doubling (2 s) ...
+ *   BUHDI_NODE_DOWNLOAD_RETRIES     ... for this many retries (9: 17 minutes)
  *   BUHDI_NODE_DOWNLOAD_IDLE_MS     no answer or no byte of a bundle for this long: attempt cut (30 s)
  *   BUHDI_NODE_UPDATE_DEADLINE_MS   a SOFTWARE_UPDATE command's deadline (30 min; commands/handler.ts)
  *   BUHDI_NODE_ENROLL_RETRY_MS      first wait before retrying a setup code saved offline (5 s) ...
@@ -50,9 +51,16 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
 }
 
 /** Three download attempts in all: waits of base and 2 × base between them. */
+/**
+ * Waits between bundle download attempts: from 2 s, doubling, 9 of them (17 minutes in all, inside
+ * the command's 30-minute deadline). An edge restart or a dropped network during the download then
+ * delays the update instead of failing it: a failed SOFTWARE_UPDATE is answered from the command
+ * store when the cloud resends it, so it would never be tried again (the soak found this).
+ */
 export function downloadRetryDelaysMs(env: NodeJS.ProcessEnv): number[] {
   const base = msFrom(env, "BUHDI_NODE_DOWNLOAD_RETRY_MS", 10) ?? 2_000;
-  return [base, 2 * base];
+  const retries = msFrom(env, "BUHDI_NODE_DOWNLOAD_RETRIES", 0) ?? 9;
+  return Array.from({ length: retries }, (_, i) => base * 2 ** i);
 }
 
 export function downloadIdleTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {

@@ -42,7 +42,13 @@ beforeAll(async () => {
   stranger = testKey();
   cloud = await startFakeCloud(NODE_ID);
   home = await fakeEnrolledHome(cloud.url);
-  node = await nodes.start(home, { ...trustEnv(key), BUHDI_NODE_DOWNLOAD_RETRY_MS: "20", BUHDI_NODE_DOWNLOAD_IDLE_MS: "2000" });
+  node = await nodes.start(home, {
+    ...trustEnv(key),
+    BUHDI_NODE_DOWNLOAD_RETRY_MS: "20",
+    // Three attempts, which the refusals below are pinned to.
+    BUHDI_NODE_DOWNLOAD_RETRIES: "2",
+    BUHDI_NODE_DOWNLOAD_IDLE_MS: "2000",
+  });
   await eventually(
     () => node.health(),
     (h) => h.connection.connected,

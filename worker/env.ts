@@ -20,6 +20,8 @@ export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
   FLAP_WINDOW_SECONDS?: string;
   /** One chart sample per node per this many seconds; default 300. Shortened only to measure what sampling costs (npm run bench). */
   HISTORY_SLOT_SECONDS?: string;
+  /** A critical report with no triage receipt this long is queued again by the 5-minute cron; default 120. Shortened by the soak. */
+  TRIAGE_REQUEUE_AFTER_SECONDS?: string;
 }
 
 /**

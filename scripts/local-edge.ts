@@ -17,7 +17,14 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const NODE22 = path.join(REPO_ROOT, "node_modules", ".bin", "node");
 const WRANGLER = [path.join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js")];
 
-export type LocalEdge = { url: string; adminToken: string; persistDir: string; stop(): Promise<void> };
+export type LocalEdge = {
+  url: string;
+  adminToken: string;
+  persistDir: string;
+  stop(): Promise<void>;
+  /** SIGKILL of wrangler and workerd at once, as a crash of the host would do; state on disk stays. */
+  kill(): Promise<void>;
+};
 
 export type LocalEdgeOptions = {
   /** Default: a free port. */
@@ -36,6 +43,8 @@ export type LocalEdgeOptions = {
   onEmail?: (email: LocalEmail) => void;
   /** Where to keep each email's HTML part (wrangler removes its own copy when it stops). */
   keepEmailHtmlIn?: string;
+  /** Serve /__scheduled?cron=…, which runs that cron trigger now (local crons never fire by themselves). */
+  testScheduled?: boolean;
 };
 
 /** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
@@ -87,6 +96,7 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
       "--show-interactive-dev-session=false",
       "--log-level",
       options.inheritOutput || emails ? "info" : "warn",
+      ...(options.testScheduled ? ["--test-scheduled"] : []),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
@@ -130,6 +140,12 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
     stop: async () => {
       process.off("exit", killOnExit);
       await stopProcessGroup(child);
+    },
+    kill: async () => {
+      process.off("exit", killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      if (killGroup(child, "SIGKILL")) await exited;
     },
   };
 }

@@ -13,7 +13,8 @@ export type Escalation = {
   crash_group: { id: string; title: string; report_count: number };
   [key: string]: unknown;
 };
-export type Delivery = { verified: boolean; body: Escalation | null; raw: string };
+/** at: when it arrived (ms since the epoch). */
+export type Delivery = { verified: boolean; body: Escalation | null; raw: string; at: number };
 
 export function verifySignature(secret: string, header: string | undefined, body: string): boolean {
   if (!header) return false;
@@ -37,7 +38,7 @@ export async function startWebhookReceiver(secret: string): Promise<{ url: strin
       } catch {
         // kept as raw: a receiver records what it could not read
       }
-      deliveries.push({ verified, body, raw });
+      deliveries.push({ verified, body, raw, at: Date.now() });
       res.writeHead(verified ? 204 : 401).end();
     });
   });

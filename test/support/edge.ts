@@ -43,7 +43,7 @@ export type CommandView = {
   ack: { status: string; detail: string | null; at: string } | null;
 };
 
-export type Edge = LocalEdge & {
+export type Edge = Omit<LocalEdge, "kill"> & {
   admin(pathname: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   newCode(): Promise<string>;
   telemetryOf(nodeId: string): Promise<TelemetryRow[]>;

@@ -53,6 +53,12 @@ export type LinkConnectOutcome =
 export type LinkTiming = {
   reconnectBaseMs: number;
   reconnectCapMs: number;
+  /**
+   * The first reconnect after a socket that stayed up waits a random time below this (10 s): when
+   * the edge restarts or a deploy drops every socket, the fleet comes back spread over it, not
+   * all in the same second.
+   */
+  reconnectSpreadMs: number;
   /** Until the cloud's welcome says otherwise. */
   defaultIntervalMs: number;
   /** BUHDI_NODE_HEARTBEAT_MS: wins over the welcome frame (tests). */
@@ -399,7 +405,10 @@ export class LiveLink {
       delay = this.#deps.timing.reconnectCapMs;
     } else {
       const { reconnectBaseMs, reconnectCapMs } = this.#deps.timing;
-      delay = this.#backoffAttempts === 0 ? 0 : backoffDelayMs(this.#backoffAttempts, this.#deps.random, reconnectBaseMs, reconnectCapMs);
+      delay =
+        this.#backoffAttempts === 0
+          ? Math.floor(this.#deps.random() * this.#deps.timing.reconnectSpreadMs)
+          : backoffDelayMs(this.#backoffAttempts, this.#deps.random, reconnectBaseMs, reconnectCapMs);
     }
     this.#backoffAttempts += 1;
     this.#deps.log(`${why}; reconnecting${delay > 0 ? ` in ${Math.round(delay / 100) / 10} s` : ""}`);

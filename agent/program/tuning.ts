@@ -6,6 +6,7 @@
  *   BUHDI_NODE_HEARTBEAT_MS         heartbeat interval, wins over the cloud's welcome frame
  *   BUHDI_NODE_RECONNECT_BASE_MS    socket reconnect backoff base (1 s) ...
  *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
+ *   BUHDI_NODE_RECONNECT_SPREAD_MS  the first reconnect after a lost socket, at random below this (10 × base)
  *   BUHDI_NODE_RESTART_BASE_MS      supervisor restart delay base (1 s; cap 60 s)
  *   BUHDI_NODE_CRASH_LOOP_WINDOW_MS crash-loop window (10 min)
  *   BUHDI_NODE_STABLE_RUN_MS        a program that ran this long starts the restart backoff again (60 s)
@@ -43,6 +44,7 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
   return {
     reconnectBaseMs,
     reconnectCapMs,
+    reconnectSpreadMs: msFrom(env, "BUHDI_NODE_RECONNECT_SPREAD_MS", 0) ?? 10 * reconnectBaseMs,
     defaultIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000,
     intervalOverrideMs: msFrom(env, "BUHDI_NODE_HEARTBEAT_MS", 100),
     stableSocketMs: 30_000,
@@ -50,7 +52,6 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
   };
 }
 
-/** Three download attempts in all: waits of base and 2 × base between them. */
 /**
  * Waits between bundle download attempts: from 2 s, doubling, 9 of them (17 minutes in all, inside
  * the command's 30-minute deadline). An edge restart or a dropped network during the download then

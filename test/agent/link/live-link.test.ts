@@ -58,6 +58,7 @@ class FakeSocket implements LinkSocket {
 const TIMING: LinkTiming = {
   reconnectBaseMs: 1_000,
   reconnectCapMs: 60_000,
+  reconnectSpreadMs: 10_000,
   defaultIntervalMs: 30_000,
   intervalOverrideMs: null,
   stableSocketMs: 30_000,
@@ -165,7 +166,7 @@ describe("reconnecting", () => {
     await h.link.stop();
   });
 
-  it("after a socket that stayed up, the first reconnect is immediate; sockets that keep dropping at once are backed off", async () => {
+  it("after a socket that stayed up, the first reconnect comes at random within the spread; sockets that keep dropping at once are backed off", async () => {
     const h = harness({ random: 0.999999 });
     h.setCloud("up");
     h.link.start();
@@ -177,11 +178,11 @@ describe("reconnecting", () => {
       const before = h.connects.length;
       drops.push(Date.now());
       h.last().drop(); // every socket after the first drops soon after it opens
-      await tick(8_000);
+      await tick(10_000);
       expect(h.connects.length).toBe(before + 1);
       delays.push(h.connects.at(-1)! - drops.at(-1)!);
     }
-    expect(delays).toEqual([0, 999, 1999, 3999, 7999]);
+    expect(delays).toEqual([9999, 999, 1999, 3999, 7999]);
     await h.link.stop();
   });
 
@@ -331,6 +332,7 @@ describe("heartbeats", () => {
     expect(first.terminated).toBe(false);
     await tick(2);
     expect(first.terminated).toBe(true);
+    await tick(5_000); // the reconnect waits half the spread (random 0.5)
     expect(h.sockets).toHaveLength(2);
     expect(h.link.status.connected).toBe(true);
     expect(h.errors()).toBe(1);
@@ -589,7 +591,7 @@ describe("frames from the cloud", () => {
     h.link.start();
     await tick(0);
     h.last().drop(1001, "going away");
-    await tick(0);
+    await tick(10_000); // reconnected within the spread
     expect(h.errors()).toBe(0);
     h.last().drop(1006, "connection lost");
     await tick(0);

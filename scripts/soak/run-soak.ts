@@ -88,6 +88,8 @@ const GRACE_MS = 8_000;
 const REQUEUE_CRON = "*/5 * * * *";
 /** After the edge serves again, its sockets and queue settle; a 5xx in this time still counts as the restart's. */
 const SETTLE_AFTER_RESTART_MS = 5_000;
+/** Memory readings (one per 2 s) whose peak stands for "after warm-up" and for "at the end". */
+const RSS_WINDOW = 5;
 
 export type Soak = { run(): Promise<SoakResults>; stop(): Promise<void> };
 
@@ -230,8 +232,8 @@ async function runSoak(
 
   const edgeRestartS: number[] = [];
   const at = (fraction: number) => chaosStarted + fraction * settings.seconds * 1000;
-  // Memory of the steady agents every 2 s; compared as the peak of a 10 s window at mid-run and of
-  // the last 10 s (peaks, so a GC that happened to run just before one reading does not decide).
+  // Memory of the steady agents every 2 s; compared as the peak of the first 5 readings from mid-run
+  // on and of the last 5 (peaks, so a GC that happened to run just before one reading does not decide).
   const rssSamples = new Map<string, { at: number; sample: RssSample }[]>();
   const sampler = setInterval(() => {
     for (const agent of agents.filter((a) => steady.has(a.name))) {
@@ -309,7 +311,6 @@ async function runSoak(
       : `not recovered within ${settings.recoverySeconds} s; checking anyway`,
   );
   clearInterval(sampler);
-  const endFrom = Date.now() - 10_000;
   const sleepers = agents.filter((a) => !steady.has(a.name)).slice(-2);
   await sleepers[0]?.stop();
   await sleepers[1]?.powerCut();
@@ -333,8 +334,8 @@ async function runSoak(
       `/api/support/resolutions?node_id=${agent.nodeId}&limit=200`,
     );
     const samples = rssSamples.get(agent.name) ?? [];
-    const warm = peak(samples.filter((x) => x.at >= warmFrom && x.at < warmFrom + 10_000));
-    const end = peak(samples.filter((x) => x.at >= endFrom));
+    const warm = peak(samples.filter((x) => x.at >= warmFrom).slice(0, RSS_WINDOW));
+    const end = peak(samples.slice(-RSS_WINDOW));
     evidence.push({
       name: agent.name,
       nodeId: agent.nodeId,

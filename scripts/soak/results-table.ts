@@ -6,7 +6,7 @@ export function formatResults(r: SoakResults): string {
   const width = [6, Math.max(...rows.map((x) => x[1]!.length)), 0];
   const lines = [
     "",
-    `soak: ${r.settings.seconds} s of faults, ${r.settings.agents} agents, ${r.settings.simNodes} simulated nodes, ${r.edge_restarts} edge restarts (${r.edge_restart_s.join(" s, ")} s), ${r.seconds_total} s in all`,
+    `soak: ${r.faults_s} s of faults, ${r.settings.agents} agents, ${r.settings.simNodes} simulated nodes, ${r.edge_restarts} edge restarts (${r.edge_restart_s.join(" s, ")} s), ${r.seconds_total} s in all`,
     "",
     ...rows.map((x) => `${x[0]!.padEnd(width[0]!)}  ${x[1]!.padEnd(width[1]!)}  ${x[2]}`),
     "",

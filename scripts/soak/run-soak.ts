@@ -56,6 +56,8 @@ export const SOAK_DEFAULTS: SoakSettings = {
 export type SoakResults = {
   settings: SoakSettings;
   seconds_total: number;
+  /** How long faults were on: the settings' seconds, or more if an edge restart outlasted them. */
+  faults_s: number;
   events_recorded: number;
   events_stored: number;
   events_lost: number;
@@ -287,8 +289,10 @@ async function runSoak(
   if (trouble.error) throw trouble.error;
   await chaos.stop();
   proxy.faultsOn(false);
+  // Longer than asked when an edge restart was still under way at the planned end.
+  const faultsS = Math.round((Date.now() - chaosStarted) / 1000);
   for (const agent of agents) agent.start();
-  say(`faults off after ${chaos.actions.length} actions on agents; every agent running again`);
+  say(`faults off after ${faultsS} s and ${chaos.actions.length} actions on agents; every agent running again`);
 
   // 3. Recovery, then two agents stop for good.
   const owedNothing = async () => {
@@ -387,6 +391,7 @@ async function runSoak(
   return {
     settings,
     seconds_total: Math.round((Date.now() - started) / 1000),
+    faults_s: faultsS,
     events_recorded: recorded.length,
     events_stored: recorded.filter((id) => stored[id]).length,
     events_lost: recorded.filter((id) => !stored[id]).length,

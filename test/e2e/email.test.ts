@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
 import type { LocalEmail } from "../../scripts/local-email.ts";
 import { TYPE_ERROR_CRASH } from "../fixtures/crashes.ts";
+import { adminCall, enrollThroughApi, reportCrash } from "../support/edge-api.ts";
 import { eventually } from "../support/live-node.ts";
 
 const FROM = "it-support@buhdi.test";
@@ -26,14 +27,7 @@ describe("email through the local send_email binding", () => {
     await edge?.stop();
   });
 
-  async function admin(path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const res = await fetch(`${edge.url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return (await res.json()) as Record<string, unknown>;
-  }
+  const admin = (path: string, body?: unknown) => adminCall(edge, path, body);
 
   it("Nana's invitation arrives once, from the sender, with a setup link and a sign-in link that work", async () => {
     const address = `nana-${randomUUID()}@example.com`;
@@ -72,32 +66,8 @@ describe("email through the local send_email binding", () => {
   });
 
   it("an unknown crash reported three times reaches the escalation recipient once, linking its crash group", async () => {
-    const owner = await admin("/api/admin/owners", { email: `e2e-${randomUUID()}@example.com`, name: "Nana" });
-    const { code } = await admin("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "Study PC" });
-    const enrolled = (await (
-      await fetch(`${edge.url}/api/enroll`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ code, os: "linux", arch: "x64", version: "0.3.0" }),
-      })
-    ).json()) as { node_key: string };
-    for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${edge.url}/api/node/telemetry`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-node-key": enrolled.node_key },
-        body: JSON.stringify({
-          event_id: randomUUID(),
-          type: "crash_report",
-          entries: TYPE_ERROR_CRASH,
-          node_version: "0.3.0",
-          os: "linux",
-          arch: "x64",
-          uptime_before_crash: null,
-          timestamp: new Date().toISOString(),
-        }),
-      });
-      expect(res.status).toBe(202);
-    }
+    const node = await enrollThroughApi(edge, { name: "Study PC", os: "linux" });
+    for (let i = 0; i < 3; i++) await reportCrash(edge, node.node_key, TYPE_ERROR_CRASH, "linux");
     const toKriz = () => emails.filter((e) => e.to.includes(KRIZ) && e.text.includes("Study PC"));
     const rows = async () =>
       ((await admin("/api/support/emails?kind=escalation&limit=200")).items as { subject: string; status: string }[]).filter((e) =>

@@ -3,13 +3,13 @@
  * real triage queue, and a real HTTP receiver here that checks the signature
  * the way a receiver must (HMAC-SHA256 over "<t>.<body>", constant-time).
  */
-import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
 import { verifySignature as verify } from "../../scripts/demo/webhook-receiver.ts";
 import { TYPE_ERROR_CRASH } from "../fixtures/crashes.ts";
+import { adminCall, enrollThroughApi, reportCrash } from "../support/edge-api.ts";
 import { eventually, sleep } from "../support/live-node.ts";
 
 const SECRET = "webhook-secret-for-the-e2e-test";
@@ -42,43 +42,11 @@ describe("escalation webhook", () => {
     receiver?.close();
   });
 
-  async function admin(path: string, body?: unknown) {
-    const res = await fetch(`${edge.url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return res.json() as Promise<Record<string, unknown>>;
-  }
+  const admin = (path: string, body?: unknown) => adminCall(edge, path, body);
 
   it("an unknown crash reported several times reaches the receiver once, signed, with the count", async () => {
-    const owner = await admin("/api/admin/owners", { email: `e2e-${randomUUID()}@example.com`, name: "Nana" });
-    const { code } = await admin("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "Kitchen Laptop" });
-    const enrolled = (await (
-      await fetch(`${edge.url}/api/enroll`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ code, os: "win32", arch: "x64", version: "0.3.0" }),
-      })
-    ).json()) as { node_id: string; node_key: string };
-
-    for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${edge.url}/api/node/telemetry`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-node-key": enrolled.node_key },
-        body: JSON.stringify({
-          event_id: randomUUID(),
-          type: "crash_report",
-          entries: TYPE_ERROR_CRASH,
-          node_version: "0.3.0",
-          os: "win32",
-          arch: "x64",
-          uptime_before_crash: null,
-          timestamp: new Date().toISOString(),
-        }),
-      });
-      expect(res.status).toBe(202);
-    }
+    const enrolled = await enrollThroughApi(edge, { name: "Kitchen Laptop", os: "win32" });
+    for (let i = 0; i < 3; i++) await reportCrash(edge, enrolled.node_key, TYPE_ERROR_CRASH, "win32");
 
     // The local queue delivers batches every few seconds.
     const groups = await eventually(

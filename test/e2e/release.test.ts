@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
+import { adminCall, enrollThroughApi } from "../support/edge-api.ts";
 import { newReleaseKey, type ReleaseKey, trustedKeysVar } from "../../scripts/release-key.ts";
 import { release } from "../../scripts/release.ts";
 
@@ -22,14 +23,7 @@ describe("npm run release", () => {
   });
   afterAll(async () => edge?.stop());
 
-  async function admin(p: string, body?: unknown) {
-    const res = await fetch(`${edge.url}${p}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return (await res.json()) as Record<string, unknown>;
-  }
+  const admin = (path: string, body?: unknown) => adminCall(edge, path, body);
 
   it("signs, uploads and registers a bundle that a node then downloads byte for byte", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "buhdi-release-"));
@@ -58,15 +52,7 @@ describe("npm run release", () => {
     const listed = (await admin("/api/admin/releases")).items as { version: string; status: string }[];
     expect(listed).toEqual([expect.objectContaining({ version: "0.3.1", status: "active" })]);
 
-    const owner = await admin("/api/admin/owners", { email: "release-e2e@example.com", name: "Nana" });
-    const { code } = await admin("/api/admin/enrollments", { owner_id: owner.owner_id, node_name: "Kitchen Laptop" });
-    const enrolled = (await (
-      await fetch(`${edge.url}/api/enroll`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ code, os: "linux", arch: "x64", version: "0.3.0" }),
-      })
-    ).json()) as { node_key: string };
+    const enrolled = await enrollThroughApi(edge, { name: "Kitchen Laptop", os: "linux", ownerEmail: "release-e2e@example.com" });
     const offer = (await (await fetch(`${edge.url}/api/node/versions`, { headers: { "x-node-key": enrolled.node_key } })).json()) as {
       latest: { version: string; download_path: string; manifest: string };
     };

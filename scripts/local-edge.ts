@@ -179,7 +179,9 @@ async function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 90
   while (Date.now() < deadline) {
     if (exited) throw new Error("wrangler dev exited before serving");
     try {
-      const res = await fetch(`${url}/api/health`);
+      // Each probe has its own timeout: a workerd that accepts but never answers (out of file
+      // descriptors) must not hold this loop past its deadline.
+      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
       // Any HTTP answer means workerd is up (the hello-world bench Worker has no /api/health).
       if (res.status < 500) return;
     } catch {

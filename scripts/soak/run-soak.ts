@@ -214,13 +214,15 @@ async function runSoak(
   const simNodes: EnrolledNode[] = settings.simNodes > 0 ? await enrollFleet(edge, settings.simNodes, 16) : [];
   say(`${agents.length} agents enrolled through the proxy, ${simNodes.length} simulated nodes enrolled`);
 
-  // The agents first, then the simulated nodes, spread over 20 s per 1,000.
+  // The agents first, then the simulated nodes, spread over 20 s per 1,000 (and so is their
+  // reconnect after an edge kill: all 2,000 back within 1-16 s left the restarted local workerd
+  // out of file descriptors, see docs/soak.md).
   for (const agent of agents) agent.start();
   await until("every agent online on 0.3.0", 180_000, async () => {
     const views = await Promise.all(agents.map((a) => nodeView(admin, a.nodeId)));
     return views.every((v) => v?.status === "online" && v.version === FROM);
   });
-  const sim = startSimFleet(edge.url, simNodes, { heartbeatMs: 5_000, spreadStartMs: Math.max(1_000, simNodes.length * 20) });
+  const sim = startSimFleet(edge.url, simNodes, { heartbeatMs: 5_000, spreadMs: Math.max(1_000, simNodes.length * 20) });
   cleanups.push(() => sim.stop());
   await until("every simulated node connected", 180_000, async () => sim.connected() === sim.total);
   say(`every agent online on ${FROM}; ${sim.connected()} of ${sim.total} simulated nodes connected`);

@@ -1,9 +1,9 @@
 /**
  * The soak's simulated nodes: one WebSocket each, straight to the edge, sending a heartbeat
- * every few seconds the way the agent does, and reconnecting after any close with exponential
- * backoff and full jitter (first retry anywhere in 0-1 s), so an edge restart is followed by a
- * spread-out reconnect, not a stampede. They bring the edge its load; the real agents bring
- * the real behaviour.
+ * every few seconds the way the agent does, and reconnecting after a lost socket at random within
+ * a spread (as the agent does), then with exponential backoff and full jitter while that fails, so
+ * an edge restart is followed by a spread-out reconnect, not a stampede. They bring the edge its
+ * load; the real agents bring the real behaviour.
  */
 import WebSocket from "ws";
 import { heartbeatFrame } from "../../bench/payload.ts";
@@ -28,7 +28,8 @@ const RECONNECT_CAP_MS = 30_000;
 export function startSimFleet(
   edgeUrl: string,
   nodes: EnrolledNode[],
-  options: { heartbeatMs: number; spreadStartMs: number; random?: () => number },
+  /** spreadMs: the first connect, and the first reconnect after a lost socket, at random within it. */
+  options: { heartbeatMs: number; spreadMs: number; random?: () => number },
 ): SimFleet {
   const random = options.random ?? Math.random;
   const wsUrl = `${edgeUrl.replace(/^http/, "ws")}/api/node/connect`;
@@ -71,13 +72,15 @@ export function startSimFleet(
       open.delete(ws);
       if (beat) clearInterval(beat);
       if (stopped) return;
+      // A lost socket: back within the spread (as the agent's first reconnect is); failed
+      // attempts: exponential backoff with full jitter.
       const tries = opened ? 0 : failures + 1;
-      const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** tries);
+      const ceiling = opened ? options.spreadMs : Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** tries);
       later(random() * ceiling, () => connect(node, tries, everOpened || opened));
     });
   };
 
-  for (const node of nodes) later(random() * options.spreadStartMs, () => connect(node, 0, false));
+  for (const node of nodes) later(random() * options.spreadMs, () => connect(node, 0, false));
   return {
     total: nodes.length,
     connected: () => open.size,

@@ -1,4 +1,4 @@
-/** The soak's results as the table `npm run soak` prints (and the README shows). */
+/** The soak's results as the table `npm run soak` prints (and docs/soak.md shows). */
 import type { SoakResults } from "./run-soak.ts";
 
 export function formatResults(r: SoakResults): string {

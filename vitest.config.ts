@@ -3,12 +3,14 @@
  *  - worker: run inside workerd (the real Workers runtime) with D1, Queue and
  *    rate-limit bindings from wrangler.toml, migrations applied per test file;
  *  - node: the agent as plain Node code and real processes against a real local
- *    edge (wrangler dev), plus the end-to-end crash test.
+ *    edge (wrangler dev), plus the end-to-end crash test;
+ *  - soak: the one-minute soak, alone, after the other two.
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const migrations = await readD1Migrations("./migrations");
+const SOAK = "test/integration/soak/soak.test.ts";
 
 export default defineConfig({
   test: {
@@ -41,7 +43,22 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: ["test/agent/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+          exclude: [SOAK],
           setupFiles: ["test/support/stop-leftover-edges.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // The soak loads both cores on purpose (an edge, agents, simulated nodes, a fault proxy):
+          // it runs alone, after every other file, so it cannot starve a browser or Wine test
+          // beside it (CI once saw IT Support's sign-in time out while it ran).
+          name: "soak",
+          environment: "node",
+          include: [SOAK],
+          setupFiles: ["test/support/stop-leftover-edges.ts"],
+          sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

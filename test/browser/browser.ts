@@ -10,6 +10,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromiumBrowser } from "../../scripts/chromium.ts";
 import { REPO_ROOT } from "../../scripts/local-edge.ts";
@@ -130,13 +131,26 @@ function openSession(context: BrowserContext, dir: string, shared: boolean): Bro
     close: async (options = {}) => {
       if (options.shootOpenPages) for (const page of pages) if (!page.isClosed()) inBackground(page, "left-as");
       await Promise.all([...underWay]);
-      if (shared) await Promise.all(pages.map((page) => page.close()));
+      if (shared) await Promise.all(pages.map(closePage));
       else await context.close();
     },
   };
 }
 
-/** Waits until the page's text contains `text` (no fixed sleep), failing with what it showed instead. */
+/**
+ * Closes a page in bounded time. Chromium can acknowledge a close that races a navigation's commit
+ * without closing anything (crbug.com/536385539), and page.close() then never resolves: after a few
+ * seconds the page is asked to close itself (CDP Page.close; these pages have no beforeunload).
+ */
+export async function closePage(page: Page): Promise<void> {
+  if (page.isClosed()) return;
+  const closed = new Promise<void>((resolve) => page.once("close", () => resolve()));
+  void page.close().catch(() => undefined);
+  if (await Promise.race([closed.then(() => true), sleep(5_000).then(() => false)])) return;
+  await page.close({ runBeforeUnload: true }).catch(() => undefined);
+  await withDeadline(closed, 10_000, () => `closing ${page.url()} (asked twice)`);
+}
+
 /**
  * The promise, or a rejection after ms that names what was being waited for. For browser calls
  * with no timeout of their own (opening a context or a page, closing one): a stuck one must fail
@@ -150,6 +164,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: () => str
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/** Waits until the page's text contains `text` (no fixed sleep), failing with what it showed instead. */
 export async function waitForText(page: Page, selector: string, text: string | RegExp, timeoutMs = 30_000): Promise<void> {
   const source = typeof text === "string" ? { s: text, r: "", f: "" } : { s: null, r: text.source, f: text.flags };
   try {

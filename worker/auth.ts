@@ -18,26 +18,37 @@ import { sessionViewer } from "./session.ts";
 
 export const requireNode = createMiddleware<{ Bindings: Env; Variables: NodeVariables }>(async (c, next) => {
   const key = c.req.header(NODE_KEY_HEADER);
-  if (!key) throw new ApiError(401, "node_key_missing", `Send the node key in the ${NODE_KEY_HEADER} header.`);
-  const node = await verifyNodeKey(c.env, key);
-  // Same answer for "no such node" and "wrong secret", so keys can't be probed.
-  if (!node) throw new ApiError(401, "node_key_invalid", "The node key is not valid; enroll this node again.");
+  const node = key ? await verifyNodeKey(c.env, key) : null;
+  if (!node) throw nodeKeyRefused(key);
   c.set("nodeId", node.nodeId);
   c.set("ownerId", node.ownerId);
   await next();
 });
 
+/** 401 for a missing key, and the same 401 for "no such node" and "wrong secret", so keys can't be probed. */
+export function nodeKeyRefused(key: string | undefined): ApiError {
+  return key
+    ? new ApiError(401, "node_key_invalid", "The node key is not valid; enroll this node again.")
+    : new ApiError(401, "node_key_missing", `Send the node key in the ${NODE_KEY_HEADER} header.`);
+}
+
 async function verifyNodeKey(env: Env, key: string): Promise<{ nodeId: string; ownerId: string } | null> {
-  const credential = parseCredential(NODE_KEY_PREFIX, key);
-  if (!credential) return null;
-  const secretHash = await sha256Hex(credential.secret);
+  const presented = await presentedNodeKey(key);
+  if (!presented) return null;
+  const { nodeId, secretHash } = presented;
   const now = Date.now();
-  const cached = cachedNode(credential.id, secretHash, now);
+  const cached = cachedNode(nodeId, secretHash, now);
   if (cached) return cached;
-  const node = await findNode(database(env.DB), credential.id);
+  const node = await findNode(database(env.DB), nodeId);
   if (!node || !(await secretsEqual(secretHash, node.keyHash))) return null;
   rememberNode(node.id, node.ownerId, secretHash, now);
   return { nodeId: node.id, ownerId: node.ownerId };
+}
+
+/** The node a well-formed key names and its secret's SHA-256, not yet checked against anything. */
+export async function presentedNodeKey(key: string | undefined): Promise<{ nodeId: string; secretHash: string } | null> {
+  const credential = key ? parseCredential(NODE_KEY_PREFIX, key) : null;
+  return credential && { nodeId: credential.id, secretHash: await sha256Hex(credential.secret) };
 }
 
 export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: ViewerVariables }>(async (c, next) => {

@@ -24,6 +24,7 @@ import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
+import { CREDENTIAL_KEY, loadCredential, ownerIfKeyMatches } from "./credential.ts";
 import {
   checkSilence,
   displayStatus,
@@ -44,8 +45,11 @@ import {
 
 export type NodeIdentity = { nodeId: string; ownerId: string };
 
-/** Headers the Worker sets when it forwards an authenticated upgrade (the DO is not public). */
-export const IDENTITY_HEADERS = { nodeId: "x-buhdi-node-id", ownerId: "x-buhdi-owner-id" } as const;
+/**
+ * Headers the Worker sets when it forwards an upgrade (the DO is not public): the node the key
+ * names and the SHA-256 of the key's secret, which this object checks (credential.ts).
+ */
+export const UPGRADE_HEADERS = { nodeId: "x-buhdi-node-id", keyHash: "x-buhdi-key-hash" } as const;
 
 export type LiveStatus = {
   status: NodeStatus;
@@ -133,12 +137,13 @@ export class NodeSession extends DurableObject<Env> {
   // ── The socket ──
 
   override async fetch(request: Request): Promise<Response> {
-    const identity = {
-      nodeId: request.headers.get(IDENTITY_HEADERS.nodeId) ?? "",
-      ownerId: request.headers.get(IDENTITY_HEADERS.ownerId) ?? "",
-    };
-    if (!identity.nodeId || !identity.ownerId) return new Response("missing node identity", { status: 400 });
-    // A key another isolate still has cached (for up to a minute) must not bring a retired node back.
+    const nodeId = request.headers.get(UPGRADE_HEADERS.nodeId) ?? "";
+    const keyHash = request.headers.get(UPGRADE_HEADERS.keyHash) ?? "";
+    if (!nodeId || !keyHash) return new Response("missing node id or key hash", { status: 400 });
+    // Checked before anything else: a wrong key neither opens a socket nor replaces the node's.
+    const ownerId = await ownerIfKeyMatches(await loadCredential(this.ctx.storage, this.env.DB, nodeId), keyHash);
+    if (!ownerId) return new Response(null, { status: 401 });
+    const identity = { nodeId, ownerId };
     if (this.#state?.presence === "retired") return new Response("this node was retired (uninstalled)", { status: 410 });
 
     // One live socket per node: a reconnect replaces a socket the node has given up on.
@@ -224,6 +229,8 @@ export class NodeSession extends DurableObject<Env> {
    * closed, no alarm watches it any more (so no offline warning), and no command is queued for it.
    */
   async retire(identity: NodeIdentity, at: number): Promise<void> {
+    // D1 already holds the revoked key: the next upgrade reads it there and is refused.
+    await this.ctx.storage.delete(CREDENTIAL_KEY);
     await this.#update(identity, (state) => retire(state, at), at);
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4003, "node retired");
   }

@@ -19,6 +19,7 @@ import type { DashboardFigures } from "./dashboard.ts";
 import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
 import type { LoadResult } from "./load.ts";
+import type { ReconnectFigures } from "./reconnect.ts";
 import type { Part } from "./settings.ts";
 
 export const RESULTS_FILE = path.join(REPO_ROOT, "bench-results.json");
@@ -27,6 +28,7 @@ export type BenchReport = {
   parts: Part[];
   ingest?: IngestSection;
   heartbeat?: HeartbeatSection;
+  reconnect?: ReconnectFigures;
   d1?: D1Section;
   triage?: TriageFigures;
   hotGroup?: HotGroupFigures;
@@ -45,6 +47,7 @@ export function failuresOf(report: BenchReport): string[] {
     ...report.errors,
     ...(report.ingest?.failures ?? []),
     ...(report.heartbeat?.failures ?? []),
+    ...(report.reconnect?.failures ?? []),
     ...(report.d1?.failures ?? []),
     ...(report.agent?.failures ?? []),
   ];
@@ -110,6 +113,13 @@ export function printTable(report: BenchReport): void {
     );
     console.log(
       `hot / distinct = ${h.hot_group_ratio.toFixed(3)}  (target >= ${HOT_GROUP_TARGET}: ${met(h.hot_group_ratio >= HOT_GROUP_TARGET)})`,
+    );
+  }
+  if (report.reconnect) {
+    const r = report.reconnect;
+    const refused = Object.entries(r.fleet_reconnect_refused).map(([status, n]) => `${n} × ${status}`);
+    console.log(
+      `\nReconnect: ${r.fleet_reconnect_back} of ${r.fleet_reconnect_nodes} nodes back ${r.fleet_reconnect_s ?? "(not all)"} s after the killed edge served again (restart ${r.fleet_reconnect_edge_restart_s} s; from the kill ${r.fleet_reconnect_from_kill_s ?? "-"} s); ${r.fleet_reconnect_attempts_per_node} upgrade attempts per node; refused: ${refused.join(", ") || "none"}`,
     );
   }
   if (report.update) {
@@ -315,6 +325,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.triage ?? {}),
     ...triageFigures(report),
     ...(report.hotGroup ?? {}),
+    ...(report.reconnect ?? {}),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),
     ...(report.dashboard ?? {}),

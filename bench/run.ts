@@ -3,6 +3,7 @@
  * run, each part as a ratio because absolute figures on shared 2-core machines are noise:
  *   ingest     POST /api/node/telemetry vs a naive endpoint and a hello-world Worker (bench/ingest.ts)
  *   heartbeat  2,000 WebSocket nodes heartbeating vs a bare Durable Object echo (bench/heartbeat.ts)
+ *   reconnect  2,000 nodes back after the edge is killed and restarted, fleet_reconnect_s (bench/reconnect.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
  *   hot-group  triage when every report lands in one crash group vs each in its own (bench/triage.ts)
@@ -32,6 +33,7 @@ import { benchHeartbeat } from "./heartbeat.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchInstallers } from "./installers.ts";
 import { benchHotGroup, benchTriage } from "./triage.ts";
+import { benchReconnect } from "./reconnect.ts";
 import { benchRemediation } from "./remediation.ts";
 import { benchUpdate } from "./update.ts";
 import { failuresOf, printTable, writeResults, type BenchReport } from "./report.ts";
@@ -70,6 +72,7 @@ async function bench(): Promise<boolean> {
 
   if (parts.includes("ingest")) report.ingest = await attempt("ingest", benchIngest);
   if (parts.includes("heartbeat")) report.heartbeat = await attempt("heartbeat", benchHeartbeat);
+  if (parts.includes("reconnect")) report.reconnect = await attempt("reconnect", benchReconnect);
   if (parts.includes("d1")) report.d1 = await attempt("d1", benchD1Writes);
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);
   if (parts.includes("hot-group")) report.hotGroup = await attempt("hot-group", benchHotGroup);

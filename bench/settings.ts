@@ -6,6 +6,7 @@
 export const PARTS = [
   "ingest",
   "heartbeat",
+  "reconnect",
   "d1",
   "triage",
   "hot-group",

@@ -15,6 +15,8 @@ export type SimFleet = {
   connected(): number;
   /** Times a simulated node opened its socket again after losing it. */
   readonly reconnects: { count: number };
+  /** Upgrades tried, successful or not (a stampede shows as many per reconnect). */
+  readonly attempts: { count: number };
   /** Upgrade answers that were not 101, with when (the soak checks the 5xx). */
   readonly refused: { at: number; status: number }[];
   /** Error frames the edge sent (a heartbeat it refused). */
@@ -34,6 +36,7 @@ export function startSimFleet(
   const random = options.random ?? Math.random;
   const wsUrl = `${edgeUrl.replace(/^http/, "ws")}/api/node/connect`;
   const reconnects = { count: 0 };
+  const attempts = { count: 0 };
   const errorFrames = { count: 0 };
   const refused: { at: number; status: number }[] = [];
   const open = new Set<WebSocket>();
@@ -50,6 +53,7 @@ export function startSimFleet(
   const connect = (node: EnrolledNode, failures: number, everOpened: boolean) => {
     if (stopped) return;
     const frame = heartbeatFrame(node.nodeId);
+    attempts.count += 1;
     const ws = new WebSocket(wsUrl, { headers: { [NODE_KEY_HEADER]: node.key }, handshakeTimeout: 15_000 });
     let opened = false;
     let beat: NodeJS.Timeout | null = null;
@@ -85,6 +89,7 @@ export function startSimFleet(
     total: nodes.length,
     connected: () => open.size,
     reconnects,
+    attempts,
     refused,
     errorFrames,
     stop() {

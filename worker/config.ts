@@ -48,6 +48,11 @@ export function archiveRetentionDays(env: Env): number {
   return positiveSeconds(env.TELEMETRY_RETENTION_DAYS, 30);
 }
 
+/** One routine heartbeat in this many is logged (activity-log.ts); 120 unless HEARTBEAT_LOG_ONE_IN says otherwise, 0 for none. */
+export function heartbeatLogOneIn(env: Env): number {
+  return Math.floor(seconds(env.HEARTBEAT_LOG_ONE_IN, 120));
+}
+
 /** The liveness clock of every NodeSession. */
 export function liveTiming(env: Env): Timing {
   const interval = positiveSeconds(env.HEARTBEAT_INTERVAL_SECONDS, DEFAULT_HEARTBEAT_INTERVAL_SECONDS);

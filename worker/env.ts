@@ -22,6 +22,8 @@ export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
   HISTORY_SLOT_SECONDS?: string;
   /** A critical report with no triage receipt this long is queued again by the 5-minute cron; default 120. Shortened by the soak. */
   TRIAGE_REQUEUE_AFTER_SECONDS?: string;
+  /** One routine heartbeat in this many is logged, at random; default 120 (about one line per node-hour); 0: none. */
+  HEARTBEAT_LOG_ONE_IN?: string;
 }
 
 /**

@@ -18,11 +18,12 @@ import {
 } from "../../protocol/messages.ts";
 import { describeIssues } from "../../protocol/errors.ts";
 import { isOlder } from "../../protocol/version.ts";
-import { DEFAULT_HISTORY_SLOT_SECONDS, historySlotMs, liveTiming, triageSettings } from "../config.ts";
+import { DEFAULT_HISTORY_SLOT_SECONDS, heartbeatLogOneIn, historySlotMs, liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
+import { logHeartbeat, logStatusChange } from "./activity-log.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
 import { CREDENTIAL_KEY, loadCredential, ownerIfKeyMatches } from "./credential.ts";
 import {
@@ -120,12 +121,14 @@ export class NodeSession extends DurableObject<Env> {
   readonly #commands: CommandStore;
   readonly #timing: Timing;
   readonly #historySlotMs: number;
+  readonly #heartbeatLogOneIn: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#commands = new CommandStore(ctx.storage);
     this.#timing = liveTiming(env);
     this.#historySlotMs = historySlotMs(env);
+    this.#heartbeatLogOneIn = heartbeatLogOneIn(env);
     // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.get<LiveState>(STATE_KEY);
@@ -208,6 +211,7 @@ export class NodeSession extends DurableObject<Env> {
         await this.#checkExpectations(beat, now);
         await this.#watchRun(beat, now);
         await this.#recordHistory(beat, now);
+        logHeartbeat(beat, this.#heartbeatLogOneIn);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
         return;
       }
@@ -395,6 +399,15 @@ export class NodeSession extends DurableObject<Env> {
         },
         now,
       );
+      if (status !== state.synced.status || stored.version !== state.synced.version || state.pendingEvents.length > 0) {
+        logStatusChange({
+          nodeId: state.nodeId,
+          status,
+          previousStatus: state.synced.status,
+          version: stored.version,
+          events: state.pendingEvents.length,
+        });
+      }
       return { ...state, pendingEvents: [], pendingSleepMarks: [], synced: { status, version: stored.version, at: now } };
     } catch (error) {
       // Kept pending: the next heartbeat or the alarm (armed below) tries again.

@@ -1,7 +1,9 @@
 /**
  * The supervisor's rules, as pure functions of (state, event, time) so they are tested exactly:
- *   - restart delay: 1 s, doubling per exit while the program keeps dying young, capped at 60 s;
- *     a program that ran ≥ 60 s (stableRunMs) starts the count again;
+ *   - restart delay: none for the first exit after a program that ran ≥ 60 s (stableRunMs), or
+ *     the first exit at all (the crash that needs a fix is reported, and the fix reaches the
+ *     program, a restart sooner); then 1 s, doubling per exit while it keeps dying young, capped
+ *     at 60 s;
  *   - crash loop: loopThreshold crashes within loopWindowMs. The program started right after
  *     the loop is detected reports it (mode "report"); the ones after hold their reports
  *     (mode "hold") until the loop ends (no crash for a whole window) or loopReportIntervalMs
@@ -49,7 +51,7 @@ export type ProgramExit = { startedAt: number; endedAt: number; crashed: boolean
 export function afterExit(state: RestartState, exit: ProgramExit, tuning: RestartTuning): { state: RestartState; delayMs: number } {
   const ran = exit.endedAt - exit.startedAt;
   const youngExits = ran >= tuning.stableRunMs ? 1 : state.youngExits + 1;
-  const delayMs = Math.min(tuning.restartCapMs, tuning.restartBaseMs * 2 ** (youngExits - 1));
+  const delayMs = youngExits === 1 ? 0 : Math.min(tuning.restartCapMs, tuning.restartBaseMs * 2 ** (youngExits - 2));
 
   const inWindow = (t: number) => exit.endedAt - t < tuning.loopWindowMs;
   // A whole window without a crash ended the loop (the program that stayed up reported it).

@@ -33,14 +33,14 @@ function simulate(runs: Array<{ ranMs: number; crashed?: boolean }>, startAt = T
 }
 
 describe("restart delay", () => {
-  it("1 s, doubling while the program keeps dying young, capped at 60 s", () => {
-    const { delays } = simulate(Array.from({ length: 9 }, () => ({ ranMs: 500 })));
-    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+  it("none after the first exit, then 1 s, doubling while the program keeps dying young, capped at 60 s", () => {
+    const { delays } = simulate(Array.from({ length: 10 }, () => ({ ranMs: 500 })));
+    expect(delays).toEqual([0, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
   });
 
-  it("starts again at 1 s after a program that ran 60 s or more", () => {
+  it("none again after a program that ran 60 s or more, then 1 s", () => {
     const { delays } = simulate([{ ranMs: 500 }, { ranMs: 500 }, { ranMs: 500 }, { ranMs: 60_000 }, { ranMs: 500 }]);
-    expect(delays).toEqual([1_000, 2_000, 4_000, 1_000, 2_000]);
+    expect(delays).toEqual([0, 1_000, 2_000, 0, 1_000]);
   });
 });
 

@@ -45,6 +45,8 @@ export type LocalEdgeOptions = {
   keepEmailHtmlIn?: string;
   /** Serve /__scheduled?cron=…, which runs that cron trigger now (local crons never fire by themselves). */
   testScheduled?: boolean;
+  /** How long the start may take before it fails; default 90 s. */
+  serveWithinMs?: number;
 };
 
 /** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
@@ -128,7 +130,7 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   }
 
   try {
-    await waitUntilServing(url, child);
+    await waitUntilServing(url, child, options.serveWithinMs);
   } catch (error) {
     await stopProcessGroup(child);
     throw new Error(`${(error as Error).message}\n--- wrangler output ---\n${output.join("").slice(-4000)}`);

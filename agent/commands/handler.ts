@@ -132,8 +132,10 @@ export function commandHandler(deps: CommandHandlerDeps): CommandHandler {
     const ack: CommandAck =
       outcome.ack.detail === undefined ? outcome.ack : { ...outcome.ack, detail: deps.scrub(outcome.ack.detail).slice(0, 1000) };
     const installed = outcome.installed;
-    deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
+    // Recorded before it is logged: a program killed in between runs the command again on its
+    // resend (each command is safe to repeat), and the log then says "done" once, not twice.
     await deps.store.record({ id: frame.id, ...ack, at: new Date(deps.now()).toISOString() });
+    deps.log(`command ${frame.id} (${frame.command}): ${ack.status}${ack.detail ? ` (${ack.detail})` : ""}`);
     if (installed !== null) restartSoon(installed);
     return ack;
   };

@@ -108,6 +108,20 @@ describe("each command id runs once", () => {
     expect(handled.handled.filter((r) => r.id === frame.id)).toHaveLength(1);
   });
 
+  it("says a command is done only once its result is on disk: a program killed before that logs nothing for it", async () => {
+    // The store's write never finishes, as when the program dies in the middle of it.
+    const stuck = { get: () => undefined, record: () => new Promise<void>(() => undefined) };
+    const { open, paths, logs } = await setup(undefined, { store: stuck });
+    const frame = command();
+    void (await open())(frame);
+    await eventually(
+      () => readFile(paths.configOverrides, "utf8").catch(() => ""),
+      (text) => text.includes("debug"),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logs.filter((line) => line.includes(frame.id))).toEqual([]);
+  });
+
   it(`keeps only the newest ${MAX_HANDLED} results`, async () => {
     const { paths } = await setup();
     const store = await openCommandStore(paths.handledCommands, () => undefined, 3);

@@ -5,11 +5,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { mkdtemp, readdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ServerOptions } from "./edge-server.ts";
 import { emailLogReader, type LocalEmail } from "./local-email.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,10 +45,14 @@ export type LocalEdgeOptions = {
   onEmail?: (email: LocalEmail) => void;
   /** Where to keep each email's HTML part (wrangler removes its own copy when it stops). */
   keepEmailHtmlIn?: string;
-  /** Serve /__scheduled?cron=…, which runs that cron trigger now (local crons never fire by themselves). */
-  testScheduled?: boolean;
   /** How long the start may take before it fails; default 90 s. */
   serveWithinMs?: number;
+  /**
+   * Serve from Miniflare directly (edge-server.ts), without wrangler dev's proxy in front: a
+   * fleet reconnecting through a restart is refused until the edge serves, as in production,
+   * instead of queueing in that proxy.
+   */
+  direct?: boolean;
 };
 
 /** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
@@ -80,35 +86,15 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   const vars = { ADMIN_TOKEN: adminToken, PUBLIC_URL: url, ...options.vars };
   // The local send_email binding logs each email at info level; that log is how emails are seen here.
   const emails = options.onEmail ? emailLogReader(options.onEmail, { keepHtmlIn: options.keepEmailHtmlIn }) : null;
-  const child = spawn(
-    NODE22,
-    [
-      ...WRANGLER,
-      "dev",
-      "--config",
-      config,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(await freePort()),
-      "--persist-to",
-      persistDir,
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      options.inheritOutput || emails ? "info" : "warn",
-      ...(options.testScheduled ? ["--test-scheduled"] : []),
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ],
-    {
-      cwd: REPO_ROOT,
-      // Own process group: stop() takes workerd down with wrangler.
-      detached: true,
-      stdio: options.inheritOutput && !emails ? "inherit" : ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
-    },
-  );
+  const logLevel: ServerOptions["logLevel"] = options.inheritOutput || emails ? "info" : "warn";
+  const args = await edgeCommand(options.direct ?? false, { config, port, persistDir, vars, logLevel });
+  const child = spawn(NODE22, args, {
+    cwd: REPO_ROOT,
+    // Own process group: stop() takes workerd down with wrangler.
+    detached: true,
+    stdio: options.inheritOutput && !emails ? "inherit" : ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
+  });
   // If this process goes away without calling stop(), don't leave workerd behind.
   const killOnExit = () => killGroup(child, "SIGKILL");
   process.once("exit", killOnExit);
@@ -152,6 +138,57 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   };
 }
 
+/** GET it to run a cron trigger now (local crons never fire by themselves); both kinds of edge serve it. */
+export function scheduledUrl(edgeUrl: string, cron: string): string {
+  return `${edgeUrl}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`;
+}
+
+/** The process that serves the edge: wrangler dev, or edge-server.ts on the built Worker. */
+async function edgeCommand(direct: boolean, served: Omit<ServerOptions, "script">): Promise<string[]> {
+  if (direct) {
+    const options: ServerOptions = { ...served, script: await workerBundle(served.config) };
+    return [path.join(REPO_ROOT, "scripts", "edge-server.ts"), JSON.stringify(options)];
+  }
+  return [
+    ...WRANGLER,
+    "dev",
+    "--config",
+    served.config,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(served.port),
+    "--inspector-port",
+    String(await freePort()),
+    "--persist-to",
+    served.persistDir,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    served.logLevel,
+    ...Object.entries(served.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+}
+
+const bundles = new Map<string, Promise<string>>();
+
+/** The Worker as `wrangler deploy` would upload it, built once per config and process. */
+function workerBundle(config: string): Promise<string> {
+  let bundle = bundles.get(config);
+  if (!bundle) {
+    bundle = (async () => {
+      const outdir = await mkdtemp(path.join(tmpdir(), "buhdi-bundle-"));
+      process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
+      await run(NODE22, [...WRANGLER, "deploy", "--dry-run", "--config", config, "--outdir", outdir], false);
+      // One module named after the config's `main` (worker/index.ts → index.js; the bench's Workers alike).
+      const [script] = (await readdir(outdir)).filter((name) => name.endsWith(".js"));
+      if (!script) throw new Error(`wrangler deploy --dry-run wrote no .js to ${outdir}`);
+      return path.join(outdir, script);
+    })();
+    bundles.set(config, bundle);
+  }
+  return bundle;
+}
+
 /** Applies migrations/ to the local D1 in persistDir (the same command `npm start` documents). */
 export async function migrateLocalD1(persistDir: string, inheritOutput: boolean): Promise<void> {
   await run(NODE22, [...WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], inheritOutput);
@@ -179,7 +216,7 @@ async function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 90
   let exited = false;
   child.once("exit", () => (exited = true));
   while (Date.now() < deadline) {
-    if (exited) throw new Error("wrangler dev exited before serving");
+    if (exited) throw new Error("the local edge exited before serving");
     try {
       // Each probe has its own timeout: a workerd that accepts but never answers (out of file
       // descriptors) must not hold this loop past its deadline.
@@ -191,7 +228,7 @@ async function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 90
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`wrangler dev did not serve ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`the local edge did not serve ${url} within ${timeoutMs / 1000} s`);
 }
 
 async function stopProcessGroup(child: ChildProcess): Promise<void> {

@@ -21,7 +21,7 @@ import { enrollFleet, type EnrolledNode } from "../../bench/fleet.ts";
 import { buildAgent } from "../build-agent.ts";
 import { publish } from "../demo/releases.ts";
 import { startWebhookReceiver } from "../demo/webhook-receiver.ts";
-import { freePort, type LocalEdge, startLocalEdge } from "../local-edge.ts";
+import { freePort, type LocalEdge, scheduledUrl, startLocalEdge } from "../local-edge.ts";
 import { newReleaseKey, trustedKeysVar } from "../release-key.ts";
 import { enroll, KNOWN_CRASH, type SoakAgent, soakAgent } from "./agents.ts";
 import { type Action, startChaos } from "./chaos.ts";
@@ -156,7 +156,7 @@ async function runSoak(
   };
   // A restart on this machine shares its cores with every agent and simulated node knocking at
   // once, and wakes each node's object for its overdue alarm: it takes far longer than a start.
-  const startEdge = (serveWithinMs?: number) => startLocalEdge({ port, persistDir, adminToken, vars, testScheduled: true, serveWithinMs });
+  const startEdge = (serveWithinMs?: number) => startLocalEdge({ port, persistDir, adminToken, vars, serveWithinMs, direct: true });
   const bundle = buildAgent({ version: TO, outDir: path.join(dir, "releases") });
   bundle.catch(() => undefined); // awaited below; a failed build must not crash the process meanwhile
   let edge: LocalEdge = await startEdge();
@@ -304,7 +304,7 @@ async function runSoak(
 
   // 3. Recovery, then two agents stop for good.
   const owedNothing = async () => {
-    await fetch(`${edge.url}/__scheduled?cron=${encodeURIComponent(REQUEUE_CRON)}`).catch(() => undefined);
+    await fetch(scheduledUrl(edge.url, REQUEUE_CRON)).catch(() => undefined);
     const owed = await Promise.all(agents.map((a) => a.owed()));
     const views = await Promise.all(agents.map((a) => nodeView(admin, a.nodeId)));
     return (

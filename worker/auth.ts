@@ -9,6 +9,7 @@ import { NODE_KEY_HEADER } from "../protocol/headers.ts";
 import { DASHBOARD_TOKEN_PREFIX, NODE_KEY_PREFIX, parseCredential } from "./credentials.ts";
 import { matchesHash, secretsEqual, sha256Hex } from "./crypto.ts";
 import { database } from "./db/client.ts";
+import { fleetDatabase } from "./db/shards.ts";
 import { findNode } from "./db/nodes.ts";
 import { findOwner } from "./db/owners.ts";
 import type { Env, NodeVariables, Viewer, ViewerVariables } from "./env.ts";
@@ -39,7 +40,7 @@ async function verifyNodeKey(env: Env, key: string): Promise<{ nodeId: string; o
   const now = Date.now();
   const cached = cachedNode(nodeId, secretHash, now);
   if (cached) return cached;
-  const node = await findNode(database(env.DB), nodeId);
+  const node = await findNode(database(fleetDatabase(env)), nodeId);
   if (!node || !(await secretsEqual(secretHash, node.keyHash))) return null;
   rememberNode(node.id, node.ownerId, secretHash, now);
   return { nodeId: node.id, ownerId: node.ownerId };
@@ -87,7 +88,7 @@ async function viewerFor(env: Env, token: string | null): Promise<Viewer | null>
   if (!token) return null;
   const credential = parseCredential(DASHBOARD_TOKEN_PREFIX, token);
   if (!credential) return (await isAdmin(env, token)) ? { kind: "admin" } : null;
-  const owner = await findOwner(database(env.DB), credential.id);
+  const owner = await findOwner(database(fleetDatabase(env)), credential.id);
   if (!owner || !(await matchesHash(credential.secret, owner.dashboardTokenHash))) return null;
   return { kind: "owner", ownerId: owner.id };
 }

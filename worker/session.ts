@@ -14,6 +14,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { makeCredential, parseCredential } from "./credentials.ts";
 import { matchesHash, sha256Hex } from "./crypto.ts";
 import { database } from "./db/client.ts";
+import { fleetDatabase } from "./db/shards.ts";
 import { findSession, insertSession, revokeSession } from "./db/sessions.ts";
 import type { Env, Viewer } from "./env.ts";
 
@@ -31,7 +32,7 @@ export type SessionViewer = Viewer & { sessionId: string };
 export async function startSession(c: Context, env: Env, viewer: Viewer, now = Date.now()): Promise<void> {
   const credential = makeCredential(SESSION_PREFIX, crypto.randomUUID());
   const expiresAt = new Date(now + SESSION_TTL_MS[viewer.kind]);
-  await insertSession(database(env.DB), {
+  await insertSession(database(fleetDatabase(env)), {
     id: credential.id,
     kind: viewer.kind,
     ownerId: viewer.kind === "owner" ? viewer.ownerId : null,
@@ -54,7 +55,7 @@ export async function sessionViewer(c: Context, env: Env): Promise<SessionViewer
   if (!cookie) return null;
   const credential = parseCredential(SESSION_PREFIX, cookie);
   if (!credential) return null;
-  const row = await findSession(database(env.DB), credential.id);
+  const row = await findSession(database(fleetDatabase(env)), credential.id);
   if (!row || row.revokedAt !== null || row.expiresAt.getTime() <= Date.now()) return null;
   if (!(await matchesHash(credential.secret, row.secretHash))) return null;
   if (row.kind === "owner") return row.ownerId ? { kind: "owner", ownerId: row.ownerId, sessionId: row.id } : null;
@@ -63,6 +64,6 @@ export async function sessionViewer(c: Context, env: Env): Promise<SessionViewer
 
 export async function endSession(c: Context, env: Env): Promise<void> {
   const viewer = await sessionViewer(c, env);
-  if (viewer) await revokeSession(database(env.DB), viewer.sessionId, new Date());
+  if (viewer) await revokeSession(database(fleetDatabase(env)), viewer.sessionId, new Date());
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, prefix: "host" });
 }

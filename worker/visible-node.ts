@@ -5,11 +5,14 @@
  */
 import { database } from "./db/client.ts";
 import { findNode } from "./db/nodes.ts";
+import { fleetDatabase, ownerDatabase } from "./db/shards.ts";
 import type { Env, Viewer } from "./env.ts";
 import { ApiError } from "./http/errors.ts";
 
 export async function visibleNode(env: Env, viewer: Viewer, nodeId: string) {
-  const node = await findNode(database(env.DB), nodeId);
+  // IT Support's node may be any owner's: found by id, in the directory.
+  const d1 = viewer.kind === "owner" ? ownerDatabase(env, viewer.ownerId) : fleetDatabase(env);
+  const node = await findNode(database(d1), nodeId);
   if (!node || (viewer.kind === "owner" && node.ownerId !== viewer.ownerId)) {
     throw new ApiError(404, "node_not_found", `No node ${nodeId} is visible to you.`);
   }

@@ -15,6 +15,7 @@
 import { archiveRetentionDays } from "../config.ts";
 import { type ArchivableRow, markArchived, unarchivedBefore } from "../db/telemetry-archive.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { archiveKey } from "./archive-key.ts";
 import { summaryOf } from "./summary.ts";
 
@@ -48,8 +49,10 @@ export async function archiveOldTelemetry(
   const batchRows = options.batchRows ?? BATCH_ROWS;
   const deadline = Date.now() + (options.budgetMs ?? RUN_BUDGET_MS);
   const run: ArchiveRun = { archived: 0, objects: 0, deferred: 0, batches: 0 };
+  // Across owners: with D1 sharded by owner (db/shards.ts) a run archives each shard.
+  const d1 = fleetDatabase(env);
   while (Date.now() < deadline) {
-    const rows = await unarchivedBefore(env.DB, cutoff, batchRows);
+    const rows = await unarchivedBefore(d1, cutoff, batchRows);
     if (rows.length === 0) break;
     run.batches++;
     const written: { id: string; summary: string }[] = [];
@@ -61,7 +64,7 @@ export async function archiveOldTelemetry(
         run.deferred += group.length;
       }
     }
-    await markArchived(env.DB, written, now);
+    await markArchived(d1, written, now);
     run.archived += written.length;
     // Every row of this batch was deferred: the next batch would read the same rows.
     if (written.length === 0 || rows.length < batchRows) break;

@@ -10,6 +10,7 @@
  */
 import { claimEmail, emailStatus, markEmailSent, releaseEmail } from "../db/emails.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { emailAddress, headerText } from "./address.ts";
 import { SENDER_NAME } from "./invitation.tsx";
 
@@ -22,16 +23,17 @@ export class EmailSendFailed extends Error {}
 const SENDER_NAMES = { invitation: SENDER_NAME, escalation: "Buhdi fleet" } as const;
 
 export async function sendStoredEmail(env: Env, id: string, now: number): Promise<SendOutcome> {
-  const email = await claimEmail(env.DB, id, now);
+  const d1 = fleetDatabase(env);
+  const email = await claimEmail(d1, id, now);
   if (!email) {
-    const status = await emailStatus(env.DB, id);
+    const status = await emailStatus(d1, id);
     return status === null ? "not_found" : status === "sent" ? "already_sent" : "in_progress";
   }
   // Checked when written; checked again, since whatever reaches the binding becomes a header.
   const from = emailAddress(email.fromAddress);
   const to = (JSON.parse(email.toAddresses) as string[]).map(emailAddress);
   if (!from || to.length === 0 || to.some((address) => address === null) || email.textBody === null || email.htmlBody === null) {
-    await releaseEmail(env.DB, id, "the stored email is not sendable (a bad address or no body)");
+    await releaseEmail(d1, id, "the stored email is not sendable (a bad address or no body)");
     throw new EmailSendFailed(`email ${id} is not sendable`);
   }
   let messageId: string;
@@ -45,9 +47,9 @@ export async function sendStoredEmail(env: Env, id: string, now: number): Promis
     }));
   } catch (error) {
     const reason = `send_email refused it: ${String(error)}`;
-    await releaseEmail(env.DB, id, reason);
+    await releaseEmail(d1, id, reason);
     throw new EmailSendFailed(reason);
   }
-  await markEmailSent(env.DB, id, Date.now(), messageId);
+  await markEmailSent(d1, id, Date.now(), messageId);
   return "sent";
 }

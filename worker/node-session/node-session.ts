@@ -21,6 +21,7 @@ import { isOlder } from "../../protocol/version.ts";
 import { DEFAULT_HISTORY_SLOT_SECONDS, heartbeatLogOneIn, historySlotMs, liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
+import { fleetDatabase, ownerDatabase } from "../db/shards.ts";
 import { verifyResolutions } from "../db/triage.ts";
 import type { Env } from "../env.ts";
 import { logHeartbeat, logStatusChange } from "./activity-log.ts";
@@ -144,7 +145,7 @@ export class NodeSession extends DurableObject<Env> {
     const keyHash = request.headers.get(UPGRADE_HEADERS.keyHash) ?? "";
     if (!nodeId || !keyHash) return new Response("missing node id or key hash", { status: 400 });
     // Checked before anything else: a wrong key neither opens a socket nor replaces the node's.
-    const ownerId = await ownerIfKeyMatches(await loadCredential(this.ctx.storage, this.env.DB, nodeId), keyHash);
+    const ownerId = await ownerIfKeyMatches(await loadCredential(this.ctx.storage, fleetDatabase(this.env), nodeId), keyHash);
     if (!ownerId) return new Response(null, { status: 401 });
     const identity = { nodeId, ownerId };
     if (this.#state?.presence === "retired") return new Response("this node was retired (uninstalled)", { status: 410 });
@@ -386,7 +387,7 @@ export class NodeSession extends DurableObject<Env> {
     const version = state.heartbeat?.version ?? state.synced.version;
     try {
       const stored = await syncNodeStatus(
-        database(this.env.DB),
+        database(ownerDatabase(this.env, state.ownerId)),
         {
           nodeId: state.nodeId,
           ownerId: state.ownerId,
@@ -464,8 +465,9 @@ export class NodeSession extends DurableObject<Env> {
 
   async #verify(met: HealthExpectation[], now: number): Promise<void> {
     if (met.length === 0) return;
+    // Triage's tables are the fleet's (db/shards.ts).
     await verifyResolutions(
-      this.env.DB,
+      fleetDatabase(this.env),
       met.map((e) => e.resolutionId),
       now,
     );

@@ -6,6 +6,7 @@
 import { compareVersions } from "../../protocol/version.ts";
 import { markUpdateSent, type Release, waitingForRelease } from "../db/releases.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { inRollout } from "./rollout.ts";
 import { pushRelease } from "./push.ts";
 
@@ -14,12 +15,13 @@ const BATCH = 500;
 
 export async function carryOutWaitingDecisions(env: Env, release: Release): Promise<number> {
   if (release.status !== "active" || release.expiresAt.getTime() <= Date.now()) return 0;
+  const d1 = fleetDatabase(env);
   let pushed = 0;
-  for (const waiting of await waitingForRelease(env.DB, BATCH)) {
+  for (const waiting of await waitingForRelease(d1, BATCH)) {
     if (compareVersions(release.version, waiting.fixVersion) < 0) continue;
     if (!(await inRollout(waiting.nodeId, release.version, release.rolloutPercent))) continue;
     const commandId = await pushRelease(env, waiting, release);
-    await markUpdateSent(env.DB, waiting.id, waiting.groupId, commandId);
+    await markUpdateSent(d1, waiting.id, waiting.groupId, commandId);
     pushed++;
   }
   return pushed;

@@ -11,6 +11,7 @@
  * meanwhile stops the fan-out where it is.
  */
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findNodesById, listNodes } from "../db/nodes.ts";
 import type { PageCursor } from "../db/page.ts";
 import { findRelease, type Release } from "../db/releases.ts";
@@ -39,17 +40,19 @@ export type FanoutStep = { kind: PushMessage["kind"]; version: string; stopped: 
 
 export async function runPushMessage(env: Env, message: PushMessage, options: { planPages?: number } = {}): Promise<FanoutStep> {
   const step: FanoutStep = { kind: message.kind, version: message.version, stopped: null, pages: 0, pushed: [], skipped: [] };
-  const release = await findRelease(database(env.DB), message.version);
+  // Releases are the fleet's, and the pages of nodes span owners.
+  const db = database(fleetDatabase(env));
+  const release = await findRelease(db, message.version);
   step.stopped = whyNotPushable(release);
   if (step.stopped || !release) return step;
   if (message.kind === "push_page") {
-    const nodes = await findNodesById(database(env.DB), message.node_ids);
+    const nodes = await findNodesById(db, message.node_ids);
     return { ...step, ...(await pushTo(env, release, nodes, { rollout: true })) };
   }
   let after = message.after ?? undefined;
   const pages: PushPageMessage[] = [];
   for (let i = 0; i < (options.planPages ?? PLAN_PAGES); i++) {
-    const page = await listNodes(database(env.DB), { ownerId: null, limit: PUSH_PAGE, after });
+    const page = await listNodes(db, { ownerId: null, limit: PUSH_PAGE, after });
     if (page.rows.length > 0) pages.push({ kind: "push_page", version: release.version, node_ids: page.rows.map((n) => n.id) });
     after = page.next ?? undefined;
     if (!after) break;

@@ -7,6 +7,7 @@
  */
 import { compareVersions } from "../../protocol/version.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findNode } from "../db/nodes.ts";
 import type { Release } from "../db/releases.ts";
 import type { Env } from "../env.ts";
@@ -23,7 +24,8 @@ export type PushOutcome = { pushed: string[]; skipped: Skipped[] };
 
 /** The named nodes, all of them or none: an unknown id is a mistake in the request, not a node to skip. */
 export async function pushToNamed(env: Env, release: Release, nodeIds: readonly string[]): Promise<PushOutcome> {
-  const db = database(env.DB);
+  // Named nodes may be any owner's: found by id, in the directory.
+  const db = database(fleetDatabase(env));
   const found = await Promise.all(nodeIds.map((id) => findNode(db, id)));
   const missing = nodeIds.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) throw new ApiError(404, "node_not_found", `No node ${missing.join(", ")}; nothing was pushed.`);

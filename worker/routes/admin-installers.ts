@@ -11,6 +11,7 @@ import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireAdmin } from "../auth.ts";
 import { toHex } from "../crypto.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findRelease } from "../db/releases.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -37,7 +38,7 @@ async function sha256Of(object: R2ObjectBody): Promise<string> {
 
 export const adminInstallerRoutes = new Hono<AppEnv>().use(requireAdmin).post("/", async (c) => {
   const body = await readJsonBody(c, Register, 4 * 1024);
-  const release = await findRelease(database(c.env.DB), body.version);
+  const release = await findRelease(database(fleetDatabase(c.env)), body.version);
   if (!release) throw new ApiError(404, "release_not_found", `No release ${body.version}: register the release first.`);
   const key = installerKey(body.version, body.platform);
   const object = await c.env.RELEASES.get(key);

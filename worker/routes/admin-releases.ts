@@ -12,6 +12,7 @@ import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireAdmin } from "../auth.ts";
 import { toHex } from "../crypto.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findRelease, insertRelease, listReleases, type Release, updateRelease } from "../db/releases.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -68,14 +69,14 @@ async function sha256Of(object: R2ObjectBody): Promise<string> {
 }
 
 async function existing(env: Env, version: string): Promise<Release> {
-  const release = await findRelease(database(env.DB), version);
+  const release = await findRelease(database(fleetDatabase(env)), version);
   if (!release) throw new ApiError(404, "release_not_found", `No release ${version}.`);
   return release;
 }
 
 export const adminReleaseRoutes = new Hono<AppEnv>()
   .use(requireAdmin)
-  .get("/", async (c) => c.json({ items: (await listReleases(database(c.env.DB))).map(view) }))
+  .get("/", async (c) => c.json({ items: (await listReleases(database(fleetDatabase(c.env)))).map(view) }))
   .post("/", async (c) => {
     const body = await readJsonBody(c, Register, 16 * 1024);
     let manifestJson: unknown;
@@ -103,7 +104,7 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     }
     if ((await sha256Of(object)) !== manifest.sha256) throw refuse("manifest.sha256", "does not match the bundle in R2", 422);
 
-    const release = await insertRelease(database(c.env.DB), {
+    const release = await insertRelease(database(fleetDatabase(c.env)), {
       version: manifest.version,
       channel: manifest.channel,
       manifest: body.manifest,
@@ -123,7 +124,7 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     const { version } = readParams(c, Params);
     const { percent } = await readJsonBody(c, Rollout, 1024);
     await existing(c.env, version);
-    const release = (await updateRelease(database(c.env.DB), version, { rolloutPercent: percent }))!;
+    const release = (await updateRelease(database(fleetDatabase(c.env)), version, { rolloutPercent: percent }))!;
     return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
   })
   .post("/:version/push", async (c) => {
@@ -151,20 +152,20 @@ export const adminReleaseRoutes = new Hono<AppEnv>()
     const { reason } = await readJsonBody(c, Halt, 2048);
     const current = await existing(c.env, version);
     if (current.status === "yanked") throw new ApiError(409, "release_yanked", `Release ${version} was yanked; it cannot be halted.`);
-    return c.json(view((await updateRelease(database(c.env.DB), version, { status: "halted", haltedReason: reason }))!));
+    return c.json(view((await updateRelease(database(fleetDatabase(c.env)), version, { status: "halted", haltedReason: reason }))!));
   })
   .post("/:version/resume", async (c) => {
     const { version } = readParams(c, Params);
     const current = await existing(c.env, version);
     if (current.status === "yanked")
       throw new ApiError(409, "release_yanked", `Release ${version} was yanked; publish a new version instead.`);
-    const release = (await updateRelease(database(c.env.DB), version, { status: "active", haltedReason: null }))!;
+    const release = (await updateRelease(database(fleetDatabase(c.env)), version, { status: "active", haltedReason: null }))!;
     return c.json({ ...view(release), pushed_to_waiting_nodes: await carryOutWaitingDecisions(c.env, release) });
   })
   .post("/:version/yank", async (c) => {
     const { version } = readParams(c, Params);
     await existing(c.env, version);
-    return c.json(view((await updateRelease(database(c.env.DB), version, { status: "yanked" }))!));
+    return c.json(view((await updateRelease(database(fleetDatabase(c.env)), version, { status: "yanked" }))!));
   });
 
 const RELEASE =

@@ -12,6 +12,7 @@ import { enrollmentTtlSeconds } from "../config.ts";
 import { DASHBOARD_TOKEN_PREFIX, makeCredential } from "../credentials.ts";
 import { enrollmentCode, sha256Hex } from "../crypto.ts";
 import { type Database, database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findEmailByDedupeKey } from "../db/emails.ts";
 import { deleteEnrollmentCode, findEnrollmentByRequestKey, insertEnrollmentCode } from "../db/enrollments.ts";
 import { insertSignInToken } from "../db/sessions.ts";
@@ -66,7 +67,7 @@ export const adminRoutes = new Hono<AppEnv>()
   .post("/owners", async (c) => {
     const body = await readJsonBody(c, CreateOwner, ADMIN_BODY_MAX_BYTES);
     const token = makeCredential(DASHBOARD_TOKEN_PREFIX, crypto.randomUUID());
-    const created = await insertOwner(database(c.env.DB), {
+    const created = await insertOwner(database(fleetDatabase(c.env)), {
       id: token.id,
       email: body.email.toLowerCase(),
       name: body.name,
@@ -78,7 +79,7 @@ export const adminRoutes = new Hono<AppEnv>()
   .post("/enrollments", async (c) => {
     const body = await readJsonBody(c, CreateEnrollment, ADMIN_BODY_MAX_BYTES);
     const { "idempotency-key": requestKey } = readHeaders(c, EnrollmentHeaders);
-    const db = database(c.env.DB);
+    const db = database(fleetDatabase(c.env));
     const owner = await findOwner(db, body.owner_id);
     if (!owner) throw new ApiError(404, "owner_not_found", `No owner has id ${body.owner_id}.`);
     if (requestKey) await refuseRepeat(db, requestKey);
@@ -136,7 +137,7 @@ export const adminRoutes = new Hono<AppEnv>()
   // A one-time link that signs the owner in to their dashboard: 15 minutes, single use.
   .post("/owners/:id/sign-in-link", async (c) => {
     const { id } = readParams(c, OwnerParams);
-    const db = database(c.env.DB);
+    const db = database(fleetDatabase(c.env));
     if (!(await findOwner(db, id))) throw new ApiError(404, "owner_not_found", `No owner has id ${id}.`);
     const link = makeCredential(SIGN_IN_PREFIX, crypto.randomUUID());
     const expiresAt = new Date(Date.now() + SIGN_IN_TTL_MS);

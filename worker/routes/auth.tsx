@@ -8,6 +8,7 @@ import { LinkProblemPage, MessagePage, SignInLinkPage, SupportSignInPage } from 
 import { parseCredential } from "../credentials.ts";
 import { matchesHash, secretsEqual } from "../crypto.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findOwner } from "../db/owners.ts";
 import { findSignInToken, spendSignInToken } from "../db/sessions.ts";
 import type { AppEnv } from "../env.ts";
@@ -25,7 +26,7 @@ type LinkCheck = { ok: true; id: string; ownerId: string; ownerName: string } | 
 async function checkLink(env: AppEnv["Bindings"], token: string): Promise<LinkCheck> {
   const credential = parseCredential(SIGN_IN_PREFIX, token);
   if (!credential) return { ok: false, problem: "unknown" };
-  const db = database(env.DB);
+  const db = database(fleetDatabase(env));
   const row = await findSignInToken(db, credential.id);
   if (!row || !(await matchesHash(credential.secret, row.secretHash))) return { ok: false, problem: "unknown" };
   if (row.usedAt !== null) return { ok: false, problem: "used" };
@@ -50,7 +51,7 @@ export const authRoutes = new Hono<AppEnv>()
     const check = await checkLink(c.env, token);
     if (!check.ok) return c.html(<LinkProblemPage problem={check.problem} />, LINK_STATUS[check.problem]);
     // Single use even when two requests race: only one conditional update spends it.
-    if (!(await spendSignInToken(database(c.env.DB), check.id, new Date()))) {
+    if (!(await spendSignInToken(database(fleetDatabase(c.env)), check.id, new Date()))) {
       return c.html(<LinkProblemPage problem="used" />, 410);
     }
     await startSession(c, c.env, { kind: "owner", ownerId: check.ownerId });

@@ -32,6 +32,7 @@ import { listReleases } from "../db/releases.ts";
 import { findNode } from "../db/nodes.ts";
 import { findOwner } from "../db/owners.ts";
 import { listBridgeMessages, listResolutions } from "../db/support.ts";
+import { fleetDatabase, ownerDatabase } from "../db/shards.ts";
 import { listTelemetry } from "../db/telemetry.ts";
 import type { Decision } from "../dashboard/plain-words.ts";
 import { historyWords, problemWords, statusWords } from "../dashboard/plain-words.ts";
@@ -65,11 +66,12 @@ function requireSession(kind: Viewer["kind"]) {
 }
 
 async function nanaCards(env: Env, ownerId: string): Promise<ComputerCard[]> {
-  const db = database(env.DB);
+  const db = database(ownerDatabase(env, ownerId));
   const now = Date.now();
   const [computers, history] = await Promise.all([ownerNodes(db, ownerId), ownerHistory(db, ownerId, new Date(now - HISTORY_DAYS * 86400_000))]);
   const crashIds = history.filter((h) => h.type === "crash_report" || h.type === "update_rolled_back").map((h) => h.id);
-  const decisions: Decision[] = await decisionsFor(db, crashIds);
+  // What triage decided is in its own tables, the fleet's.
+  const decisions: Decision[] = await decisionsFor(database(fleetDatabase(env)), crashIds);
   return Promise.all(
     computers.map(async (node) => {
       const live = withRegistryStatus(await nodeSession(env, node.id).status(), node);
@@ -100,7 +102,8 @@ const FleetQuery = z.object({
 const PER_PAGE = 50;
 
 async function fleet(env: Env, query: z.output<typeof FleetQuery>) {
-  const { rows, total } = await fleetPage(database(env.DB), {
+  // Across owners.
+  const { rows, total } = await fleetPage(database(fleetDatabase(env)), {
     q: query.q || undefined,
     status: query.status || undefined,
     sort: query.sort,
@@ -146,18 +149,19 @@ function firstLine(payload: string): { line: string; rolledBack: string | null }
 }
 
 async function nodeDetail(env: Env, id: string) {
-  const db = database(env.DB);
-  const node = await findNode(db, id);
+  // Found by id, in the directory; then its reports are in its owner's database.
+  const fleet = database(fleetDatabase(env));
+  const node = await findNode(fleet, id);
   if (!node) throw new ApiError(404, "node_not_found", `No node ${id}.`);
   const session = nodeSession(env, id);
   const now = Date.now();
   const [owner, live, history, commands, telemetry, resolutions] = await Promise.all([
-    findOwner(db, node.ownerId),
+    findOwner(fleet, node.ownerId),
     session.status().then((status) => withRegistryStatus(status, node)),
     session.history(now),
     session.commands(),
-    listTelemetry(db, { scope: { nodeId: id }, unresolvedOnly: false, limit: 50 }),
-    listResolutions(db, { nodeId: id, limit: 50 }),
+    listTelemetry(database(ownerDatabase(env, node.ownerId)), { scope: { nodeId: id }, unresolvedOnly: false, limit: 50 }),
+    listResolutions(fleet, { nodeId: id, limit: 50 }),
   ]);
   const timeline = telemetry.rows.map((t) => ({ ...firstLine(t.payload), id: t.id, type: t.type, severity: t.severity, at: t.createdAt, version: t.nodeVersion }));
   return {
@@ -187,7 +191,7 @@ async function nodeDetail(env: Env, id: string) {
 
 /** The crash groups page's data; `group` narrows it to that group and its ticket (the escalation email's link). */
 async function crashGroups(env: Env, group: string | undefined) {
-  const db = database(env.DB);
+  const db = database(fleetDatabase(env));
   const [groups, tickets] = await Promise.all([recentGroups(db, group), openTickets(db)]);
   if (group && groups.length === 0) throw new ApiError(404, "crash_group_not_found", `No crash group ${group}.`);
   const hours = await hourlyReports(db, groups.map(({ group }) => group.id), Date.now());
@@ -213,7 +217,7 @@ const owner = new Hono<PageEnv>()
   .get("/", async (c) => {
     const viewer = c.get("viewer");
     if (viewer.kind !== "owner") throw new Error("unreachable: requireSession(owner)");
-    const [name, cards] = await Promise.all([ownerName(database(c.env.DB), viewer.ownerId), nanaCards(c.env, viewer.ownerId)]);
+    const [name, cards] = await Promise.all([ownerName(database(fleetDatabase(c.env)), viewer.ownerId), nanaCards(c.env, viewer.ownerId)]);
     return c.html(<NanaPage ownerName={name ?? ""} cards={cards} />);
   })
   .get("/cards", async (c) => {
@@ -228,12 +232,12 @@ const support = new Hono<PageEnv>()
   .get("/fleet", async (c) => c.html(<FleetTable {...await fleet(c.env, readQuery(c, FleetQuery))} />))
   .get("/bridge", async (c) => {
     const query = readQuery(c, BridgeQuery);
-    const page = await listBridgeMessages(database(c.env.DB), { status: query.status, limit: 100 });
+    const page = await listBridgeMessages(database(fleetDatabase(c.env)), { status: query.status, limit: 100 });
     const items = page.rows.map((row) => ({ id: row.id, text: bridgeText(row.msg), status: row.status, createdAt: row.createdAt }));
     return c.html(<BridgePage items={items} />);
   })
-  .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(c.env.DB))} />))
-  .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(c.env.DB))} />))
+  .get("/known-issues", async (c) => c.html(<KnownIssuesPage items={await listKnownIssues(database(fleetDatabase(c.env)))} />))
+  .get("/releases", async (c) => c.html(<ReleasesPage items={await listReleases(database(fleetDatabase(c.env)))} />))
   .get("/invitations", (c) => c.html(<InvitationsPage />))
   .get("/nodes/:id", async (c) => {
     const { id } = readParams(c, NodeParams);

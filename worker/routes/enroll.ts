@@ -7,6 +7,7 @@ import { EnrollRequestSchema, type EnrollResponse, EnrollResponseSchema } from "
 import { makeCredential, NODE_KEY_PREFIX } from "../credentials.ts";
 import { sha256Hex } from "../crypto.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { redeemEnrollmentCode } from "../db/enrollments.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -24,9 +25,11 @@ const REFUSALS = {
 export const enrollRoutes = new Hono<AppEnv>().post("/", async (c) => {
   const body = await readJsonBody(c, EnrollRequestSchema, ENROLL_BODY_MAX_BYTES);
   const key = makeCredential(NODE_KEY_PREFIX, crypto.randomUUID());
+  // The directory's: the code names the owner, and the new node's key is checked there.
+  const d1 = fleetDatabase(c.env);
   const result = await redeemEnrollmentCode(
-    database(c.env.DB),
-    c.env.DB,
+    database(d1),
+    d1,
     await sha256Hex(body.code),
     { id: key.id, keyHash: await sha256Hex(key.secret), os: body.os, arch: body.arch, version: body.version },
     new Date(),

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireAdmin } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import {
   findKnownIssue,
   insertKnownIssue,
@@ -92,18 +93,18 @@ function view(issue: KnownIssue) {
 }
 
 async function existing(c: { env: AppEnv["Bindings"] }, id: string): Promise<KnownIssue> {
-  const issue = await findKnownIssue(database(c.env.DB), id);
+  const issue = await findKnownIssue(database(fleetDatabase(c.env)), id);
   if (!issue) throw new ApiError(404, "known_issue_not_found", `No known issue ${id}.`);
   return issue;
 }
 
 export const knownIssueRoutes = new Hono<AppEnv>()
   .use(requireAdmin)
-  .get("/", async (c) => c.json({ items: (await listKnownIssues(database(c.env.DB))).map(view) }))
+  .get("/", async (c) => c.json({ items: (await listKnownIssues(database(fleetDatabase(c.env)))).map(view) }))
   .post("/", async (c) => {
     const body = await readJsonBody(c, Fields, BODY_MAX_BYTES);
     checked(body, body);
-    const issue = await insertKnownIssue(database(c.env.DB), {
+    const issue = await insertKnownIssue(database(fleetDatabase(c.env)), {
       id: crypto.randomUUID(),
       enabled: true,
       autoResolve: false,
@@ -122,18 +123,18 @@ export const knownIssueRoutes = new Hono<AppEnv>()
       fix_version: body.fix_version !== undefined ? body.fix_version : current.fixVersion,
       fix_instructions: body.fix_instructions !== undefined ? body.fix_instructions : current.fixInstructions,
     });
-    return c.json(view((await updateKnownIssue(database(c.env.DB), id, toColumns(body)))!));
+    return c.json(view((await updateKnownIssue(database(fleetDatabase(c.env)), id, toColumns(body)))!));
   })
   .post("/:id/disable", async (c) => {
     const { id } = readParams(c, Params);
     await existing(c, id);
-    return c.json(view((await updateKnownIssue(database(c.env.DB), id, { enabled: false }))!));
+    return c.json(view((await updateKnownIssue(database(fleetDatabase(c.env)), id, { enabled: false }))!));
   })
   .post("/:id/test", async (c) => {
     const { id } = readParams(c, Params);
     const issue = await existing(c, id);
     const match = compilePattern(issue.pattern);
-    const groups = await recentCrashGroups(database(c.env.DB), TEST_GROUP_LIMIT);
+    const groups = await recentCrashGroups(database(fleetDatabase(c.env)), TEST_GROUP_LIMIT);
     const matched = groups.filter((g) => match((JSON.parse(g.latestSample) as string[]).join("\n")));
     return c.json({
       known_issue_id: issue.id,

@@ -9,6 +9,7 @@ import { CHANNELS, SignedReleaseSchema } from "../../protocol/release.ts";
 import { VersionSchema } from "../../protocol/telemetry.ts";
 import { requireNode } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { findRelease } from "../db/releases.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -24,12 +25,12 @@ const BundleParams = z.object({ version: VersionSchema });
 export const nodeReleaseRoutes = new Hono<AppEnv>()
   .get("/versions", requireNode, limitNodeRate, async (c) => {
     const { channel } = readQuery(c, VersionsQuery);
-    const release = await releaseFor(database(c.env.DB), c.get("nodeId"), { channel });
+    const release = await releaseFor(database(fleetDatabase(c.env)), c.get("nodeId"), { channel });
     return c.json({ channel, latest: release ? { version: release.version, ...signedRelease(release) } : null });
   })
   .get("/releases/:version/bundle", requireNode, limitNodeRate, async (c) => {
     const { version } = readParams(c, BundleParams);
-    const release = await findRelease(database(c.env.DB), version);
+    const release = await findRelease(database(fleetDatabase(c.env)), version);
     if (!release) throw new ApiError(404, "release_not_found", `No release ${version}.`);
     if (release.status === "yanked") throw new ApiError(410, "release_yanked", `Release ${version} was withdrawn.`);
     const object = await c.env.RELEASES.get(release.r2Key, { range: c.req.raw.headers, onlyIf: c.req.raw.headers });

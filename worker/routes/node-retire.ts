@@ -12,6 +12,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { requireNode } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { nodes } from "../db/schema.ts";
 import type { AppEnv } from "../env.ts";
 import { forgetNode } from "../node-key-cache.ts";
@@ -24,7 +25,8 @@ export const RETIRED_KEY_PREFIX = "retired:";
 export const nodeRetireRoutes = new Hono<AppEnv>().post("/retire", requireNode, limitNodeRate, async (c) => {
   const nodeId = c.get("nodeId");
   const now = new Date();
-  await database(c.env.DB)
+  // The key is the directory's (db/shards.ts); the status goes with it while nodes is one table.
+  await database(fleetDatabase(c.env))
     .update(nodes)
     .set({ keyHash: `${RETIRED_KEY_PREFIX}${now.getTime()}`, status: "retired", statusChangedAt: now })
     .where(eq(nodes.id, nodeId));

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
 import { listNodes } from "../db/nodes.ts";
+import { fleetDatabase, ownerDatabase } from "../db/shards.ts";
 import type { nodes } from "../db/schema.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
@@ -25,8 +26,10 @@ export const nodeRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
     const query = readQuery(c, NodesQuery);
     const viewer = c.get("viewer");
-    const page = await listNodes(database(c.env.DB), {
-      ownerId: viewer.kind === "owner" ? viewer.ownerId : null,
+    const ownerId = viewer.kind === "owner" ? viewer.ownerId : null;
+    // IT Support's list is across owners.
+    const page = await listNodes(database(ownerId ? ownerDatabase(c.env, ownerId) : fleetDatabase(c.env)), {
+      ownerId,
       limit: query.limit,
       after: decodeCursor(query.cursor),
     });

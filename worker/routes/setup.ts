@@ -9,6 +9,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import type { AppEnv } from "../env.ts";
 import { codeStatus, normalizeCode } from "../setup/code-status.ts";
 import {
@@ -50,7 +51,7 @@ const STATUS_FOR = { malformed: 400, unknown: 404, used: 410, expired: 410 } as 
 export const setupRoutes = new Hono<AppEnv>()
   .get("/:code", async (c) => {
     const code = normalizeCode(c.req.param("code"));
-    const status = await codeStatus(database(c.env.DB), code);
+    const status = await codeStatus(database(fleetDatabase(c.env)), code);
     if (status.state !== "valid") return page(unusablePage(status.state), STATUS_FOR[status.state]);
     return page(
       setupPage({
@@ -65,7 +66,7 @@ export const setupRoutes = new Hono<AppEnv>()
   })
   .get("/:code/install.sh", async (c) => {
     const code = normalizeCode(c.req.param("code"));
-    const status = await codeStatus(database(c.env.DB), code);
+    const status = await codeStatus(database(fleetDatabase(c.env)), code);
     if (status.state !== "valid") {
       // Plain words for a terminal, and a script that fails instead of doing anything.
       const why = { malformed: "is not complete", unknown: "does not work", used: "was already used", expired: "has expired" }[
@@ -89,7 +90,7 @@ export const setupRoutes = new Hono<AppEnv>()
       );
     }
     const code = normalizeCode(c.req.param("code"));
-    const db = database(c.env.DB);
+    const db = database(fleetDatabase(c.env));
     const status = await codeStatus(db, code);
     if (status.state !== "valid") return page(unusablePage(status.state), STATUS_FOR[status.state]);
     const installer = await currentInstaller(db, c.env.RELEASES, platform.data);

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { bridgeText } from "../triage/bridge-message.ts";
 import { requireAdmin } from "../auth.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { listEmails } from "../db/emails.ts";
 import { ackBridgeMessage, listBridgeMessages, listCrashGroups, listResolutions, listTickets } from "../db/support.ts";
 import { type bridgeComms, EMAIL_KINDS, EMAIL_STATUSES, type outgoingEmails } from "../db/schema.ts";
@@ -70,7 +71,7 @@ export const supportRoutes = new Hono<AppEnv>()
   .use(requireAdmin)
   .get("/crash-groups", async (c) => {
     const query = readQuery(c, PageQuery);
-    const page = await listCrashGroups(database(c.env.DB), { limit: query.limit, after: decodeCursor(query.cursor) });
+    const page = await listCrashGroups(database(fleetDatabase(c.env)), { limit: query.limit, after: decodeCursor(query.cursor) });
     return c.json({
       items: page.rows.map((g) => ({
         id: g.id,
@@ -92,7 +93,7 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .get("/tickets", async (c) => {
     const query = readQuery(c, PageQuery);
-    const page = await listTickets(database(c.env.DB), { limit: query.limit, after: decodeCursor(query.cursor) });
+    const page = await listTickets(database(fleetDatabase(c.env)), { limit: query.limit, after: decodeCursor(query.cursor) });
     return c.json({
       items: page.rows.map((t) => ({
         id: t.id,
@@ -109,7 +110,7 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .get("/resolutions", async (c) => {
     const query = readQuery(c, ResolutionsQuery);
-    const page = await listResolutions(database(c.env.DB), {
+    const page = await listResolutions(database(fleetDatabase(c.env)), {
       nodeId: query.node_id,
       limit: query.limit,
       after: decodeCursor(query.cursor),
@@ -135,7 +136,7 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .get("/bridge", async (c) => {
     const query = readQuery(c, BridgeQuery);
-    const page = await listBridgeMessages(database(c.env.DB), {
+    const page = await listBridgeMessages(database(fleetDatabase(c.env)), {
       status: query.status,
       limit: query.limit,
       after: decodeCursor(query.cursor),
@@ -144,13 +145,13 @@ export const supportRoutes = new Hono<AppEnv>()
   })
   .post("/bridge/:id/ack", async (c) => {
     const { id } = readParams(c, BridgeParams);
-    const row = await ackBridgeMessage(database(c.env.DB), id, new Date());
+    const row = await ackBridgeMessage(database(fleetDatabase(c.env)), id, new Date());
     if (!row) throw new ApiError(404, "bridge_message_not_found", `No bridge message ${id}.`);
     return c.json(bridgeView(row));
   })
   .get("/emails", async (c) => {
     const query = readQuery(c, EmailsQuery);
-    const page = await listEmails(database(c.env.DB), {
+    const page = await listEmails(database(fleetDatabase(c.env)), {
       kind: query.kind,
       status: query.status,
       limit: query.limit,

@@ -19,6 +19,7 @@ import {
 import { requireNode, requireViewer } from "../auth.ts";
 import { database } from "../db/client.ts";
 import { readArchived } from "../archive/archive-telemetry.ts";
+import { fleetDatabase, ownerDatabase } from "../db/shards.ts";
 import { findTelemetry, insertTelemetry, listTelemetry } from "../db/telemetry.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { decodeCursor, encodeCursor, PageQuery } from "../http/cursor.ts";
@@ -57,17 +58,18 @@ export const telemetryRoutes = new Hono<AppEnv>()
   .post("/", requireNode, limitNodeRate, async (c) => {
     const event = await readJsonBody(c, TelemetryEventSchema, MAX_TELEMETRY_BODY_BYTES);
     const nodeId = c.get("nodeId");
+    const ownerId = c.get("ownerId");
     const severity = severityOf(event.type);
-    const stored = await insertTelemetry(database(c.env.DB), {
+    const stored = await insertTelemetry(database(ownerDatabase(c.env, ownerId)), {
       id: crypto.randomUUID(),
       nodeId,
-      ownerId: c.get("ownerId"),
+      ownerId,
       severity,
       event,
       now: new Date(),
     });
     // Counted once per report: a retried one is not a second install.
-    if (stored.created) await countReportedInstall(database(c.env.DB), event);
+    if (stored.created) await countReportedInstall(database(fleetDatabase(c.env)), event);
     // Also on a retry: the first attempt may have been stored but never enqueued
     // (the queue failed, the node saw a 503). Triage is idempotent per telemetry id.
     if (severity === "critical") await enqueueForTriage(c.env, { telemetry_id: stored.id, node_id: nodeId, type: event.type });
@@ -77,8 +79,10 @@ export const telemetryRoutes = new Hono<AppEnv>()
   .get("/", requireViewer, async (c) => {
     const query = readQuery(c, ListQuery);
     const viewer = c.get("viewer");
-    if (query.node_id) await visibleNode(c.env, viewer, query.node_id);
-    const page = await listTelemetry(database(c.env.DB), {
+    const node = query.node_id ? await visibleNode(c.env, viewer, query.node_id) : null;
+    const ownerId = node?.ownerId ?? (viewer.kind === "owner" ? viewer.ownerId : null);
+    // IT Support's list without a node is across owners.
+    const page = await listTelemetry(database(ownerId ? ownerDatabase(c.env, ownerId) : fleetDatabase(c.env)), {
       scope: query.node_id ? { nodeId: query.node_id } : viewer.kind === "owner" ? { ownerId: viewer.ownerId } : "all",
       unresolvedOnly: query.unresolved === "true",
       limit: query.limit,
@@ -89,7 +93,9 @@ export const telemetryRoutes = new Hono<AppEnv>()
   .get("/:id", requireViewer, async (c) => {
     const { id } = readParams(c, EntryParams);
     const viewer = c.get("viewer");
-    const row = await findTelemetry(database(c.env.DB), id);
+    // IT Support may read any owner's entry: across owners.
+    const d1 = viewer.kind === "owner" ? ownerDatabase(c.env, viewer.ownerId) : fleetDatabase(c.env);
+    const row = await findTelemetry(database(d1), id);
     if (!row || (viewer.kind === "owner" && row.ownerId !== viewer.ownerId)) {
       throw new ApiError(404, "telemetry_not_found", `No telemetry entry ${id} is visible to you.`);
     }

@@ -17,6 +17,7 @@
  */
 import { findGroups, type GroupRow, readBatchStart } from "../db/triage.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { knownIssuesFor } from "./known-issue-cache.ts";
 import { flushOutbox } from "./outbox.ts";
 import { type CrashReport, fingerprintsOf, isCrash, planTriage, readCrash, type TriageOutcome, triageTelemetry } from "./triage.ts";
@@ -37,8 +38,9 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
     }
   };
 
-  const start = await readBatchStart(env.DB, ids);
-  const issues = await knownIssuesFor(env.DB, start.knownIssuesStamp, now);
+  const d1 = fleetDatabase(env);
+  const start = await readBatchStart(d1, ids);
+  const issues = await knownIssuesFor(d1, start.knownIssuesStamp, now);
   const reports: CrashReport[] = [];
   for (const id of ids) {
     const context = start.contexts.get(id);
@@ -55,7 +57,7 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
     }
   }
 
-  const groups = await findGroups(env.DB, reports.flatMap(fingerprintsOf));
+  const groups = await findGroups(d1, reports.flatMap(fingerprintsOf));
   let oneByOne = false;
   let segment: Pending[] = [];
   const triaged: Pending[] = [];
@@ -64,7 +66,7 @@ export async function triageBatch(env: Env, telemetryIds: readonly string[], now
     segment = [];
     if (writes.length === 0) return;
     try {
-      await env.DB.batch(writes.flatMap((w) => w.statements));
+      await d1.batch(writes.flatMap((w) => w.statements));
       for (const w of writes) results.set(w.report.context.telemetryId, { ok: true, outcome: "triaged" });
       triaged.push(...writes);
     } catch (error) {

@@ -12,6 +12,7 @@ import { pendingEscalationEmails } from "../db/emails.ts";
 import { clearNodeOutbox, pendingEscalations, pendingNodeOutbox, recordDelivery } from "../db/triage.ts";
 import { EmailSendFailed, sendStoredEmail } from "../email/send.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import { nodeSession } from "../node-session/stub.ts";
 import { UPDATE_COMMAND_TTL_SECONDS } from "../releases/push.ts";
 import { deliverWebhook } from "./webhook.ts";
@@ -28,7 +29,8 @@ type NodeOutbox = {
 };
 
 export async function flushOutbox(env: Env, telemetryId: string, now: number): Promise<void> {
-  for (const row of await pendingNodeOutbox(env.DB, telemetryId)) {
+  const d1 = fleetDatabase(env);
+  for (const row of await pendingNodeOutbox(d1, telemetryId)) {
     const outbox = JSON.parse(row.nodeOutbox) as NodeOutbox;
     const session = nodeSession(env, row.nodeId);
     const identity = { nodeId: row.nodeId, ownerId: row.ownerId };
@@ -47,7 +49,7 @@ export async function flushOutbox(env: Env, telemetryId: string, now: number): P
     // report triaged after its fix is already running (a crash loop's later reports) waits no longer.
     if (outbox.verify)
       await session.expectHealthy(identity, { resolutionId: row.id, fixVersion: outbox.verify.fixVersion, since: row.reportedAt });
-    await clearNodeOutbox(env.DB, row.id, commandId);
+    await clearNodeOutbox(d1, row.id, commandId);
   }
 
   const failures = [...(await deliverEscalations(env, telemetryId, now)), ...(await sendEscalationEmails(env, telemetryId, now))];
@@ -57,7 +59,7 @@ export async function flushOutbox(env: Env, telemetryId: string, now: number): P
 /** The webhook, for each escalation of this message not yet delivered; what failed. */
 async function deliverEscalations(env: Env, telemetryId: string, now: number): Promise<string[]> {
   const settings = triageSettings(env);
-  const escalations = await pendingEscalations(env.DB, telemetryId);
+  const escalations = await pendingEscalations(fleetDatabase(env), telemetryId);
   if (escalations.length === 0) return [];
   if (!settings.webhookUrl || !settings.webhookSecret) {
     // Not configured: the escalation stays pending and visible; nothing to retry.
@@ -67,7 +69,7 @@ async function deliverEscalations(env: Env, telemetryId: string, now: number): P
   const failures: string[] = [];
   for (const escalation of escalations) {
     const result = await deliverWebhook(settings.webhookUrl, settings.webhookSecret, escalation.body, now);
-    await recordDelivery(env.DB, escalation.id, now, result.ok ? null : result.error);
+    await recordDelivery(fleetDatabase(env), escalation.id, now, result.ok ? null : result.error);
     if (!result.ok) failures.push(result.error);
   }
   return failures;
@@ -76,7 +78,7 @@ async function deliverEscalations(env: Env, telemetryId: string, now: number): P
 /** The escalation emails of this message still pending (never one being or already sent); what failed. */
 async function sendEscalationEmails(env: Env, telemetryId: string, now: number): Promise<string[]> {
   const failures: string[] = [];
-  for (const id of await pendingEscalationEmails(env.DB, telemetryId)) {
+  for (const id of await pendingEscalationEmails(fleetDatabase(env), telemetryId)) {
     try {
       await sendStoredEmail(env, id, now);
     } catch (error) {

@@ -9,6 +9,7 @@
  */
 import { positiveSeconds } from "../config.ts";
 import type { Env } from "../env.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import type { TriageMessage } from "./message.ts";
 
 /** The cron trigger (wrangler.toml) that runs requeueUntriaged. */
@@ -30,12 +31,15 @@ const SEND_CHUNK = 100;
 
 /** Reads only unresolved critical reports (idx_telemetry_unresolved): an untriaged one is never resolved. */
 export async function requeueUntriaged(env: Env, now: number): Promise<{ requeued: number }> {
-  const { results } = await env.DB.prepare(
-    `SELECT t.id AS telemetry_id, t.node_id, t.type FROM node_telemetry t
-     WHERE t.resolved = 0 AND t.severity = 'critical' AND t.created_at BETWEEN ?1 AND ?2
-       AND NOT EXISTS (SELECT 1 FROM triage_receipts r WHERE r.telemetry_id = t.id)
-     ORDER BY t.created_at LIMIT ?3`,
-  )
+  // Across owners: with D1 sharded by owner (db/shards.ts) a run reads each shard.
+  const d1 = fleetDatabase(env);
+  const { results } = await d1
+    .prepare(
+      `SELECT t.id AS telemetry_id, t.node_id, t.type FROM node_telemetry t
+       WHERE t.resolved = 0 AND t.severity = 'critical' AND t.created_at BETWEEN ?1 AND ?2
+         AND NOT EXISTS (SELECT 1 FROM triage_receipts r WHERE r.telemetry_id = t.id)
+       ORDER BY t.created_at LIMIT ?3`,
+    )
     .bind(now - WAITING_AT_MOST_MS, now - positiveSeconds(env.TRIAGE_REQUEUE_AFTER_SECONDS, DEFAULT_WAITING_AT_LEAST_S) * 1000, MAX_PER_RUN)
     .all<TriageMessage>();
   for (let i = 0; i < results.length; i += SEND_CHUNK) {

@@ -13,6 +13,7 @@ import { TelemetryEventSchema, type TelemetryEvent } from "../../protocol/teleme
 import { isOlder } from "../../protocol/version.ts";
 import { emailSettings, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
+import { fleetDatabase } from "../db/shards.ts";
 import {
   enabledKnownIssues,
   findGroups,
@@ -80,7 +81,7 @@ export async function planTriage(
   const settings = triageSettings(env);
   const needsUpdate =
     match?.fixType === "update" && match.fixVersion && context.nodeVersion && isOlder(context.nodeVersion, match.fixVersion);
-  const release = needsUpdate ? await releaseFor(database(env.DB), context.nodeId, { atLeast: match.fixVersion! }) : null;
+  const release = needsUpdate ? await releaseFor(database(fleetDatabase(env)), context.nodeId, { atLeast: match.fixVersion! }) : null;
   const decision: Decision = decide(
     match && {
       id: match.id,
@@ -134,7 +135,7 @@ export async function planTriage(
       })
     : null;
 
-  const statements = triageStatements(env.DB, {
+  const statements = triageStatements(fleetDatabase(env), {
     context,
     now,
     group: {
@@ -207,22 +208,23 @@ export async function triageTelemetry(
   env: Env,
   telemetryId: string,
   now: number,
-  knownIssues: () => Promise<readonly KnownIssueRow[]> = () => enabledKnownIssues(env.DB),
+  knownIssues: () => Promise<readonly KnownIssueRow[]> = () => enabledKnownIssues(fleetDatabase(env)),
 ): Promise<TriageOutcome> {
-  if (await receiptExists(env.DB, telemetryId)) {
+  const d1 = fleetDatabase(env);
+  if (await receiptExists(d1, telemetryId)) {
     await flushOutbox(env, telemetryId, now);
     return "already_triaged";
   }
-  const context = await loadTriageContext(env.DB, telemetryId);
+  const context = await loadTriageContext(d1, telemetryId);
   if (!context) return "unknown_telemetry";
   if (!isCrash(context)) return "not_a_crash";
   const report = await readCrash(context);
-  const planned = await planTriage(env, report, await findGroups(env.DB, fingerprintsOf(report)), await knownIssues(), now);
+  const planned = await planTriage(env, report, await findGroups(d1, fingerprintsOf(report)), await knownIssues(), now);
   try {
-    await env.DB.batch(planned.statements);
+    await d1.batch(planned.statements);
   } catch (error) {
     // A concurrent delivery of the same message won the race: its batch holds the effects.
-    if (await receiptExists(env.DB, telemetryId)) return "already_triaged";
+    if (await receiptExists(d1, telemetryId)) return "already_triaged";
     throw error;
   }
   await flushOutbox(env, telemetryId, now);
@@ -270,7 +272,7 @@ async function rollbackOf(
 ): Promise<{ version: string; halt: string | null } | null> {
   const version = typeof details?.version === "string" ? details.version : null;
   if (!version) return null;
-  const release = await findRelease(database(env.DB), version);
+  const release = await findRelease(database(fleetDatabase(env)), version);
   if (!release) return { version, halt: null };
   const rollbacks = release.rollbacks + 1;
   const settings = triageSettings(env);

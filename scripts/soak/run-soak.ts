@@ -269,7 +269,7 @@ async function runSoak(
       run: async () => {
         const from = Date.now();
         await edge.kill();
-        say(`edge killed (SIGKILL of wrangler and workerd), restart ${k + 1} of ${settings.edgeKills}`);
+        say(`edge killed (SIGKILL of the edge server and its workerd), restart ${k + 1} of ${settings.edgeKills}`);
         edge = await startEdge(RESTART_WITHIN_MS);
         const seconds = (Date.now() - from) / 1000;
         edgeRestartS.push(Number(seconds.toFixed(1)));

@@ -64,7 +64,7 @@ export function sampleTree(root: number): TreeSample | null {
   return { at: Date.now(), pids, commands, rssMb: rssKb / 1024, cpuSeconds, cpuByCommand, rssMbByCommand, rssMbByPid, rssAnonMbByPid };
 }
 
-/** The wrangler process (and so the tree) serving this local edge: our descendant started with `--port <port>`. */
+/** The wrangler or edge-server process (and so the tree) serving this local edge on that port: one of our descendants. */
 export function edgeRootPid(url: string): number | null {
   const port = new URL(url).port;
   const mine = sampleTree(process.pid);
@@ -72,6 +72,8 @@ export function edgeRootPid(url: string): number | null {
     const args = cmdlineOf(pid);
     const i = args.indexOf("--port");
     if (i >= 0 && args[i + 1] === port && args.some((a) => a.includes("wrangler"))) return pid;
+    // A direct edge (scripts/edge-server.ts) has its settings as one JSON argument.
+    if (args.some((a) => a.endsWith("edge-server.ts")) && args.some((a) => a.includes(`"port":${port},`))) return pid;
   }
   return null;
 }

@@ -17,6 +17,7 @@ import { type InstallersSection, printInstallers } from "./installers.ts";
 import type { D1Section } from "./d1-writes.ts";
 import type { DashboardFigures } from "./dashboard.ts";
 import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
+import { type HeartbeatScaleFigures, printHeartbeatScale } from "./heartbeat-scale.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
 import type { LoadResult } from "./load.ts";
 import type { ReconnectFigures } from "./reconnect.ts";
@@ -28,6 +29,7 @@ export type BenchReport = {
   parts: Part[];
   ingest?: IngestSection;
   heartbeat?: HeartbeatSection;
+  heartbeatScale?: HeartbeatScaleFigures;
   reconnect?: ReconnectFigures;
   d1?: D1Section;
   triage?: TriageFigures;
@@ -47,6 +49,7 @@ export function failuresOf(report: BenchReport): string[] {
     ...report.errors,
     ...(report.ingest?.failures ?? []),
     ...(report.heartbeat?.failures ?? []),
+    ...(report.heartbeatScale?.failures ?? []),
     ...(report.reconnect?.failures ?? []),
     ...(report.d1?.failures ?? []),
     ...(report.agent?.failures ?? []),
@@ -84,6 +87,7 @@ export function printTable(report: BenchReport): void {
   if (report.dashboard) printDashboard(report.dashboard);
   if (report.ingest) printIngest(report.ingest);
   if (report.heartbeat) printHeartbeat(report.heartbeat);
+  if (report.heartbeatScale) printHeartbeatScale(report.heartbeatScale);
   if (report.d1) printD1(report.d1);
   if (report.triage) {
     const t = report.triage;
@@ -325,6 +329,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...(report.triage ?? {}),
     ...triageFigures(report),
     ...(report.hotGroup ?? {}),
+    ...(report.heartbeatScale ?? {}),
     ...(report.reconnect ?? {}),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),

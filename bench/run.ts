@@ -3,6 +3,7 @@
  * run, each part as a ratio because absolute figures on shared 2-core machines are noise:
  *   ingest     POST /api/node/telemetry vs a naive endpoint and a hello-world Worker (bench/ingest.ts)
  *   heartbeat  2,000 WebSocket nodes heartbeating vs a bare Durable Object echo (bench/heartbeat.ts)
+ *   heartbeat-scale heartbeat CPU per frame and edge memory per node at 500 to 4,000 nodes (bench/heartbeat-scale.ts)
  *   reconnect  2,000 nodes back after the edge is killed and restarted, fleet_reconnect_s (bench/reconnect.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
@@ -30,6 +31,7 @@ import { benchD1Writes } from "./d1-writes.ts";
 import { benchDashboard } from "./dashboard.ts";
 import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
+import { benchHeartbeatScale } from "./heartbeat-scale.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchInstallers } from "./installers.ts";
 import { benchHotGroup, benchTriage } from "./triage.ts";
@@ -72,6 +74,7 @@ async function bench(): Promise<boolean> {
 
   if (parts.includes("ingest")) report.ingest = await attempt("ingest", benchIngest);
   if (parts.includes("heartbeat")) report.heartbeat = await attempt("heartbeat", benchHeartbeat);
+  if (parts.includes("heartbeat-scale")) report.heartbeatScale = await attempt("heartbeat-scale", benchHeartbeatScale);
   if (parts.includes("reconnect")) report.reconnect = await attempt("reconnect", benchReconnect);
   if (parts.includes("d1")) report.d1 = await attempt("d1", benchD1Writes);
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);

@@ -6,6 +6,7 @@
 export const PARTS = [
   "ingest",
   "heartbeat",
+  "heartbeat-scale",
   "reconnect",
   "d1",
   "triage",

@@ -68,14 +68,7 @@ export async function benchD1Writes(): Promise<D1Section> {
   const persistDir = await mkdtemp(path.join(tmpdir(), "buhdi-edge-"));
   try {
     log("d1: migrating a local D1 and installing write-counting triggers");
-    await migrateLocalD1(persistDir, false);
-    const tables = (
-      await d1Query<{ name: string }>(
-        persistDir,
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
-      )
-    ).map((row) => row.name);
-    await d1ExecuteFile(persistDir, triggersSql(tables));
+    const tables = await installD1WriteLog(persistDir);
 
     // config given: local-edge does not migrate again (already done, with the triggers on top).
     const edge = await startEdge({
@@ -113,11 +106,43 @@ export async function benchD1Writes(): Promise<D1Section> {
       await stopEdge(edge, { keepState: true });
     }
 
-    const rows = await d1Query<{ seq: number; tbl: string; op: string }>(persistDir, `SELECT seq, tbl, op FROM ${LOG_TABLE} ORDER BY seq`);
-    return summarize(settings, tables, rows, loop);
+    return summarize(settings, tables, await readD1WriteLog(persistDir), loop);
   } finally {
     await rm(persistDir, { recursive: true, force: true });
   }
+}
+
+type LoggedWrite = { seq: number; tbl: string; op: string };
+
+/** Migrates a fresh local D1 in persistDir and logs every row written to it from then on; returns the tables. */
+export async function installD1WriteLog(persistDir: string): Promise<string[]> {
+  await migrateLocalD1(persistDir, false);
+  const tables = (
+    await d1Query<{ name: string }>(
+      persistDir,
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
+    )
+  ).map((row) => row.name);
+  await d1ExecuteFile(persistDir, triggersSql(tables));
+  return tables;
+}
+
+/** Every row written since installD1WriteLog, in order (read once no edge holds persistDir). */
+export function readD1WriteLog(persistDir: string): Promise<LoggedWrite[]> {
+  return d1Query<LoggedWrite>(persistDir, `SELECT seq, tbl, op FROM ${LOG_TABLE} ORDER BY seq`);
+}
+
+/**
+ * The rows written between the last two marker writes (an enrollment code each, createCode),
+ * by "table op"; the window is cut by the writes themselves, with no clocks involved.
+ */
+export function writesBetweenMarkers(rows: LoggedWrite[]): { start: number; writes: Record<string, number>; total: number } {
+  const markers = rows.filter((r) => r.tbl === "enrollment_codes" && r.op === "INSERT").slice(-2);
+  if (markers.length < 2) throw new Error("d1: the window's marker writes are not in the log (were the triggers installed?)");
+  const [start, end] = [markers[0]!.seq, markers[1]!.seq];
+  const writes: Record<string, number> = {};
+  for (const r of rows) if (r.seq > start && r.seq < end) writes[`${r.tbl} ${r.op}`] = (writes[`${r.tbl} ${r.op}`] ?? 0) + 1;
+  return { start, writes, total: Object.values(writes).reduce((a, b) => a + b, 0) };
 }
 
 function triggersSql(tables: string[]): string {
@@ -135,19 +160,9 @@ function triggersSql(tables: string[]): string {
   return `${statements.join("\n")}\n`;
 }
 
-function summarize(
-  settings: D1Section["settings"],
-  tables: string[],
-  rows: { seq: number; tbl: string; op: string }[],
-  loop: LoopResult,
-): D1Section {
+function summarize(settings: D1Section["settings"], tables: string[], rows: LoggedWrite[], loop: LoopResult): D1Section {
   const failures: string[] = [];
-  const markers = rows.filter((r) => r.tbl === "enrollment_codes" && r.op === "INSERT").slice(-2);
-  if (markers.length < 2) throw new Error("d1: the window's marker writes are not in the log (were the triggers installed?)");
-  const [start, end] = [markers[0]!.seq, markers[1]!.seq];
-  const steadyWrites: Record<string, number> = {};
-  for (const r of rows) if (r.seq > start && r.seq < end) steadyWrites[`${r.tbl} ${r.op}`] = (steadyWrites[`${r.tbl} ${r.op}`] ?? 0) + 1;
-  const steadyWritesTotal = Object.values(steadyWrites).reduce((a, b) => a + b, 0);
+  const { start, writes: steadyWrites, total: steadyWritesTotal } = writesBetweenMarkers(rows);
   const startupUpdates = rows.filter((r) => r.seq < start && r.tbl === "nodes" && r.op === "UPDATE").length;
 
   if (loop.answered === 0) failures.push("d1: no heartbeat acknowledged in the window");

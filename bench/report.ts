@@ -18,6 +18,7 @@ import type { D1Section } from "./d1-writes.ts";
 import type { DashboardFigures } from "./dashboard.ts";
 import type { HeartbeatSection, TargetRun } from "./heartbeat.ts";
 import { type HeartbeatScaleFigures, printHeartbeatScale } from "./heartbeat-scale.ts";
+import { type PerNodeFigures, printPerNode } from "./per-node.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
 import type { LoadResult } from "./load.ts";
 import type { ReconnectFigures } from "./reconnect.ts";
@@ -30,6 +31,7 @@ export type BenchReport = {
   ingest?: IngestSection;
   heartbeat?: HeartbeatSection;
   heartbeatScale?: HeartbeatScaleFigures;
+  perNode?: PerNodeFigures;
   reconnect?: ReconnectFigures;
   d1?: D1Section;
   triage?: TriageFigures;
@@ -50,6 +52,7 @@ export function failuresOf(report: BenchReport): string[] {
     ...(report.ingest?.failures ?? []),
     ...(report.heartbeat?.failures ?? []),
     ...(report.heartbeatScale?.failures ?? []),
+    ...(report.perNode?.failures ?? []),
     ...(report.reconnect?.failures ?? []),
     ...(report.d1?.failures ?? []),
     ...(report.agent?.failures ?? []),
@@ -89,6 +92,7 @@ export function printTable(report: BenchReport): void {
   if (report.heartbeat) printHeartbeat(report.heartbeat);
   if (report.heartbeatScale) printHeartbeatScale(report.heartbeatScale);
   if (report.d1) printD1(report.d1);
+  if (report.perNode) printPerNode(report.perNode);
   if (report.triage) {
     const t = report.triage;
     console.log(
@@ -330,6 +334,7 @@ export async function writeResults(report: BenchReport, wranglerVersion: string)
     ...triageFigures(report),
     ...(report.hotGroup ?? {}),
     ...(report.heartbeatScale ?? {}),
+    ...(report.perNode ?? {}),
     ...(report.reconnect ?? {}),
     ...(report.update ?? {}),
     ...(report.remediation ?? {}),

@@ -6,6 +6,7 @@
  *   heartbeat-scale heartbeat CPU per frame and edge memory per node at 500 to 4,000 nodes (bench/heartbeat-scale.ts)
  *   reconnect  2,000 nodes back after the edge is killed and restarted, fleet_reconnect_s (bench/reconnect.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
+ *   per-node   Durable Object wakes and rows, D1 rows and log lines per node-hour at production's pace (bench/per-node.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
  *   hot-group  triage when every report lands in one crash group vs each in its own (bench/triage.ts)
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)
@@ -32,6 +33,7 @@ import { benchDashboard } from "./dashboard.ts";
 import { stopEverything } from "./edges.ts";
 import { benchHeartbeat } from "./heartbeat.ts";
 import { benchHeartbeatScale } from "./heartbeat-scale.ts";
+import { benchPerNode } from "./per-node.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchInstallers } from "./installers.ts";
 import { benchHotGroup, benchTriage } from "./triage.ts";
@@ -77,6 +79,7 @@ async function bench(): Promise<boolean> {
   if (parts.includes("heartbeat-scale")) report.heartbeatScale = await attempt("heartbeat-scale", benchHeartbeatScale);
   if (parts.includes("reconnect")) report.reconnect = await attempt("reconnect", benchReconnect);
   if (parts.includes("d1")) report.d1 = await attempt("d1", benchD1Writes);
+  if (parts.includes("per-node")) report.perNode = await attempt("per-node", benchPerNode);
   if (parts.includes("triage")) report.triage = await attempt("triage", benchTriage);
   if (parts.includes("hot-group")) report.hotGroup = await attempt("hot-group", benchHotGroup);
   if (parts.includes("update")) report.update = await attempt("update", benchUpdate);

@@ -9,6 +9,7 @@ export const PARTS = [
   "heartbeat-scale",
   "reconnect",
   "d1",
+  "per-node",
   "triage",
   "hot-group",
   "update",

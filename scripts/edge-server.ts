@@ -23,7 +23,28 @@ export type ServerOptions = {
   persistDir: string;
   vars: Record<string, string>;
   logLevel: "info" | "warn";
+  /** If set, a Tail Worker POSTs one line per invocation of the Worker here (see INVOCATION_TAIL). */
+  invocationSink?: string;
 };
+
+/**
+ * A Tail Worker that reports each invocation of the edge's Worker and its Durable Objects as
+ * runtime traces them: what woke it (fetch, alarm, a WebSocket message, ...), the class, and how
+ * many log lines it wrote. The benchmark counts wakes and log lines per node-hour with it.
+ */
+const INVOCATION_TAIL = `export default {
+  async tail(items, env) {
+    const lines = items.map((item) => {
+      const event = item.event ?? {};
+      const kind = "getWebSocketEvent" in event ? "websocket_" + event.getWebSocketEvent.webSocketEventType
+        : "request" in event ? "fetch" : "cron" in event ? "scheduled" : "queue" in event ? "queue"
+        : "scheduledTime" in event ? "alarm" : Object.keys(event)[0] ?? "unknown";
+      const path = "request" in event ? new URL(event.request.url).pathname : null;
+      return JSON.stringify({ kind, entrypoint: item.entrypoint ?? null, path, logs: item.logs.length });
+    });
+    await fetch(env.SINK, { method: "POST", body: lines.join("\\n") });
+  },
+};`;
 
 const options = JSON.parse(process.argv[2] ?? "") as ServerOptions;
 const config = unstable_readConfig({ config: options.config });
@@ -51,7 +72,11 @@ const miniflare = new Miniflare(
         scriptPath: options.script,
         // Module names are relative to this; the bundle sits in a temp dir of its own.
         modulesRoot: path.dirname(options.script),
+        ...(options.invocationSink ? { tails: ["invocation-tail"] } : {}),
       },
+      ...(options.invocationSink
+        ? [{ name: "invocation-tail", modules: true, script: INVOCATION_TAIL, bindings: { SINK: options.invocationSink } }]
+        : []),
     ],
   }),
 );

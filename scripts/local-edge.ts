@@ -53,6 +53,10 @@ export type LocalEdgeOptions = {
    * instead of queueing in that proxy.
    */
   direct?: boolean;
+  /** With `direct`: another entry module than the config's `main` (the benchmark's counting wrapper). */
+  entry?: string;
+  /** With `direct`: every invocation of the Worker is POSTed here as a line (edge-server.ts). */
+  invocationSink?: string;
 };
 
 /** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
@@ -87,7 +91,8 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
   // The local send_email binding logs each email at info level; that log is how emails are seen here.
   const emails = options.onEmail ? emailLogReader(options.onEmail, { keepHtmlIn: options.keepEmailHtmlIn }) : null;
   const logLevel: ServerOptions["logLevel"] = options.inheritOutput || emails ? "info" : "warn";
-  const args = await edgeCommand(options.direct ?? false, { config, port, persistDir, vars, logLevel });
+  const served = { config, port, persistDir, vars, logLevel, invocationSink: options.invocationSink };
+  const args = await edgeCommand(options.direct ?? false, served, options.entry);
   const child = spawn(NODE22, args, {
     cwd: REPO_ROOT,
     // Own process group: stop() takes workerd down with wrangler.
@@ -144,9 +149,9 @@ export function scheduledUrl(edgeUrl: string, cron: string): string {
 }
 
 /** The process that serves the edge: wrangler dev, or edge-server.ts on the built Worker. */
-async function edgeCommand(direct: boolean, served: Omit<ServerOptions, "script">): Promise<string[]> {
+async function edgeCommand(direct: boolean, served: Omit<ServerOptions, "script">, entry?: string): Promise<string[]> {
   if (direct) {
-    const options: ServerOptions = { ...served, script: await workerBundle(served.config) };
+    const options: ServerOptions = { ...served, script: await workerBundle(served.config, entry) };
     return [path.join(REPO_ROOT, "scripts", "edge-server.ts"), JSON.stringify(options)];
   }
   return [
@@ -171,20 +176,21 @@ async function edgeCommand(direct: boolean, served: Omit<ServerOptions, "script"
 
 const bundles = new Map<string, Promise<string>>();
 
-/** The Worker as `wrangler deploy` would upload it, built once per config and process. */
-function workerBundle(config: string): Promise<string> {
-  let bundle = bundles.get(config);
+/** The Worker as `wrangler deploy` would upload it (of `entry` instead of `main` if given), built once per process. */
+function workerBundle(config: string, entry?: string): Promise<string> {
+  const key = `${config}\0${entry ?? ""}`;
+  let bundle = bundles.get(key);
   if (!bundle) {
     bundle = (async () => {
       const outdir = await mkdtemp(path.join(tmpdir(), "buhdi-bundle-"));
       process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
-      await run(NODE22, [...WRANGLER, "deploy", "--dry-run", "--config", config, "--outdir", outdir], false);
+      await run(NODE22, [...WRANGLER, "deploy", ...(entry ? [entry] : []), "--dry-run", "--config", config, "--outdir", outdir], false);
       // One module named after the config's `main` (worker/index.ts → index.js; the bench's Workers alike).
       const [script] = (await readdir(outdir)).filter((name) => name.endsWith(".js"));
       if (!script) throw new Error(`wrangler deploy --dry-run wrote no .js to ${outdir}`);
       return path.join(outdir, script);
     })();
-    bundles.set(config, bundle);
+    bundles.set(key, bundle);
   }
   return bundle;
 }

@@ -1,6 +1,6 @@
 /**
  * fleet_reconnect_s: BENCH_RECONNECT_NODES simulated nodes (default 2,000) hold their sockets to
- * a local edge, the edge is SIGKILLed (wrangler and workerd, as a crashed host) and started again
+ * a local edge, the edge is SIGKILLed (its server and workerd, as a crashed host) and started again
  * on the same port and state, and the clock runs until every node has its socket back. Nodes come
  * back as the agent does: the first try at random within the reconnect spread (10 s, the agent's
  * BUHDI_NODE_RECONNECT_SPREAD_MS default), then exponential backoff with full jitter
@@ -46,7 +46,9 @@ export async function benchReconnect(): Promise<ReconnectFigures> {
   const deadlineS = positiveInt("BENCH_RECONNECT_DEADLINE", 300);
   const fdLimit = raiseFdLimit();
   const port = await freePort();
-  let edge: LocalEdge = await startEdge({ port });
+  // Direct (Miniflare, no wrangler dev proxy): while the edge restarts a node is refused, as at a
+  // Cloudflare location, instead of waiting in wrangler dev's proxy for the Worker to be up.
+  let edge: LocalEdge = await startEdge({ port, direct: true });
   const persistDir = edge.persistDir;
   const failures: string[] = [];
   try {
@@ -63,7 +65,7 @@ export async function benchReconnect(): Promise<ReconnectFigures> {
       await edge.kill();
       await stopEdge(edge, { keepState: true }); // forgets the killed one; its state is the next one's
       log("reconnect: edge killed; starting it again on the same port and state");
-      edge = await startEdge({ port, persistDir });
+      edge = await startEdge({ port, persistDir, direct: true });
       const servingAt = performance.now();
       const back = await allBack(fleet.connected, nodes, deadlineS);
       const doneAt = performance.now();

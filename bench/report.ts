@@ -244,14 +244,12 @@ function printIngest(r: IngestSection): void {
 
 function printHeartbeat(r: HeartbeatSection): void {
   const s = r.settings;
-  console.log(`\nWebSocket heartbeats (GET /api/node/connect) vs a bare Durable Object echo, wrangler dev on 127.0.0.1`);
+  console.log(`\nWebSocket heartbeats (GET /api/node/connect) vs a bare Durable Object echo, both on Miniflare directly on 127.0.0.1`);
   console.log(`${s.nodes} nodes (enrolled in ${r.enrollSeconds.toFixed(0)} s), ${s.mode}`);
   console.log(
     `${s.windowSeconds} s window after warm-ups of ${r.echo.warmupSeconds.toFixed(0)} s (echo) and ${r.heartbeat.warmupSeconds.toFixed(0)} s (heartbeat): at least ${s.warmupSeconds} s, and until every socket had its first answer`,
   );
-  console.log(
-    `open files ${r.fdLimit.soft}/${r.fdLimit.hard}; wrangler local observability ${s.localObservability ? "on" : "off"}; µs/f = CPU per answered frame\n`,
-  );
+  console.log(`open files ${r.fdLimit.soft}/${r.fdLimit.hard}; both on Miniflare directly; µs/f = CPU per answered frame\n`);
   const row = (name: string, x: TargetRun) => [
     name,
     `${x.connected}/${x.requested}`,
@@ -265,7 +263,7 @@ function printHeartbeat(r: HeartbeatSection): void {
     x.cost ? String(x.cost.rssMbByCommand.workerd ?? "-") : "-",
   ];
   table([
-    ["target", "sockets", "open s", "frames/s", "p50 ms", "p99 ms", "unanswered", "workerd µs/f", "wrangler µs/f", "workerd MB"],
+    ["target", "sockets", "open s", "frames/s", "p50 ms", "p99 ms", "unanswered", "workerd µs/f", "server µs/f", "workerd MB"],
     row("echo (baseline)", r.echo),
     row("heartbeat", r.heartbeat),
     ...(r.history ? [row(`heartbeat, history every ${r.history.slotSeconds} s`, r.history.run)] : []),

@@ -26,7 +26,7 @@ import { raiseFdLimit, type FdLimit } from "./fd-limit.ts";
 import { enrollFleet } from "./fleet.ts";
 import { heartbeatFrame } from "./payload.ts";
 import { edgeRootPid, sampleTree, type TreeSample } from "./proc-tree.ts";
-import { log, positiveInt, sleep } from "./settings.ts";
+import { log, positiveInt, round, sleep } from "./settings.ts";
 import { closeFleet, openFleet, startLoop, type Member } from "./ws-fleet.ts";
 
 export const HEARTBEAT_CPU_GROWTH_TARGET = 1.2;
@@ -243,11 +243,6 @@ function openFilesOf(pid: number | null): number | null {
 function mbOf(sample: TreeSample | null): number | null {
   const mb = sample?.rssMbByCommand.workerd;
   return mb === undefined ? null : round(mb, 1);
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 export function printHeartbeatScale(f: HeartbeatScaleFigures): void {

@@ -28,7 +28,7 @@ import { installD1WriteLog, readD1WriteLog, writesBetweenMarkers } from "./d1-wr
 import { startEdge, stopEdge } from "./edges.ts";
 import { createCode, createOwner, enrollFleet } from "./fleet.ts";
 import { heartbeatFrame } from "./payload.ts";
-import { log, positiveInt, sleep } from "./settings.ts";
+import { log, positiveInt, round, sleep } from "./settings.ts";
 import { closeFleet, openFleet, startLoop } from "./ws-fleet.ts";
 
 export const PER_NODE_TARGETS = { do_wakes: 12, do_rows_written: 4, d1_rows_written: 1, log_lines: 2 };
@@ -187,9 +187,4 @@ export function printPerNode(f: PerNodeFigures): void {
   );
   row("d1_rows_written_per_node_hour", f.d1_rows_written_per_node_hour, t.d1_rows_written);
   row("log_lines_per_node_hour", f.log_lines_per_node_hour, t.log_lines);
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

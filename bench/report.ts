@@ -22,7 +22,7 @@ import { type PerNodeFigures, printPerNode } from "./per-node.ts";
 import type { IngestSection, Measured } from "./ingest.ts";
 import type { LoadResult } from "./load.ts";
 import type { ReconnectFigures } from "./reconnect.ts";
-import type { Part } from "./settings.ts";
+import { type Part, round } from "./settings.ts";
 
 export const RESULTS_FILE = path.join(REPO_ROOT, "bench-results.json");
 
@@ -527,11 +527,6 @@ function details(r: LoadResult | Measured) {
 /** Details carry raw measurements: three decimals are plenty in the file. */
 function roundNumbers(_key: string, value: unknown): unknown {
   return typeof value === "number" && !Number.isInteger(value) ? round(value, 3) : value;
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function printDashboard(d: DashboardFigures): void {

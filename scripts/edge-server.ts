@@ -28,7 +28,7 @@ export type ServerOptions = {
 };
 
 /**
- * A Tail Worker that reports each invocation of the edge's Worker and its Durable Objects as
+ * A Tail Worker that reports each invocation of the edge's Worker and its Durable Objects as the
  * runtime traces them: what woke it (fetch, alarm, a WebSocket message, ...), the class, and how
  * many log lines it wrote. The benchmark counts wakes and log lines per node-hour with it.
  */

@@ -1,7 +1,8 @@
 /**
  * Runs the real edge locally: `wrangler dev` (workerd) with a migrated local D1,
  * the Queue and the rate limiter, on a port of its own. Used by `npm start`,
- * the Node-side tests and the benchmark, so all of them meet the same runtime.
+ * the Node-side tests and the benchmark, so all of them meet the same runtime; with `direct`,
+ * the same Worker and bindings on Miniflare without wrangler dev's proxy (edge-server.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -59,7 +60,7 @@ export type LocalEdgeOptions = {
   invocationSink?: string;
 };
 
-/** Every wrangler dev this process started and has not seen exit, for stopLocalEdges(). */
+/** Every edge process this process started and has not seen exit, for stopLocalEdges(). */
 const running = new Set<ChildProcess>();
 let refusing = false;
 

@@ -8,6 +8,15 @@ import { VersionSchema } from "./telemetry.ts";
 
 export { MAX_FRAME_BYTES } from "./limits.ts";
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 30;
+/**
+ * Between full heartbeats a node only says it is there: this exact text, answered with PONG_FRAME
+ * by the Workers runtime itself (WebSocket auto-response), so the node's Durable Object is not
+ * woken for a heartbeat that changes nothing. The runtime matches the text byte for byte.
+ */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+/** A node that pings sends its full heartbeat at least this often (the dashboard's chart points). */
+export const DEFAULT_FULL_HEARTBEAT_INTERVAL_SECONDS = 600;
 /** Consecutive failed connects before the node sends its one-shot connection_degraded report. */
 export const WS_FAILURE_THRESHOLD = 5;
 
@@ -79,6 +88,8 @@ export type CommandType = (typeof COMMAND_TYPES)[number];
 /** Node → cloud. */
 export const NodeFrameSchema = z.discriminatedUnion("type", [
   HeartbeatSchema.extend({ type: z.literal("heartbeat") }),
+  /** PING_FRAME, normally answered by the runtime; one that reaches the object (other spacing) is answered there. */
+  z.object({ type: z.literal("ping") }),
   /** Said before a clean shutdown or the computer going to sleep: not an outage. */
   /** `reason` is informational: this agent says "sleep" or "shutdown". */
   z.object({ type: z.literal("going_away"), reason: InformationalWord }),
@@ -105,9 +116,17 @@ export type CommandFrame = {
 
 /** Cloud → node. */
 export type CloudFrame =
-  /** `commands`: how many command frames follow at once (absent from older clouds: read as 0). */
-  | { type: "welcome"; node_id: string; heartbeat_interval_s: number; commands?: number }
+  /**
+   * `commands`: how many command frames follow at once (absent from older clouds: read as 0).
+   * `full_heartbeat_interval_s`: present when this cloud answers PING_FRAME. Such a node then
+   * sends, every heartbeat_interval_s, its full heartbeat when what it says changed (version,
+   * connection state, failure or error count, a sleep to report) or the last full one is this
+   * old, and PING_FRAME otherwise. Without it (an older cloud), every beat is a full heartbeat.
+   */
+  | { type: "welcome"; node_id: string; heartbeat_interval_s: number; full_heartbeat_interval_s?: number; commands?: number }
   | { type: "heartbeat_ack"; at: string }
+  /** The answer to PING_FRAME. */
+  | { type: "pong" }
   | CommandFrame
   | { type: "error"; code: string; message: string };
 

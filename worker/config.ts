@@ -4,7 +4,7 @@
  * that is not what its parser wants falls back to the default instead of
  * failing requests: a typo in a var must not take the edge down.
  */
-import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from "../protocol/messages.ts";
+import { DEFAULT_FULL_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from "../protocol/messages.ts";
 import { addressList, emailAddress } from "./email/address.ts";
 import type { Env } from "./env.ts";
 import type { Timing } from "./node-session/live-state.ts";
@@ -53,11 +53,20 @@ export function heartbeatLogOneIn(env: Env): number {
   return Math.floor(seconds(env.HEARTBEAT_LOG_ONE_IN, 120));
 }
 
+/**
+ * An open socket is looked at for silence every 20 minutes: with a full heartbeat every 10, that
+ * keeps a steady node at about 9 wakes and 4 storage rows an hour (docs/scale.md). A node whose
+ * socket closes is still judged at the grace's end.
+ */
+const DEFAULT_SILENCE_CHECK_SECONDS = 1200;
+
 /** The liveness clock of every NodeSession. */
 export function liveTiming(env: Env): Timing {
   const interval = positiveSeconds(env.HEARTBEAT_INTERVAL_SECONDS, DEFAULT_HEARTBEAT_INTERVAL_SECONDS);
   return {
     heartbeatIntervalMs: interval * 1000,
+    fullHeartbeatIntervalMs: positiveSeconds(env.FULL_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_FULL_HEARTBEAT_INTERVAL_SECONDS) * 1000,
+    silenceCheckMs: seconds(env.SILENCE_CHECK_SECONDS, DEFAULT_SILENCE_CHECK_SECONDS) * 1000,
     // Three missed beats plus a little slack for a slow network.
     offlineGraceMs: positiveSeconds(env.OFFLINE_GRACE_SECONDS, interval * 3 + 5) * 1000,
     flapWindowMs: positiveSeconds(env.FLAP_WINDOW_SECONDS, 600) * 1000,

@@ -16,6 +16,10 @@ export interface Env extends Omit<GeneratedEnv, "TRIAGE_QUEUE"> {
   ESCALATION_WEBHOOK_SECRET?: string;
   /** Silence after which a node is offline; default 3 heartbeat intervals + 5 s. */
   OFFLINE_GRACE_SECONDS?: string;
+  /** A node that pings (instead of heartbeating every interval) sends its full heartbeat at least this often; default 600. */
+  FULL_HEARTBEAT_INTERVAL_SECONDS?: string;
+  /** How often a node's open socket is looked at for silence; default 1200; 0: at the grace's end, like a closed one. */
+  SILENCE_CHECK_SECONDS?: string;
   /** At most one node_offline event per node per this window; default 600. */
   FLAP_WINDOW_SECONDS?: string;
   /** One chart sample per node per this many seconds; default 300. Shortened only to measure what sampling costs (npm run bench). */

@@ -77,6 +77,8 @@ describe("the configuration the Worker reads", () => {
     expect(enrollmentTtlSeconds(envWith({}))).toBe(7 * 24 * 3600);
     expect(liveTiming(envWith({}))).toEqual({
       heartbeatIntervalMs: 30_000,
+      fullHeartbeatIntervalMs: 600_000,
+      silenceCheckMs: 1_200_000,
       offlineGraceMs: 95_000,
       flapWindowMs: 600_000,
       rollupMs: 3_600_000,
@@ -100,6 +102,15 @@ describe("the configuration the Worker reads", () => {
   it("derives the offline grace from the heartbeat interval unless it is set", () => {
     expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1" })).offlineGraceMs).toBe(8_000);
     expect(liveTiming(envWith({ HEARTBEAT_INTERVAL_SECONDS: "1", OFFLINE_GRACE_SECONDS: "3" })).offlineGraceMs).toBe(3_000);
+  });
+
+  it("reads the full heartbeat interval and the open-socket silence check; 0 checks at the grace's end, a bad value is the default", () => {
+    const timing = liveTiming(envWith({ FULL_HEARTBEAT_INTERVAL_SECONDS: "120", SILENCE_CHECK_SECONDS: "0" }));
+    expect(timing.fullHeartbeatIntervalMs).toBe(120_000);
+    expect(timing.silenceCheckMs).toBe(0);
+    for (const value of ["", "0", "-5", "hourly"])
+      expect(liveTiming(envWith({ FULL_HEARTBEAT_INTERVAL_SECONDS: value })).fullHeartbeatIntervalMs).toBe(600_000);
+    for (const value of ["", "-5", "hourly"]) expect(liveTiming(envWith({ SILENCE_CHECK_SECONDS: value })).silenceCheckMs).toBe(1_200_000);
   });
 
   it("gives the default enrollment lifetime for a bad ENROLLMENT_TTL_SECONDS, a negative one included", () => {

@@ -8,14 +8,24 @@ import {
   type LiveState,
   needsD1Sync,
   nextCheckAt,
+  pinged,
   retire,
   seen,
   sleptThrough,
   type Timing,
   upgradeState,
+  withSnapshot,
+  worthPersisting,
 } from "../../worker/node-session/live-state.ts";
 
-const timing: Timing = { heartbeatIntervalMs: 30_000, offlineGraceMs: 95_000, flapWindowMs: 600_000, rollupMs: 3_600_000 };
+const timing: Timing = {
+  heartbeatIntervalMs: 30_000,
+  fullHeartbeatIntervalMs: 600_000,
+  silenceCheckMs: 1_200_000,
+  offlineGraceMs: 95_000,
+  flapWindowMs: 600_000,
+  rollupMs: 3_600_000,
+};
 const beat: Heartbeat = {
   node_id: "6f0b5a0e-1d1c-4b8e-9f57-4a4f0c7f2a11",
   version: "0.3.0",
@@ -105,6 +115,44 @@ describe("an outage the node slept through", () => {
   });
 });
 
+describe("pings the runtime answered", () => {
+  const online = seen(initialState(beat.node_id, "owner"), 1_000, { beat, via: "ws" });
+
+  it("a ping keeps an online node seen, and leaves the heartbeat and when it came alone", () => {
+    const later = pinged(online, 500_000);
+    expect(later.lastSeenAt).toBe(500_000);
+    expect(later.heartbeatAt).toBe(1_000);
+    expect(checkSilence(later, 560_000, timing).presence).toBe("online");
+    expect(checkSilence(online, 560_000, timing).presence).toBe("offline");
+  });
+
+  it("a ping does not bring back a node judged offline, nor move the clock back", () => {
+    const offline = checkSilence(online, 200_000, timing);
+    expect(pinged(offline, 300_000)).toBe(offline);
+    expect(pinged(online, 500)).toBe(online);
+    expect(pinged(online, null)).toBe(online);
+  });
+
+  it("an open socket is looked at no sooner than the silence check; a closed one at the grace's end", () => {
+    expect(nextCheckAt(online, timing, false, 2_000)).toBe(1_000 + 95_000 + 1);
+    expect(nextCheckAt(online, timing, true, 2_000)).toBe(2_000 + 1_200_000);
+    // 0: every open socket is judged at the grace's end too.
+    expect(nextCheckAt(online, { ...timing, silenceCheckMs: 0 }, true, 2_000)).toBe(1_000 + 95_000 + 1);
+  });
+
+  it("a heartbeat that changes nothing but the clock is not worth a storage write however long ago the last one was", () => {
+    const later = seen(online, 1_000 + 6 * 3_600_000, { beat: { ...beat, uptime: 99, memory_mb: 41 }, via: "ws" });
+    expect(worthPersisting(online, later)).toBe(false);
+    expect(worthPersisting(online, seen(online, 5_000, { beat: { ...beat, version: "0.4.0" }, via: "ws" }))).toBe(true);
+  });
+
+  it("the socket's snapshot brings the heartbeat's time and D1's last rollup back after hibernation", () => {
+    const stored = { ...online, synced: { status: "online" as const, version: "0.3.0", at: 1_000 } };
+    const woke = withSnapshot(stored, [{ lastSeenAt: 90_000, heartbeat: beat, heartbeatAt: 60_000, via: "ws", syncedAt: 50_000 }]);
+    expect(woke).toMatchObject({ lastSeenAt: 90_000, heartbeatAt: 60_000, synced: { at: 50_000 } });
+  });
+});
+
 describe("a retired node", () => {
   it("is retired for good: no sign of life, sleep or silence changes it, and nothing watches it", () => {
     const online = seen(initialState(beat.node_id, "owner"), 0, { beat, via: "ws" });
@@ -114,7 +162,8 @@ describe("a retired node", () => {
     expect(seen(retired, 6_000, { beat, via: "ws" })).toBe(retired);
     expect(goingAway(retired)).toBe(retired);
     expect(checkSilence(retired, 10_000_000, timing)).toBe(retired);
-    expect(nextCheckAt(retired, timing)).toBeNull();
+    expect(nextCheckAt(retired, timing, true, 10_000)).toBeNull();
+    expect(nextCheckAt(retired, timing, false, 10_000)).toBeNull();
     expect(retire(retired, 9_000).retiredAt).toBe(5_000);
   });
 

@@ -1,16 +1,20 @@
 /**
- * The node's 24 h history for IT Support's charts lives in its Durable Object's storage: one
- * sample per 5-minute slot (no storage write per heartbeat, no D1 write at all), bounded to 24 h,
- * and drawn on the node detail page.
+ * The node's 24 h history for IT Support's charts lives in its Durable Object: one sample per
+ * 5-minute slot, on the socket until its hour is over, then one storage row per hour in a ring of
+ * 24 (no storage write per heartbeat, no D1 write at all), and drawn on the node detail page.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { HISTORY_SLOT_MS, type HistorySample, type NodeSession } from "../../worker/node-session/node-session.ts";
+import { type HistorySample, readHistory, writeSamples } from "../../worker/node-session/history.ts";
+import type { NodeSession } from "../../worker/node-session/node-session.ts";
 import { call, enrollNode } from "./helpers.ts";
 import { connect, heartbeat, sessionOf } from "./live-helpers.ts";
 
-const slot = (t: number) => t - (t % HISTORY_SLOT_MS);
+const SLOT_MS = 300_000;
+const HOUR_MS = 3_600_000;
+const slot = (t: number) => t - (t % SLOT_MS);
+const sample = (at: number, memory_mb = 50): HistorySample => ({ at, memory_mb, error_count: 0 });
 
 async function supportCookie(): Promise<string> {
   const res = await call("/auth/support", {
@@ -20,6 +24,10 @@ async function supportCookie(): Promise<string> {
     redirect: "manual",
   });
   return (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+}
+
+async function storedKeys(nodeId: string): Promise<string[]> {
+  return runInDurableObject(sessionOf(nodeId), async (_i: NodeSession, state) => [...(await state.storage.list()).keys()]);
 }
 
 describe("a node's 24 h history", () => {
@@ -40,27 +48,56 @@ describe("a node's 24 h history", () => {
     socket.ws.close(1000, "done");
   });
 
-  it("forgets samples older than 24 h", async () => {
+  it("the hour's samples ride on the socket, not in storage, through hibernation; its close stores them", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node, { memory_mb: 61 }));
+    await socket.next("heartbeat_ack");
+    expect((await storedKeys(node.node_id)).filter((k) => k.startsWith("history:"))).toEqual([]);
+    await evictDurableObject(sessionOf(node.node_id), { webSockets: "hibernate" });
+    expect((await sessionOf(node.node_id).history()).map((s) => s.memory_mb)).toEqual([61]);
+
+    socket.ws.close(1000, "done");
+    await socket.closed;
+    await expect.poll(async () => (await storedKeys(node.node_id)).filter((k) => k.startsWith("history:"))).toHaveLength(1);
+    expect((await sessionOf(node.node_id).history()).map((s) => s.memory_mb)).toEqual([61]);
+  });
+
+  it("an hour is one storage row, added to when written again, and replaced by the same hour a day later", async () => {
+    const node = await enrollNode();
+    const hour = Date.now() - (Date.now() % HOUR_MS) - 30 * HOUR_MS;
+    await runInDurableObject(sessionOf(node.node_id), async (_i: NodeSession, state) => {
+      await writeSamples(state.storage, [sample(hour + 1), sample(hour + SLOT_MS)]);
+      await writeSamples(state.storage, [sample(hour + 2 * SLOT_MS), sample(hour + HOUR_MS)]);
+      const rows = await state.storage.list({ prefix: "history:" });
+      expect(rows.size).toBe(2);
+      expect(await readHistory(state.storage, [], hour + 2 * HOUR_MS)).toHaveLength(4);
+
+      await writeSamples(state.storage, [sample(hour + 24 * HOUR_MS + 1, 99)]);
+      expect((await state.storage.list({ prefix: "history:" })).size).toBe(2);
+      const now = hour + 24 * HOUR_MS + 2;
+      // The day-old hour is gone (overwritten); the hour after it is still within 24 h.
+      expect((await readHistory(state.storage, [], now)).map((s) => s.memory_mb)).toEqual([50, 99]);
+    });
+  });
+
+  it("samples stored one key each by the older format are shown, and moved into hour rows by the first hourly write", async () => {
     const node = await enrollNode();
     const socket = await connect(node);
     await socket.next("welcome");
-    socket.send(heartbeat(node));
-    await socket.next("heartbeat_ack");
-    const old = Date.now() - 25 * 3600_000;
+    const recent = Date.now() - 3 * HOUR_MS;
+    const old = Date.now() - 25 * HOUR_MS;
     await runInDurableObject(sessionOf(node.node_id), async (_i: NodeSession, state) => {
-      await state.storage.put(`hist:${String(slot(old)).padStart(15, "0")}`, {
-        at: old,
-        memory_mb: 1,
-        error_count: 0,
-      } satisfies HistorySample);
+      for (const at of [old, recent]) await state.storage.put(`hist:${String(slot(at)).padStart(15, "0")}`, sample(at, 7));
     });
-    const history = await sessionOf(node.node_id).history();
-    expect(history.every((s) => s.at > Date.now() - 24 * 3600_000)).toBe(true);
-    const keys = await runInDurableObject(sessionOf(node.node_id), async (_i: NodeSession, state) => [
-      ...(await state.storage.list({ prefix: "hist:" })).keys(),
-    ]);
-    expect(keys).toHaveLength(history.length);
+    expect((await sessionOf(node.node_id).history()).map((s) => s.at)).toEqual([recent]);
+
+    socket.send(heartbeat(node, { memory_mb: 62 }));
+    await socket.next("heartbeat_ack");
     socket.ws.close(1000, "done");
+    await socket.closed;
+    await expect.poll(async () => (await storedKeys(node.node_id)).filter((k) => k.startsWith("hist:"))).toEqual([]);
+    expect((await sessionOf(node.node_id).history()).map((s) => s.memory_mb)).toEqual([7, 62]);
   });
 
   it("is drawn on IT Support's node detail page, with the node's commands and telemetry; a missing node is a 404 page", async () => {

@@ -1,6 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { PING_FRAME } from "../../protocol/messages.ts";
 import type { NodeSession } from "../../worker/node-session/node-session.ts";
 import type { LiveState } from "../../worker/node-session/live-state.ts";
 import { adminHeaders, call, enrollNode } from "./helpers.ts";
@@ -51,10 +52,16 @@ describe("the live socket", () => {
     expect(res.status).toBe(426);
   });
 
-  it("a connected node is welcomed with the heartbeat interval and shows online", async () => {
+  it("a connected node is welcomed with the heartbeat intervals (pings between full heartbeats) and shows online", async () => {
     const node = await enrollNode();
     const socket = await connect(node);
-    expect(await socket.next("welcome")).toEqual({ type: "welcome", node_id: node.node_id, heartbeat_interval_s: 30, commands: 0 });
+    expect(await socket.next("welcome")).toEqual({
+      type: "welcome",
+      node_id: node.node_id,
+      heartbeat_interval_s: 30,
+      full_heartbeat_interval_s: 600,
+      commands: 0,
+    });
     expect(await liveStatus(node.node_id)).toMatchObject({ status: "online", connected: true });
     socket.ws.close();
   });
@@ -269,6 +276,67 @@ describe("the dead man's switch", () => {
     }
     expect(await eventsOf(node.node_id, "node_offline")).toHaveLength(1);
     expect(await eventsOf(node.node_id, "node_back_online")).toHaveLength(1);
+  });
+});
+
+describe("pings between full heartbeats", () => {
+  const alarmOf = (nodeId: string) => runInDurableObject(sessionOf(nodeId), async (_i: NodeSession, state) => state.storage.getAlarm());
+  const pingedAt = (nodeId: string) =>
+    runInDurableObject(sessionOf(nodeId), async (_i: NodeSession, state) =>
+      state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)),
+    );
+
+  it("a hibernated object's runtime answers a ping with a pong, and the ping keeps the node online past the grace", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node));
+    await socket.next("heartbeat_ack");
+    await evictDurableObject(sessionOf(node.node_id), { webSockets: "hibernate" });
+    expect((await pingedAt(node.node_id))[0]).toBeNull();
+    socket.send(PING_FRAME);
+    await socket.next("pong");
+    // The runtime answered (it keeps the time); the object's own handler would not have.
+    expect((await pingedAt(node.node_id))[0]).toBeInstanceOf(Date);
+
+    // The last heartbeat was 10 minutes ago, the last ping just now: still online, no outage.
+    await silentFor(node.node_id, 10 * 60_000);
+    await runDurableObjectAlarm(sessionOf(node.node_id));
+    expect((await liveStatus(node.node_id)).status).toBe("online");
+    expect(await eventsOf(node.node_id, "node_offline")).toHaveLength(0);
+    socket.ws.close();
+  });
+
+  it("a ping that reaches the object (other spacing) is answered there too", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    await socket.next("welcome");
+    socket.send('{ "type": "ping" }');
+    expect(await socket.next("pong")).toEqual({ type: "pong" });
+    socket.ws.close();
+  });
+
+  it("an open socket is looked at for silence every 20 minutes; one that closes is judged at the grace's end", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node));
+    await socket.next("heartbeat_ack");
+    const opened = Date.now();
+    expect(await alarmOf(node.node_id)).toBeGreaterThanOrEqual(opened + 1_200_000 - 1_000);
+    socket.ws.close(1000, "bye");
+    await socket.closed;
+    await expect.poll(() => alarmOf(node.node_id)).toBeLessThanOrEqual(Date.now() + 95_000 + 1);
+  });
+
+  it("the node page judges silence when it is read, without waiting for the alarm's next look", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    socket.send(heartbeat(node));
+    await socket.next("heartbeat_ack");
+    await silentFor(node.node_id, 10 * 60_000);
+    expect((await liveStatus(node.node_id)).status).toBe("offline");
+    expect(await eventsOf(node.node_id, "node_offline")).toHaveLength(1);
+    expect((await nodeRow(node.node_id))!.status).toBe("offline");
+    socket.ws.close();
   });
 });
 

@@ -302,10 +302,12 @@ describe("verification at the end of the health window", () => {
         await state.storage.put(key, { ...e, since: e.since - ms });
       }
       const live = (await state.storage.get<LiveState>("live"))!;
-      await state.storage.put("live", { ...live, lastSeenAt: live.lastSeenAt! - ms });
+      const earlier = (at: number | null) => (at === null ? null : at - ms);
+      await state.storage.put("live", { ...live, lastSeenAt: earlier(live.lastSeenAt), heartbeatAt: earlier(live.heartbeatAt) });
       for (const ws of state.getWebSockets()) {
-        const snapshot = ws.deserializeAttachment() as { lastSeenAt: number } | null;
-        if (snapshot) ws.serializeAttachment({ ...snapshot, lastSeenAt: snapshot.lastSeenAt - ms });
+        const snapshot = ws.deserializeAttachment() as { lastSeenAt: number; heartbeatAt: number | null } | null;
+        if (snapshot)
+          ws.serializeAttachment({ ...snapshot, lastSeenAt: snapshot.lastSeenAt - ms, heartbeatAt: earlier(snapshot.heartbeatAt) });
       }
     });
     await evictDurableObject(sessionOf(nodeId)); // the alarm runs on what storage says

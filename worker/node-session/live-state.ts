@@ -23,9 +23,11 @@ export type LiveState = {
   nodeId: string;
   ownerId: string;
   presence: Presence;
-  /** Last heartbeat or connect, ms. */
+  /** Last sign of life, ms: a connect, a heartbeat, or a ping the runtime answered (folded in when the object wakes). */
   lastSeenAt: number | null;
   heartbeat: Heartbeat | null;
+  /** When `heartbeat` arrived (its uptime counts from then); pings do not move it. */
+  heartbeatAt: number | null;
   /** How the last heartbeat came: a node on the HTTP fallback is degraded. */
   via: "ws" | "http" | null;
   /** Set while an outage that produced a node_offline event is open. */
@@ -46,6 +48,14 @@ export type LiveState = {
 
 export type Timing = {
   heartbeatIntervalMs: number;
+  /** A node that pings sends its full heartbeat at least this often. */
+  fullHeartbeatIntervalMs: number;
+  /**
+   * While a socket is open, the alarm looks for silence this often (0: at the grace's end, as
+   * when no socket is open). A node's pings do not wake the object, so each look is a wake and
+   * an alarm write; a socket that closes is judged at the grace's end whatever this says.
+   */
+  silenceCheckMs: number;
   /** Silence longer than this is an outage (about 3 intervals). */
   offlineGraceMs: number;
   /** At most one node_offline event per node in this window; more outages are counted into the next. */
@@ -61,6 +71,7 @@ export function initialState(nodeId: string, ownerId: string): LiveState {
     presence: "offline",
     lastSeenAt: null,
     heartbeat: null,
+    heartbeatAt: null,
     via: null,
     outageSince: null,
     lastOfflineEventAt: null,
@@ -80,6 +91,7 @@ export function upgradeState(stored: LiveState): LiveState {
     lastOutage: stored.lastOutage ?? null,
     pendingSleepMarks: stored.pendingSleepMarks ?? [],
     retiredAt: stored.retiredAt ?? null,
+    heartbeatAt: stored.heartbeatAt ?? (stored.heartbeat ? stored.lastSeenAt : null),
   };
 }
 
@@ -97,6 +109,7 @@ export function seen(state: LiveState, now: number, heartbeat?: { beat: Heartbea
   const next: LiveState = { ...state, presence: "online", lastSeenAt: now };
   if (heartbeat) {
     next.heartbeat = heartbeat.beat;
+    next.heartbeatAt = now;
     next.via = heartbeat.via;
   }
   if (state.outageSince !== null) {
@@ -191,10 +204,26 @@ export function checkSilence(state: LiveState, now: number, timing: Timing): Liv
   return next;
 }
 
-/** When the alarm should next look at this node, or null if nothing to watch. */
-export function nextCheckAt(state: LiveState, timing: Timing): number | null {
+/**
+ * The runtime answered a ping at `at` (null: none) without waking the object: a sign of life as
+ * good as a heartbeat for presence, folded in when the object next wakes. It does not end an
+ * outage: a node judged offline comes back with its next connect or full heartbeat.
+ */
+export function pinged(state: LiveState, at: number | null): LiveState {
+  if (at === null || state.presence !== "online" || at <= (state.lastSeenAt ?? 0)) return state;
+  return { ...state, lastSeenAt: at };
+}
+
+/**
+ * When the alarm should next look at this node, or null if nothing to watch. Without a socket,
+ * right at the grace's end. With one, no sooner than `silenceCheckMs` from now: a node on an open
+ * socket pings the runtime, not the object, and a node that dies usually takes its socket with it
+ * (the close is judged at the grace's end); the check is for sockets left open by a vanished node.
+ */
+export function nextCheckAt(state: LiveState, timing: Timing, socketOpen: boolean, now: number): number | null {
   if (state.presence !== "online" || state.lastSeenAt === null) return null;
-  return state.lastSeenAt + timing.offlineGraceMs + 1;
+  const graceEnd = state.lastSeenAt + timing.offlineGraceMs + 1;
+  return socketOpen ? Math.max(graceEnd, now + timing.silenceCheckMs) : graceEnd;
 }
 
 /** D1 hears about a node only when what it shows changes, or at the coarse rollup. */
@@ -205,16 +234,19 @@ export function needsD1Sync(state: LiveState, now: number, timing: Timing): bool
   return state.lastSeenAt !== null && state.lastSeenAt > state.synced.at && now - state.synced.at >= timing.rollupMs;
 }
 
-/** The per-heartbeat part of the state, kept on the socket (attachment) instead of in storage. */
-export type LiveSnapshot = Pick<LiveState, "lastSeenAt" | "heartbeat" | "via">;
+/**
+ * The per-heartbeat part of the state, kept on the socket (attachment) instead of in storage,
+ * with when D1 last heard (so the hourly rollup needs no storage write either).
+ */
+export type LiveSnapshot = Pick<LiveState, "lastSeenAt" | "heartbeat" | "heartbeatAt" | "via"> & { syncedAt?: number };
 
 /**
- * Whether a change must reach durable storage now. A heartbeat that changes nothing
- * but the clock and the counters only updates the socket's attachment, which survives
- * hibernation for free; storage is written when something that matters changed, or
- * every `everyMs` so that even a lost socket leaves a recent last-seen behind.
+ * Whether a change must reach durable storage now. A heartbeat that changes nothing but the
+ * clock and the counters only updates the socket's attachment, which survives hibernation for
+ * free, and a closing socket hands it to storage. Only an object reset with its sockets open (a
+ * deploy) loses it: storage then has the last-seen of the last change, and the node reconnects.
  */
-export function worthPersisting(persisted: LiveState | null, next: LiveState, everyMs: number): boolean {
+export function worthPersisting(persisted: LiveState | null, next: LiveState): boolean {
   if (!persisted) return true;
   return (
     persisted.presence !== next.presence ||
@@ -228,8 +260,8 @@ export function worthPersisting(persisted: LiveState | null, next: LiveState, ev
     persisted.lastOutage !== next.lastOutage ||
     persisted.pendingSleepMarks.length !== next.pendingSleepMarks.length ||
     persisted.retiredAt !== next.retiredAt ||
-    persisted.synced.at !== next.synced.at ||
-    (next.lastSeenAt ?? 0) - (persisted.lastSeenAt ?? 0) >= everyMs
+    persisted.synced.status !== next.synced.status ||
+    persisted.synced.version !== next.synced.version
   );
 }
 
@@ -237,5 +269,12 @@ export function worthPersisting(persisted: LiveState | null, next: LiveState, ev
 export function withSnapshot(state: LiveState, snapshots: LiveSnapshot[]): LiveState {
   const freshest = snapshots.reduce<LiveSnapshot | null>((best, s) => ((s.lastSeenAt ?? 0) > (best?.lastSeenAt ?? 0) ? s : best), null);
   if (!freshest || (freshest.lastSeenAt ?? 0) <= (state.lastSeenAt ?? 0)) return state;
-  return { ...state, lastSeenAt: freshest.lastSeenAt, heartbeat: freshest.heartbeat, via: freshest.via };
+  return {
+    ...state,
+    lastSeenAt: freshest.lastSeenAt,
+    heartbeat: freshest.heartbeat,
+    heartbeatAt: freshest.heartbeatAt ?? freshest.lastSeenAt,
+    via: freshest.via,
+    synced: { ...state.synced, at: Math.max(state.synced.at, freshest.syncedAt ?? 0) },
+  };
 }

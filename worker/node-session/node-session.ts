@@ -15,10 +15,12 @@ import {
   type NodeFrame,
   NodeFrameSchema,
   type NodeStatus,
+  PING_FRAME,
+  PONG_FRAME,
 } from "../../protocol/messages.ts";
 import { describeIssues } from "../../protocol/errors.ts";
 import { isOlder } from "../../protocol/version.ts";
-import { DEFAULT_HISTORY_SLOT_SECONDS, heartbeatLogOneIn, historySlotMs, liveTiming, triageSettings } from "../config.ts";
+import { heartbeatLogOneIn, historySlotMs, liveTiming, triageSettings } from "../config.ts";
 import { database } from "../db/client.ts";
 import { syncNodeStatus } from "../db/node-status.ts";
 import { fleetDatabase, ownerDatabase } from "../db/shards.ts";
@@ -27,6 +29,7 @@ import type { Env } from "../env.ts";
 import { logHeartbeat, logStatusChange } from "./activity-log.ts";
 import { CommandStore, commandFrame, type StoredCommand } from "./commands.ts";
 import { CREDENTIAL_KEY, loadCredential, ownerIfKeyMatches } from "./credential.ts";
+import { flushDue, type HistorySample, migrateLegacySamples, readHistory, sampleDue, writeSamples } from "./history.ts";
 import {
   checkSilence,
   displayStatus,
@@ -36,6 +39,7 @@ import {
   type LiveState,
   needsD1Sync,
   nextCheckAt,
+  pinged,
   seen,
   retire,
   sleptThrough,
@@ -72,8 +76,6 @@ export type LiveStatus = {
 export type EnqueuedCommand = { id: string; expires_at: string; sent: boolean; retired?: true };
 
 const STATE_KEY = "live";
-/** Storage gets the last-seen time at least this often even when nothing else changes. */
-const PERSIST_EVERY_MS = 5 * 60_000;
 /** A failed D1 write is retried this soon by the alarm. */
 const D1_RETRY_MS = 30_000;
 
@@ -95,17 +97,8 @@ const SAME_RUN_MS = 1_000;
 /** At the window's end the last heartbeat may be at most one interval and this old: the node is not overdue. */
 const ON_TIME_SLACK_MS = 5_000;
 
-/**
- * The dashboard's 24 h charts: one sample per 5-minute slot (the first heartbeat in it), kept in
- * this object's storage under `hist:<slot start>`: at most one storage write per node per 5
- * minutes, none in D1, and never more than 288 samples (older ones are deleted as new ones come).
- * HISTORY_SLOT_SECONDS shortens the slot, for the benchmark that measures what sampling costs.
- */
-const HISTORY_PREFIX = "hist:";
-export const HISTORY_SLOT_MS = DEFAULT_HISTORY_SLOT_SECONDS * 1000;
-export const HISTORY_SPAN_MS = 24 * 3600_000;
-export type HistorySample = { at: number; memory_mb: number; error_count: number };
-const historyKey = (slot: number) => `${HISTORY_PREFIX}${String(slot).padStart(15, "0")}`;
+/** What rides on each socket (its attachment): the live snapshot and the chart samples of the hour so far (history.ts). */
+type SocketAttachment = LiveSnapshot & { samples?: HistorySample[]; lastSampleAt?: number | null };
 
 export class NodeSession extends DurableObject<Env> {
   #state: LiveState | null = null;
@@ -117,8 +110,11 @@ export class NodeSession extends DurableObject<Env> {
   #expectations: HealthExpectation[] | null = null;
   /** The run being watched for a window's end; undefined until read after a wake. */
   #run: WatchedRun | null | undefined = undefined;
-  /** The last 5-minute slot a history sample was stored for (read from storage once after a wake). */
-  #historySlot: number | null = null;
+  /** Chart samples not yet in storage (also on the socket, so they outlive hibernation). */
+  #samples: HistorySample[] = [];
+  #lastSampleAt: number | null = null;
+  /** Samples of the older one-key-each format are looked for once per object lifetime. */
+  #legacyMoved = false;
   readonly #commands: CommandStore;
   readonly #timing: Timing;
   readonly #historySlotMs: number;
@@ -130,11 +126,20 @@ export class NodeSession extends DurableObject<Env> {
     this.#timing = liveTiming(env);
     this.#historySlotMs = historySlotMs(env);
     this.#heartbeatLogOneIn = heartbeatLogOneIn(env);
+    // A ping is answered by the runtime without waking this object; the alarm reads when.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     // Runs on every wake from hibernation: one storage read, then the sockets' fresher snapshots.
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.get<LiveState>(STATE_KEY);
+      const attachments = this.#attachments();
       this.#persisted = stored ? upgradeState(stored) : null;
-      this.#state = this.#persisted && withSnapshot(this.#persisted, this.#snapshots());
+      this.#state = this.#persisted && withSnapshot(this.#persisted, attachments);
+      const freshest = attachments.reduce<SocketAttachment | null>(
+        (best, a) => ((a.lastSeenAt ?? 0) >= (best?.lastSeenAt ?? 0) ? a : best),
+        null,
+      );
+      this.#samples = freshest?.samples ?? [];
+      this.#lastSampleAt = freshest?.lastSampleAt ?? null;
     });
   }
 
@@ -165,6 +170,7 @@ export class NodeSession extends DurableObject<Env> {
       type: "welcome",
       node_id: identity.nodeId,
       heartbeat_interval_s: this.#timing.heartbeatIntervalMs / 1000,
+      full_heartbeat_interval_s: this.#timing.fullHeartbeatIntervalMs / 1000,
       commands: pending.length,
     });
     await this.#deliverCommands(now, pending);
@@ -183,11 +189,21 @@ export class NodeSession extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // The socket's snapshot goes with it: keep the last-seen it carried.
-    if (this.#state && this.#state !== this.#persisted) await this.#persist(this.#state);
-    // The program that ran on it may be gone: no fix is verified on its run without a new heartbeat.
-    // (A socket this object closed for a newer one leaves the newer one's run alone.)
-    if (this.ctx.getWebSockets().every((other) => other === ws)) await this.#forgetRun();
+    const last = this.ctx.getWebSockets().every((other) => other === ws);
+    if (this.#state) {
+      // The socket's snapshot goes with it: keep the last-seen it carried (its last ping included)…
+      this.#state = pinged(this.#state, this.#pingAt(ws));
+      if (this.#state !== this.#persisted) await this.#persist(this.#state);
+      // …and judge silence from it at the grace's end, not at the next look for open sockets.
+      if (last) await this.#armAlarm(this.#state, Date.now(), false);
+    }
+    if (last) {
+      // Nothing carries the chart's buffer any more.
+      await this.#flushHistory();
+      // The program that ran on it may be gone: no fix is verified on its run without a new heartbeat.
+      // (A socket this object closed for a newer one leaves the newer one's run alone.)
+      await this.#forgetRun();
+    }
     // Complete the close handshake (hibernated sockets don't get the runtime's automatic reply),
     // echoing the node's code; 1005/1006/1015 are reserved and may not be sent.
     closeQuietly(ws, [1005, 1006, 1015].includes(code) ? 1000 : code, reason);
@@ -208,14 +224,18 @@ export class NodeSession extends DurableObject<Env> {
           return;
         }
         if (this.#state?.presence === "retired") return;
+        await this.#recordHistory(beat, now); // before the update, which puts the buffer on the socket
         await this.#update(null, (state) => this.#seenWithBeat(state, now, beat, "ws"), now);
         await this.#checkExpectations(beat, now);
         await this.#watchRun(beat, now);
-        await this.#recordHistory(beat, now);
         logHeartbeat(beat, this.#heartbeatLogOneIn);
         send(ws, { type: "heartbeat_ack", at: new Date(now).toISOString() });
         return;
       }
+      case "ping":
+        if (this.#state) await this.#update(null, (state) => pinged(state, now), now);
+        send(ws, { type: "pong" });
+        return;
       case "going_away":
         await this.#update(null, goingAway, now);
         return;
@@ -244,9 +264,9 @@ export class NodeSession extends DurableObject<Env> {
   async heartbeat(identity: NodeIdentity, beat: Heartbeat): Promise<LiveStatus> {
     const now = Date.now();
     if (this.#state?.presence === "retired") return this.status();
+    await this.#recordHistory(beat, now);
     await this.#update(identity, (state) => this.#seenWithBeat(state, now, beat, "http"), now);
     await this.#checkExpectations(beat, now);
-    await this.#recordHistory(beat, now);
     return this.status();
   }
 
@@ -297,20 +317,22 @@ export class NodeSession extends DurableObject<Env> {
     await this.#armWindowEnd(now);
   }
 
-  /** The last 24 h of samples, oldest first (and the bound kept: older ones are deleted here too). */
+  /** The last 24 h of chart samples, oldest first. */
   async history(now = Date.now()): Promise<HistorySample[]> {
-    const stored = await this.ctx.storage.list<HistorySample>({ prefix: HISTORY_PREFIX });
-    const cutoff = now - HISTORY_SPAN_MS;
-    const old = [...stored].filter(([, sample]) => sample.at < cutoff).map(([key]) => key);
-    if (old.length > 0) await this.ctx.storage.delete(old);
-    return [...stored.values()].filter((sample) => sample.at >= cutoff);
+    return readHistory(this.ctx.storage, this.#samples, now);
   }
 
   async commands(): Promise<StoredCommand[]> {
     return this.#commands.all();
   }
 
+  /** As of now: a node silent past the grace is judged here too, without waiting for the alarm's next look. */
   async status(): Promise<LiveStatus> {
+    if (this.#state) {
+      const now = Date.now();
+      const pingAt = this.#lastPingAt();
+      await this.#update(null, (state) => checkSilence(pinged(state, pingAt), now, this.#timing), now);
+    }
     const state = this.#state;
     const beat = state?.heartbeat ?? null;
     return {
@@ -333,6 +355,7 @@ export class NodeSession extends DurableObject<Env> {
     this.#alarmAt = null; // a running alarm is no longer set
     if (!this.#state) return;
     const now = Date.now();
+    this.#state = pinged(this.#state, this.#lastPingAt());
     await this.#verifyAtWindowEnd(now);
     await this.#update(null, (state) => checkSilence(state, now, this.#timing), now);
     await this.#armWindowEnd(now);
@@ -353,8 +376,8 @@ export class NodeSession extends DurableObject<Env> {
     let next = change(current);
     if (needsD1Sync(next, now, this.#timing)) next = await this.#syncD1(next, now);
     this.#state = next;
-    if (worthPersisting(this.#persisted, next, PERSIST_EVERY_MS)) await this.#persist(next);
-    else this.#snapshotToSockets(next);
+    if (worthPersisting(this.#persisted, next)) await this.#persist(next);
+    this.#snapshotToSockets(next);
     await this.#armAlarm(next, now);
   }
 
@@ -365,21 +388,41 @@ export class NodeSession extends DurableObject<Env> {
 
   /** Heartbeats that change nothing that matters ride on the socket's attachment: no storage write. */
   #snapshotToSockets(state: LiveState): void {
-    const snapshot: LiveSnapshot = { lastSeenAt: state.lastSeenAt, heartbeat: state.heartbeat, via: state.via };
-    for (const ws of this.ctx.getWebSockets()) {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return;
+    const attachment: SocketAttachment = {
+      lastSeenAt: state.lastSeenAt,
+      heartbeat: state.heartbeat,
+      heartbeatAt: state.heartbeatAt,
+      via: state.via,
+      syncedAt: state.synced.at,
+      samples: this.#samples,
+      lastSampleAt: this.#lastSampleAt,
+    };
+    for (const ws of sockets) {
       try {
-        ws.serializeAttachment(snapshot);
+        ws.serializeAttachment(attachment);
       } catch {
         // closing; its close handler persists the state
       }
     }
   }
 
-  #snapshots(): LiveSnapshot[] {
+  #attachments(): SocketAttachment[] {
     return this.ctx.getWebSockets().flatMap((ws) => {
-      const snapshot = ws.deserializeAttachment() as LiveSnapshot | null;
-      return snapshot ? [snapshot] : [];
+      const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+      return attachment ? [attachment] : [];
     });
+  }
+
+  /** When the runtime last answered a ping on `ws` (null: never). */
+  #pingAt(ws: WebSocket): number | null {
+    return this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null;
+  }
+
+  #lastPingAt(): number | null {
+    const times = this.ctx.getWebSockets().flatMap((ws) => this.#pingAt(ws) ?? []);
+    return times.length === 0 ? null : Math.max(...times);
   }
 
   async #syncD1(state: LiveState, now: number): Promise<LiveState> {
@@ -417,34 +460,40 @@ export class NodeSession extends DurableObject<Env> {
     }
   }
 
-  async #armAlarm(state: LiveState, now: number): Promise<void> {
+  async #armAlarm(state: LiveState, now: number, socketOpen = this.ctx.getWebSockets().length > 0): Promise<void> {
     const retry = needsD1Sync(state, now, this.#timing) ? now + D1_RETRY_MS : null;
-    const check = nextCheckAt(state, this.#timing);
+    const check = nextCheckAt(state, this.#timing, socketOpen, now);
     const wanted = [retry, check].filter((t): t is number => t !== null);
     if (wanted.length === 0) return;
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     const current = this.#alarmAt;
-    // Set only when there is none (or it would fire too late): one write per grace period, not per beat.
+    // Set only when there is none or it would fire too late (an alarm write each time): a look
+    // that comes early finds the node seen since and sets the next one.
     const at = Math.min(...wanted);
-    if (current === null || (retry !== null && current > retry)) {
+    if (current === null || current > at) {
       await this.ctx.storage.setAlarm(at);
       this.#alarmAt = at;
     }
   }
 
+  /** A chart sample for the first heartbeat in its slot, buffered until its hour is over (history.ts). */
   async #recordHistory(beat: Heartbeat, now: number): Promise<void> {
-    const slotMs = this.#historySlotMs;
-    const slot = now - (now % slotMs);
-    if (this.#historySlot === slot) return;
-    if (this.#historySlot === null && (await this.ctx.storage.get(historyKey(slot))) !== undefined) {
-      this.#historySlot = slot;
-      return;
+    if (!sampleDue(this.#lastSampleAt, now, this.#historySlotMs)) return;
+    if (flushDue(this.#samples, now)) await this.#flushHistory();
+    this.#samples = [...this.#samples, { at: now, memory_mb: beat.memory_mb, error_count: beat.error_count }];
+    this.#lastSampleAt = now;
+    // Over HTTP no socket carries the buffer through hibernation.
+    if (this.ctx.getWebSockets().length === 0) await this.#flushHistory();
+  }
+
+  async #flushHistory(): Promise<void> {
+    if (this.#samples.length === 0) return;
+    if (!this.#legacyMoved) {
+      await migrateLegacySamples(this.ctx.storage, Date.now());
+      this.#legacyMoved = true;
     }
-    this.#historySlot = slot;
-    const sample: HistorySample = { at: now, memory_mb: beat.memory_mb, error_count: beat.error_count };
-    // The slot 24 h ago goes as this one comes: the history stays bounded without a scan.
-    await this.ctx.storage.put(historyKey(slot), sample);
-    await this.ctx.storage.delete(historyKey(slot - Math.ceil(HISTORY_SPAN_MS / slotMs) * slotMs));
+    await writeSamples(this.ctx.storage, this.#samples);
+    this.#samples = [];
   }
 
   async #loadExpectations(): Promise<HealthExpectation[]> {
@@ -533,7 +582,8 @@ export class NodeSession extends DurableObject<Env> {
     const beat = state?.heartbeat;
     if (run === null || !state || !beat || state.lastSeenAt === null || state.via !== "ws") return;
     if (this.ctx.getWebSockets().length === 0) return;
-    const sameRun = beat.version === run.version && Math.abs(state.lastSeenAt - beat.uptime - run.startedAt) <= SAME_RUN_MS;
+    const heardAt = state.heartbeatAt ?? state.lastSeenAt;
+    const sameRun = beat.version === run.version && Math.abs(heardAt - beat.uptime - run.startedAt) <= SAME_RUN_MS;
     const onTime = now - state.lastSeenAt <= this.#timing.heartbeatIntervalMs + ON_TIME_SLACK_MS;
     if (!sameRun || !onTime) return;
     const window = triageSettings(this.env).healthyWindowMs;

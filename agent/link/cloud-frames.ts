@@ -19,9 +19,15 @@ const CloudFrameSchema = z.discriminatedUnion("type", [
       .number()
       .positive()
       .max(24 * 3600),
+    full_heartbeat_interval_s: z
+      .number()
+      .positive()
+      .max(24 * 3600)
+      .optional(),
     commands: z.number().int().nonnegative().max(10_000).optional(),
   }),
   z.object({ type: z.literal("heartbeat_ack"), at: z.string() }),
+  z.object({ type: z.literal("pong") }),
   z.object({
     type: z.literal("command"),
     id: z.string().min(1).max(100),
@@ -46,7 +52,7 @@ const CommandEnvelope = z.object({
 });
 const KNOWN_COMMANDS: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
-const KNOWN = new Set(["welcome", "heartbeat_ack", "command", "error"]);
+const KNOWN = new Set(["welcome", "heartbeat_ack", "pong", "command", "error"]);
 
 export function parseCloudFrame(text: string): ParsedCloudFrame {
   let data: unknown;

@@ -3,13 +3,18 @@
  *   - Reconnects with exponential backoff and full jitter (base → cap), never sooner than a
  *     429's Retry-After. A socket that stayed up for a while resets the backoff; one that keeps
  *     dropping at once is backed off like a failed connect, so a flapping cloud gets no storm.
- *   - Heartbeats every interval (the welcome frame's, unless the env overrides it). While the
+ *   - Beats every interval (the welcome frame's, unless the env overrides it). A cloud whose
+ *     welcome names full_heartbeat_interval_s answers PING_FRAME in its runtime, without waking
+ *     the node's Durable Object: on that socket a beat is the full heartbeat only when it is the
+ *     first, when what it says changed (version, connection state, failure or error count, a
+ *     sleep to report) or when the last full one is that old (the dashboard's chart points);
+ *     otherwise it is PING_FRAME. An older cloud gets the full heartbeat every time. While the
  *     socket cannot connect, the heartbeat goes over HTTP with connection_state "degraded",
  *     the first one as soon as the first connect of an outage fails.
  *   - ws_failure_count = consecutive failed connects, back to 0 on a successful connect. At
  *     WS_FAILURE_THRESHOLD the one-shot connection_degraded is handed to onDegraded:
  *     once per outage (a new outage after a successful connect may report again).
- *   - A socket with no answer for 2 intervals is dead (a NAT that forgot us, a laptop lid): it
+ *   - A socket with no answer (an ack, a pong, anything) for 2 intervals is dead (a NAT that forgot us, a laptop lid): it
  *     is dropped and reconnected. wake() does the same at once, after the OS slept, and the
  *     next heartbeat that goes out says how long ago the node stopped running (asleep_for_ms),
  *     so the cloud shows the silence as sleep, not as an outage.
@@ -27,6 +32,7 @@
  * Everything outside (sockets, HTTP, randomness, time through the global timers) is a
  * parameter, so the rules above are tested with fake sockets and fake timers.
  */
+import { PING_FRAME } from "../../protocol/index.ts";
 import type { Heartbeat, NodeFrame } from "../../protocol/index.ts";
 import { RETRY_AFTER_MAX_MS, backoffDelayMs } from "../core/backoff.ts";
 import type { RandomSource } from "../core/backoff.ts";
@@ -63,6 +69,8 @@ export type LinkTiming = {
   defaultIntervalMs: number;
   /** BUHDI_NODE_HEARTBEAT_MS: wins over the welcome frame (tests). */
   intervalOverrideMs: number | null;
+  /** BUHDI_NODE_FULL_HEARTBEAT_MS: wins over the welcome frame's full interval, on a cloud that answers pings (tests). */
+  fullIntervalOverrideMs: number | null;
   /** A socket that stayed up this long resets the reconnect backoff. */
   stableSocketMs: number;
   failureThreshold: number;
@@ -114,6 +122,10 @@ export class LiveLink {
   #httpInFlight = false;
   /** Heartbeats are held until then after going_away "sleep". */
   #sleepHoldUntil = 0;
+  /** This socket's full heartbeat interval: null until a welcome says the cloud answers pings. */
+  #fullIntervalMs: number | null = null;
+  /** The last full heartbeat on this socket: when, and what it said that must reach the cloud at once. */
+  #lastFull: { at: number; says: string } | null = null;
   /** When the node stopped running before the last wake, until a heartbeat has said so. */
   #asleepSince: number | null = null;
   #reconnectTimer: NodeJS.Timeout | null = null;
@@ -245,6 +257,8 @@ export class LiveLink {
     const now = Date.now();
     this.#socket = socket;
     this.#state = "connected";
+    this.#fullIntervalMs = null;
+    this.#lastFull = null;
     this.#openedAt = now;
     this.#lastConnectedAt = now;
     if (this.#wsFailures > 0) this.#deps.log(`connected to the cloud again after ${this.#wsFailures} failed attempts`);
@@ -318,6 +332,11 @@ export class LiveLink {
     switch (frame.type) {
       case "welcome":
         if (this.#deps.timing.intervalOverrideMs === null) this.#intervalMs = Math.max(1000, Math.round(frame.heartbeat_interval_s * 1000));
+        this.#fullIntervalMs =
+          frame.full_heartbeat_interval_s === undefined
+            ? null
+            : (this.#deps.timing.fullIntervalOverrideMs ?? Math.round(frame.full_heartbeat_interval_s * 1000));
+        this.#lastFull = null;
         this.#heartbeatTick(); // the cloud gets the full payload right away, then every interval
         if (this.#firstContact === null && this.#announcedLeft === null) {
           this.#announcedLeft = frame.commands ?? 0;
@@ -326,6 +345,7 @@ export class LiveLink {
         }
         return;
       case "heartbeat_ack":
+      case "pong":
         return;
       case "command":
         void this.#runCommand(socket, frame.id, () => this.#deps.onCommand(frame));
@@ -438,13 +458,23 @@ export class LiveLink {
     const socket = this.#socket;
     if (socket) {
       const asleepSince = this.#asleepSince;
-      if (this.#send({ type: "heartbeat", ...this.#beat("connected") })) {
+      const beat = this.#beat("connected");
+      if (!this.#fullDue(beat)) socket.send(PING_FRAME);
+      else if (this.#send({ type: "heartbeat", ...beat })) {
+        this.#lastFull = { at: Date.now(), says: saysAtOnce(beat) };
         if (this.#asleepSince === asleepSince) this.#asleepSince = null; // said once
       }
       if (!this.#ackTimer) this.#ackTimer = setTimeout(() => this.#onSilent(socket), 2 * this.#intervalMs);
       return;
     }
     if (this.#wsFailures > 0) void this.#httpHeartbeat();
+  }
+
+  /** Whether this beat must be the full heartbeat rather than PING_FRAME (see the header). */
+  #fullDue(beat: Heartbeat): boolean {
+    const last = this.#lastFull;
+    if (this.#fullIntervalMs === null || last === null || beat.asleep_for_ms !== undefined) return true;
+    return last.says !== saysAtOnce(beat) || Date.now() - last.at >= this.#fullIntervalMs;
   }
 
   /** The heartbeat payload, with the sleep it ended if a wake has not been told yet. */
@@ -473,4 +503,9 @@ export class LiveLink {
       this.#httpInFlight = false;
     }
   }
+}
+
+/** What a heartbeat says that the cloud must hear at once; memory, uptime and task time wait for the next full one. */
+function saysAtOnce(beat: Heartbeat): string {
+  return JSON.stringify([beat.version, beat.connection_state, beat.ws_failure_count, beat.error_count]);
 }

@@ -4,6 +4,7 @@
  * default applies) rather than letting a typo make a node hammer the cloud.
  *   BUHDI_NODE_RETRY_TICK_MS        spool retry timer (default 5 s)
  *   BUHDI_NODE_HEARTBEAT_MS         heartbeat interval, wins over the cloud's welcome frame
+ *   BUHDI_NODE_FULL_HEARTBEAT_MS    full heartbeat interval between pings, wins over the welcome frame's
  *   BUHDI_NODE_RECONNECT_BASE_MS    socket reconnect backoff base (1 s) ...
  *   BUHDI_NODE_RECONNECT_CAP_MS     ... and cap (60 s)
  *   BUHDI_NODE_RECONNECT_SPREAD_MS  the first reconnect after a lost socket, at random below this (10 × base)
@@ -47,6 +48,7 @@ export function linkTiming(env: NodeJS.ProcessEnv): LinkTiming {
     reconnectSpreadMs: msFrom(env, "BUHDI_NODE_RECONNECT_SPREAD_MS", 0) ?? 10 * reconnectBaseMs,
     defaultIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000,
     intervalOverrideMs: msFrom(env, "BUHDI_NODE_HEARTBEAT_MS", 100),
+    fullIntervalOverrideMs: msFrom(env, "BUHDI_NODE_FULL_HEARTBEAT_MS", 100),
     stableSocketMs: 30_000,
     failureThreshold: WS_FAILURE_THRESHOLD,
   };

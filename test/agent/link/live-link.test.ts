@@ -4,6 +4,7 @@
  * link against the real edge is in live-connection.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PING_FRAME, PONG_FRAME } from "../../../protocol/index.ts";
 import type { Heartbeat } from "../../../protocol/index.ts";
 import type { CommandAck } from "../../../agent/commands/handler.ts";
 import { LiveLink, SLEEP_HOLD_MS } from "../../../agent/link/live-link.ts";
@@ -15,13 +16,18 @@ type Sent = { type: string; [key: string]: unknown };
 
 class FakeSocket implements LinkSocket {
   sent: Sent[] = [];
+  /** The same frames as sent, byte for byte. */
+  texts: string[] = [];
   handlers: WsHandlers | null = null;
   closedWith: { code: number; reason: string } | null = null;
   terminated = false;
   open = true;
   autoAck: boolean;
-  constructor(autoAck: boolean) {
+  /** Answer pings as the Workers runtime does (defaults to autoAck). */
+  autoPong: boolean;
+  constructor(autoAck: boolean, autoPong = autoAck) {
     this.autoAck = autoAck;
+    this.autoPong = autoPong;
   }
   start(handlers: WsHandlers): void {
     this.handlers = handlers;
@@ -30,8 +36,10 @@ class FakeSocket implements LinkSocket {
     if (!this.open) return false;
     const frame = JSON.parse(text) as Sent;
     this.sent.push(frame);
+    this.texts.push(text);
     if (this.autoAck && frame.type === "heartbeat")
       queueMicrotask(() => this.receive({ type: "heartbeat_ack", at: new Date().toISOString() }));
+    if (this.autoPong && text === PING_FRAME) queueMicrotask(() => this.receive(PONG_FRAME));
     return true;
   }
   async close(code = 1000, reason = ""): Promise<void> {
@@ -61,11 +69,14 @@ const TIMING: LinkTiming = {
   reconnectSpreadMs: 10_000,
   defaultIntervalMs: 30_000,
   intervalOverrideMs: null,
+  fullIntervalOverrideMs: null,
   stableSocketMs: 30_000,
   failureThreshold: 5,
 };
 
-function harness(options: { timing?: Partial<LinkTiming>; random?: number; autoAck?: boolean; onCommand?: LinkDeps["onCommand"] } = {}) {
+function harness(
+  options: { timing?: Partial<LinkTiming>; random?: number; autoAck?: boolean; autoPong?: boolean; onCommand?: LinkDeps["onCommand"] } = {},
+) {
   let cloud: "up" | "down" | Exclude<LinkConnectOutcome, { kind: "open" }> = "down";
   const connects: number[] = [];
   const sockets: FakeSocket[] = [];
@@ -74,11 +85,12 @@ function harness(options: { timing?: Partial<LinkTiming>; random?: number; autoA
   let httpAnswer: HeartbeatOutcome = { kind: "unreachable", reason: "ECONNREFUSED" };
   let errors = 0;
   let connectedCalls = 0;
+  let version = "0.3.0";
   const deps: LinkDeps = {
     connect: async () => {
       connects.push(Date.now());
       if (cloud === "up") {
-        const socket = new FakeSocket(options.autoAck ?? true);
+        const socket = new FakeSocket(options.autoAck ?? true, options.autoPong ?? options.autoAck ?? true);
         sockets.push(socket);
         return { kind: "open", socket };
       }
@@ -91,7 +103,7 @@ function harness(options: { timing?: Partial<LinkTiming>; random?: number; autoA
     },
     heartbeat: (state, wsFailureCount) => ({
       node_id: "8a0c6a56-52a3-4f39-9e9b-0b6c1c4f6f34",
-      version: "0.3.0",
+      version,
       uptime: 1,
       connection_state: state,
       ws_failure_count: wsFailureCount,
@@ -121,6 +133,9 @@ function harness(options: { timing?: Partial<LinkTiming>; random?: number; autoA
     setCloud: (state: typeof cloud) => (cloud = state),
     setHttpAnswer: (answer: HeartbeatOutcome) => (httpAnswer = answer),
     errors: () => errors,
+    /** Something the program caught and survived, counted as the node's own counter does. */
+    countError: () => deps.countError(),
+    setVersion: (next: string) => (version = next),
     connectedCalls: () => connectedCalls,
     last: () => sockets.at(-1)!,
   };
@@ -347,6 +362,100 @@ describe("heartbeats", () => {
     expect(h.sockets).toHaveLength(1);
     expect(h.sockets[0]?.terminated).toBe(false);
     expect(h.sockets[0]?.sentOfType("heartbeat").length).toBeGreaterThanOrEqual(59);
+    await h.link.stop();
+  });
+});
+
+describe("pings between full heartbeats, on a cloud that answers them", () => {
+  const welcome = { type: "welcome", node_id: "n", heartbeat_interval_s: 1, full_heartbeat_interval_s: 5 };
+
+  async function pinging(options: Parameters<typeof harness>[0] = {}) {
+    const h = harness(options);
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    h.last().receive(welcome);
+    await tick(0);
+    return h;
+  }
+  const beats = (h: ReturnType<typeof harness>) => h.last().sent.filter((f) => f.type === "heartbeat" || f.type === "ping");
+
+  it("sends the full heartbeat after the welcome, pings while nothing changes, and the full one again after the full interval", async () => {
+    const h = await pinging();
+    await tick(4_000);
+    expect(beats(h).map((f) => f.type)).toEqual(["heartbeat", "ping", "ping", "ping", "ping"]);
+    await tick(1_000);
+    expect(beats(h).at(-1)?.type).toBe("heartbeat");
+    expect(h.last().sentOfType("heartbeat")).toHaveLength(2);
+    await h.link.stop();
+  });
+
+  it("a ping is the exact text the runtime answers, byte for byte", async () => {
+    const h = await pinging();
+    await tick(1_000);
+    expect(h.last().texts.at(-1)).toBe(PING_FRAME);
+    await h.link.stop();
+  });
+
+  it("a new error count goes out in full at the next beat, then pings resume", async () => {
+    const h = await pinging();
+    await tick(2_000);
+    h.countError();
+    await tick(1_000);
+    expect(beats(h).at(-1)).toMatchObject({ type: "heartbeat", error_count: 1 });
+    await tick(1_000);
+    expect(beats(h).at(-1)?.type).toBe("ping");
+    await h.link.stop();
+  });
+
+  it("a new version goes out in full at the next beat", async () => {
+    const h = await pinging();
+    await tick(1_000);
+    h.setVersion("0.3.1");
+    await tick(1_000);
+    expect(beats(h).at(-1)).toMatchObject({ type: "heartbeat", version: "0.3.1" });
+    await h.link.stop();
+  });
+
+  it("BUHDI_NODE_FULL_HEARTBEAT_MS (the override) wins over the welcome's full interval", async () => {
+    const h = await pinging({ timing: { fullIntervalOverrideMs: 2_000 } });
+    await tick(4_000);
+    expect(beats(h).map((f) => f.type)).toEqual(["heartbeat", "ping", "heartbeat", "ping", "heartbeat"]);
+    await h.link.stop();
+  });
+
+  it("an older cloud, whose welcome names no full interval, gets the full heartbeat every beat", async () => {
+    const h = harness();
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    h.last().receive({ type: "welcome", node_id: "n", heartbeat_interval_s: 1 });
+    await tick(3_000);
+    expect(beats(h).map((f) => f.type)).toEqual(["heartbeat", "heartbeat", "heartbeat", "heartbeat"]);
+    await h.link.stop();
+  });
+
+  it("pings with no pong for 2 intervals: the socket is dead and is reconnected", async () => {
+    const h = await pinging({ autoPong: false });
+    const first = h.last();
+    await tick(1_000); // the first ping; the full heartbeat before it was acked
+    await tick(1_999);
+    expect(first.terminated).toBe(false);
+    await tick(2);
+    expect(first.terminated).toBe(true);
+    expect(h.errors()).toBe(1);
+    await h.link.stop();
+  });
+
+  it("a welcome with a full interval that is not a positive number of seconds is refused as malformed", async () => {
+    const h = harness();
+    h.setCloud("up");
+    h.link.start();
+    await tick(0);
+    h.last().receive({ ...welcome, full_heartbeat_interval_s: 0 });
+    await tick(3_000);
+    expect(h.errors()).toBe(1);
+    expect(h.last().sentOfType("ping")).toHaveLength(0);
     await h.link.stop();
   });
 });

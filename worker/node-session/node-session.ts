@@ -476,10 +476,10 @@ export class NodeSession extends DurableObject<Env> {
     }
   }
 
-  /** A chart sample for the first heartbeat in its slot, buffered until its hour is over (history.ts). */
+  /** A chart sample for the first heartbeat in its slot, buffered until its row (an hour) is over (history.ts). */
   async #recordHistory(beat: Heartbeat, now: number): Promise<void> {
     if (!sampleDue(this.#lastSampleAt, now, this.#historySlotMs)) return;
-    if (flushDue(this.#samples, now)) await this.#flushHistory();
+    if (flushDue(this.#samples, now, this.#historySlotMs)) await this.#flushHistory();
     this.#samples = [...this.#samples, { at: now, memory_mb: beat.memory_mb, error_count: beat.error_count }];
     this.#lastSampleAt = now;
     // Over HTTP no socket carries the buffer through hibernation.
@@ -489,10 +489,10 @@ export class NodeSession extends DurableObject<Env> {
   async #flushHistory(): Promise<void> {
     if (this.#samples.length === 0) return;
     if (!this.#legacyMoved) {
-      await migrateLegacySamples(this.ctx.storage, Date.now());
+      await migrateLegacySamples(this.ctx.storage, Date.now(), this.#historySlotMs);
       this.#legacyMoved = true;
     }
-    await writeSamples(this.ctx.storage, this.#samples);
+    await writeSamples(this.ctx.storage, this.#samples, this.#historySlotMs);
     this.#samples = [];
   }
 

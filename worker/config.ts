@@ -48,9 +48,12 @@ export function archiveRetentionDays(env: Env): number {
   return positiveSeconds(env.TELEMETRY_RETENTION_DAYS, 30);
 }
 
-/** One routine heartbeat in this many is logged (activity-log.ts); 120 unless HEARTBEAT_LOG_ONE_IN says otherwise, 0 for none. */
+/**
+ * One full heartbeat in this many is logged (activity-log.ts): 6 (with one every 10 minutes, about
+ * a line per node-hour) unless HEARTBEAT_LOG_ONE_IN says otherwise, 0 for none. Pings are never seen.
+ */
 export function heartbeatLogOneIn(env: Env): number {
-  return Math.floor(seconds(env.HEARTBEAT_LOG_ONE_IN, 120));
+  return Math.floor(seconds(env.HEARTBEAT_LOG_ONE_IN, 6));
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   count,
   emailSettings,
   enrollmentTtlSeconds,
+  heartbeatLogOneIn,
   historySlotMs,
   liveTiming,
   percent,
@@ -111,6 +112,12 @@ describe("the configuration the Worker reads", () => {
     for (const value of ["", "0", "-5", "hourly"])
       expect(liveTiming(envWith({ FULL_HEARTBEAT_INTERVAL_SECONDS: value })).fullHeartbeatIntervalMs).toBe(600_000);
     for (const value of ["", "-5", "hourly"]) expect(liveTiming(envWith({ SILENCE_CHECK_SECONDS: value })).silenceCheckMs).toBe(1_200_000);
+  });
+
+  it("logs one full heartbeat in 6 (about a line per node-hour) unless HEARTBEAT_LOG_ONE_IN says otherwise; 0 logs none", () => {
+    expect(heartbeatLogOneIn(envWith({}))).toBe(6);
+    expect(heartbeatLogOneIn(envWith({ HEARTBEAT_LOG_ONE_IN: "0" }))).toBe(0);
+    expect(heartbeatLogOneIn(envWith({ HEARTBEAT_LOG_ONE_IN: "many" }))).toBe(6);
   });
 
   it("gives the default enrollment lifetime for a bad ENROLLMENT_TTL_SECONDS, a negative one included", () => {

@@ -17,8 +17,16 @@ export const FAST_NODE_ENV = {
   BUHDI_NODE_RESTART_BASE_MS: "100",
 };
 
-/** The edge's clock for tests: 1 s heartbeats, offline after 3 s of silence. */
-export const FAST_EDGE_VARS = { HEARTBEAT_INTERVAL_SECONDS: "1", OFFLINE_GRACE_SECONDS: "3" };
+/**
+ * The edge's clock for tests, production's at about 1/30: 1 s beats, offline after 3 s of silence,
+ * a full heartbeat at least every 20 s (pings between), an open socket looked at every 40 s.
+ */
+export const FAST_EDGE_VARS = {
+  HEARTBEAT_INTERVAL_SECONDS: "1",
+  OFFLINE_GRACE_SECONDS: "3",
+  FULL_HEARTBEAT_INTERVAL_SECONDS: "20",
+  SILENCE_CHECK_SECONDS: "40",
+};
 
 export type LiveNode = {
   supervisor: ChildProcess;

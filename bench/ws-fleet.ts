@@ -14,6 +14,8 @@ export type Member = {
   key: string;
   /** The frame this socket sends, again and again. */
   frame: string;
+  /** Frames sent in turn instead (a full heartbeat, then pings, as a node on a cloud that answers them). */
+  cycle?: string[];
 };
 
 export type OpenSettings = { concurrency: number; handshakeTimeoutMs: number; deadlineMs: number };
@@ -134,6 +136,7 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
   const sentAt = new Float64Array(n);
   const answeredInWindow = new Uint8Array(n);
   const answeredEver = new Uint8Array(n);
+  const sentCount = new Uint32Array(n);
   let answeredOnce = 0;
   const timers: NodeJS.Timeout[] = [];
 
@@ -141,7 +144,9 @@ export function startLoop(fleet: Fleet, mode: LoopMode, isAnswer: (message: stri
     const ws = fleet.sockets[i]!;
     if (phase === "done" || ws.readyState !== WebSocket.OPEN) return;
     sentAt[i] = performance.now();
-    ws.send(fleet.members[i]!.frame);
+    const { frame, cycle } = fleet.members[i]!;
+    ws.send(cycle ? cycle[sentCount[i]! % cycle.length]! : frame);
+    sentCount[i]! += 1;
   };
   fleet.sockets.forEach((ws, i) => {
     ws.removeAllListeners();

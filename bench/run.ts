@@ -6,7 +6,7 @@
  *   heartbeat-scale heartbeat CPU per frame and edge memory per node at 500 to 4,000 nodes (bench/heartbeat-scale.ts)
  *   reconnect  2,000 nodes back after the edge is killed and restarted, fleet_reconnect_s (bench/reconnect.ts)
  *   d1         D1 writes per node-hour in steady state, counted by SQLite triggers (bench/d1-writes.ts)
- *   per-node   Durable Object wakes and rows, D1 rows and log lines per node-hour at production's pace (bench/per-node.ts)
+ *   per-node   Durable Object wakes and rows, D1 rows and log lines per node-hour on the deployed settings (bench/per-node.ts)
  *   triage     crash reports through the queue consumer per second with 200 enabled patterns (bench/triage.ts)
  *   hot-group  triage when every report lands in one crash group vs each in its own (bench/triage.ts)
  *   update     SOFTWARE_UPDATE queued → node healthy on the new version, and the bundle's size (bench/update.ts)

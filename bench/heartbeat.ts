@@ -35,6 +35,12 @@
  * 2-5 heartbeats per node per second that is one sample per 6-15 heartbeats, near production's
  * one per 10 (30 s heartbeats, 5-minute slots); the run reports the rate it had, and the CPU per
  * frame against the first run gives the cost of one sample.
+ *
+ * What the fleet's beats cost as nodes send them. Today's agent sends the full heartbeat once in
+ * 20 beats (every 10 minutes) and `{"type":"ping"}` between, which the runtime answers without
+ * waking the object (matched byte for byte, so nothing else gets through as a ping). The same
+ * edge is measured once more in that mix, closed loop: beat_mix_ratio_vs_echo is its answers/s
+ * over the echo's (information; the headline stays the full heartbeat against the echo).
  */
 import path from "node:path";
 import type { LocalEdge } from "../scripts/local-edge.ts";
@@ -42,6 +48,12 @@ import { REPO_ROOT } from "../scripts/local-edge.ts";
 import { startEdges, stopEdge } from "./edges.ts";
 import { raiseFdLimit, type FdLimit } from "./fd-limit.ts";
 import { enrollFleet, type EnrolledNode } from "./fleet.ts";
+import {
+  DEFAULT_FULL_HEARTBEAT_INTERVAL_SECONDS,
+  DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+  PING_FRAME,
+  PONG_FRAME,
+} from "../protocol/messages.ts";
 import { heartbeatFrame } from "./payload.ts";
 import { edgeRootPid, sampleTree, type TreeSample } from "./proc-tree.ts";
 import { log, positiveInt, sleep } from "./settings.ts";
@@ -104,6 +116,8 @@ export type HeartbeatSection = {
   /** Echo's workerd CPU per frame ÷ heartbeat's: the same comparison in CPU, which the machine's other load hardly moves. */
   cpuRatio: number | null;
   history: HistoryRun | null;
+  /** Production's mix of beats (a full heartbeat, then pings) on the same edge. */
+  mix: { run: TargetRun; ratio: number; cpuRatio: number | null } | null;
   productionSamplesPerHeartbeat: number;
   targetRatio: number;
   failures: string[];
@@ -135,6 +149,7 @@ export async function benchHeartbeat(): Promise<HeartbeatSection> {
     await stopEdge(echoEdge!);
     const isAck = (m: string) => m.includes('"type":"heartbeat_ack"');
     const heartbeat = await measure("heartbeat", edge!, members, settings, isAck);
+    const mixed = await measure("beats, production's mix", edge!, mixOf(members), settings, (m) => m === PONG_FRAME || isAck(m));
 
     // The same edge and state (the enrolled nodes), restarted with the history sampled every few seconds.
     log(`heartbeat: restarting the edge with HISTORY_SLOT_SECONDS=${settings.historySlotSeconds}`);
@@ -169,9 +184,15 @@ export async function benchHeartbeat(): Promise<HeartbeatSection> {
       ratio: ratioOf(heartbeat, echo),
       cpuRatio: cpuRatioOf(heartbeat, echo),
       history,
+      mix: { run: mixed, ratio: ratioOf(mixed, echo), cpuRatio: cpuRatioOf(mixed, echo) },
       productionSamplesPerHeartbeat: PRODUCTION_SAMPLES_PER_HEARTBEAT,
       targetRatio: HEARTBEAT_TARGET_RATIO,
-      failures: [...problems("heartbeat", heartbeat), ...problems("echo", echo), ...problems("heartbeat with history", sampled)],
+      failures: [
+        ...problems("heartbeat", heartbeat),
+        ...problems("beats, production's mix", mixed),
+        ...problems("echo", echo),
+        ...problems("heartbeat with history", sampled),
+      ],
     };
   } finally {
     await Promise.allSettled([stopEdge(edge!), stopEdge(echoEdge!), ...(sampling ? [stopEdge(sampling)] : [])]);
@@ -190,6 +211,12 @@ function cpuRatioOf(run: TargetRun, baseline: TargetRun): number | null {
 
 function membersOf(nodes: EnrolledNode[]): Member[] {
   return nodes.map((node) => ({ key: node.key, frame: heartbeatFrame(node.nodeId) }));
+}
+
+/** The agent's beats on a cloud that answers pings: the full heartbeat, then pings until the next (20 in all). */
+function mixOf(members: Member[]): Member[] {
+  const pings = Array<string>(DEFAULT_FULL_HEARTBEAT_INTERVAL_SECONDS / DEFAULT_HEARTBEAT_INTERVAL_SECONDS - 1).fill(PING_FRAME);
+  return members.map((member) => ({ ...member, cycle: [member.frame, ...pings] }));
 }
 
 async function measure(

@@ -62,24 +62,34 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs?: 
   return collect(spawnCli(args, env), timeoutMs);
 }
 
-/** Resolves once the child printed `text` on stdout. */
+/** Resolves once the child printed `text` on stdout; a failure shows its stderr too (why it died). */
 export function waitForOutput(child: ChildProcess, text: string | RegExp, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`no ${String(text)} within ${timeoutMs} ms; got: ${seen}`)), timeoutMs);
+    let errors = "";
+    const onError = (d: Buffer): void => {
+      errors += d.toString();
+    };
+    child.stderr?.on("data", onError);
+    const failed = (why: string) => {
+      child.stderr?.off("data", onError);
+      reject(new Error(`${why}; got: ${seen}${errors ? `; stderr: ${errors}` : ""}`));
+    };
+    const timer = setTimeout(() => failed(`no ${String(text)} within ${timeoutMs} ms`), timeoutMs);
     const onData = (d: Buffer): void => {
       seen += d.toString();
       const match = typeof text === "string" ? seen.includes(text) : text.test(seen);
       if (match) {
         clearTimeout(timer);
         child.stdout?.off("data", onData);
+        child.stderr?.off("data", onError);
         resolve(seen);
       }
     };
     child.stdout?.on("data", onData);
     child.once("exit", () => {
       clearTimeout(timer);
-      reject(new Error(`exited before printing ${String(text)}; got: ${seen}`));
+      failed(`exited before printing ${String(text)}`);
     });
   });
 }

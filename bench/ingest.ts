@@ -1,6 +1,6 @@
 /**
  * Requests/s and p99 of `POST /api/node/telemetry` on the real edge, against two baselines under
- * the same runtime (wrangler dev / workerd) and the same load generator, measured one after the
+ * the same runtime (workerd through Miniflare, without wrangler dev's proxy) and the same load generator, measured one after the
  * other, because absolute figures on shared 2-core machines are noise:
  *   - the naive endpoint (bench/naive): the same route as a first implementation would write it on
  *     the same D1 schema (node looked up by its key in D1, row inserted, 202; crash reports also
@@ -12,7 +12,7 @@
  *   - crash reports: critical, so each one is also put on the triage queue and triaged by the
  *     queue consumer in the same workerd, on the same cores;
  *   - non-critical reports (connection_degraded, error, health in turn): stored, no queue.
- * Also CPU per answered request of the edge's processes (workerd; node = wrangler itself), which
+ * Also CPU per answered request of the edge's processes (workerd; node = the Miniflare host), which
  * the machine's other load moves less than requests/s; and what the local emulation of the
  * rate-limit binding costs per call (a Durable Object with a SQLite write in Miniflare, not in
  * production): the naive Worker's one-call probe route minus its answer-only route. The real
@@ -22,21 +22,14 @@
  * reports last; the naive edge is stopped after its crash reports, so that the triage it still
  * has queued does not compete with the real edge's crash-report run.
  *
- * Every Worker runs with two dev-only parts of wrangler dev switched off (BENCH_INGEST_DEVTOOLS=1
- * turns them back on for all, to see what they cost):
- *   - local observability (X_LOCAL_OBSERVABILITY=false): a trace of every invocation and every
- *     console.log streamed into a SQLite trace store in the same workerd;
- *   - the DevTools inspector proxy: wrangler dev connects it to the runtime whether or not a
- *     DevTools window is open, and then every console.log becomes a CDP message into the proxy
- *     Worker, which POSTs a debug-log copy of it to wrangler's Node process (~0.7 ms of Node CPU
- *     per log line, measured). wrangler dev has no flag for this; it leaves the proxy out when
- *     VSCODE_INSPECTOR_OPTIONS is set (VS Code's debug terminal), so that is what is set.
- * Neither exists in production, where Workers Logs collects the request's log line outside
- * the isolate. The edge still writes its one JSON log line per request; workerd still writes
- * it to stdout and wrangler still reads and parses it.
+ * Every Worker runs on Miniflare directly (scripts/edge-server.ts), as the heartbeat part does:
+ * under wrangler dev its proxy, a second workerd, carried every request of both sides, and its
+ * local observability and DevTools inspector proxy added dev-only work to each log line. The
+ * edge still writes its one JSON log line per request, which workerd writes to stdout and the
+ * Miniflare host reads; in production Workers Logs collects it outside the isolate.
  *
  * Settings (env): BENCH_DURATION (s, default 15), BENCH_WARMUP (s, default 3),
- * BENCH_CONNECTIONS (default 10), BENCH_INGEST_DEVTOOLS=1.
+ * BENCH_CONNECTIONS (default 10).
  */
 import path from "node:path";
 import type { LocalEdge } from "../scripts/local-edge.ts";
@@ -63,14 +56,14 @@ const MEASURE_HEADROOM = 2.5;
 
 /** A measured run plus the CPU the target's process tree spent per answered request. */
 export type Measured = LoadResult & {
-  /** µs of CPU per answered request, by process name (workerd, node = wrangler itself). */
+  /** µs of CPU per answered request, by process name (workerd, node = the Miniflare host). */
   cpuUsPerRequest: Record<string, number> | null;
   /** µs of CPU per answered request of this process, where autocannon runs (the load generator). */
   clientCpuUsPerRequest: number;
 };
 
 export type IngestSection = {
-  settings: { connections: number; durationSeconds: number; warmupSeconds: number; devtools: boolean };
+  settings: { connections: number; durationSeconds: number; warmupSeconds: number };
   /** Crash reports: the real endpoint and its baselines. */
   hello: Measured;
   naive: Measured;
@@ -97,18 +90,16 @@ export async function benchIngest(): Promise<IngestSection> {
     connections: positiveInt("BENCH_CONNECTIONS", 10),
     durationSeconds: positiveInt("BENCH_DURATION", 15),
     warmupSeconds: positiveInt("BENCH_WARMUP", 3),
-    devtools: process.env.BENCH_INGEST_DEVTOOLS === "1",
   };
-  log(`ingest: starting the edge and the hello-world Worker (wrangler dev, devtools ${settings.devtools ? "on" : "off"})`);
-  const env: Record<string, string> = settings.devtools ? {} : { X_LOCAL_OBSERVABILITY: "false", VSCODE_INSPECTOR_OPTIONS: "{}" };
-  const [ingestEdge, helloEdge] = await startEdges([{}, { config: HELLO_CONFIG }], env);
+  log("ingest: starting the edge and the hello-world Worker (Miniflare directly)");
+  const [ingestEdge, helloEdge] = await startEdges([{ direct: true }, { config: HELLO_CONFIG, direct: true }]);
   let naiveEdge: LocalEdge | undefined;
   try {
     const pool = await NodeKeyPool.create(ingestEdge!);
     await pool.ensureRoomFor(WARMUP_RPS_ALLOWANCE * settings.warmupSeconds * 2);
     log(`ingest: enrolled ${pool.size} nodes for the warm-ups; starting the naive Worker with the same nodes`);
     const naiveKeys = [...pool.keys()];
-    naiveEdge = await startNaiveEdge(pool, env);
+    naiveEdge = await startNaiveEdge(pool);
 
     // Same request to every target: the baselines get the same JSON and headers (a real node
     // key; hello ignores it, naive looks it up), so body size, parsing on the client and transfer

@@ -4,8 +4,9 @@
  * can send both the very same requests with the same node keys.
  *
  * The nodes are copied as SQL rows rather than enrolled through an API because the naive Worker
- * has none: its D1 is migrated with the repo's migrations and seeded before its wrangler dev
- * starts (d1-local.ts: never while a wrangler dev holds the same persist dir).
+ * has none: its D1 is migrated with the repo's migrations and seeded before its edge starts
+ * (d1-local.ts: never while an edge holds the same persist dir). It runs on Miniflare directly,
+ * as the real edge it is compared with does.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,17 +14,17 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type LocalEdge, migrateLocalD1, REPO_ROOT } from "../scripts/local-edge.ts";
 import { d1ExecuteFile } from "./d1-local.ts";
-import { type EdgeEnv, startEdges } from "./edges.ts";
+import { startEdges } from "./edges.ts";
 import type { NodeKeyPool } from "./fleet.ts";
 
 const NAIVE_CONFIG = path.join(REPO_ROOT, "bench", "naive", "wrangler.toml");
 
-export async function startNaiveEdge(pool: NodeKeyPool, env: EdgeEnv): Promise<LocalEdge> {
+export async function startNaiveEdge(pool: NodeKeyPool): Promise<LocalEdge> {
   const persistDir = await mkdtemp(path.join(tmpdir(), "buhdi-bench-naive-"));
   try {
     await migrateLocalD1(persistDir, false);
     await d1ExecuteFile(persistDir, seedSql(pool));
-    const [edge] = await startEdges([{ config: NAIVE_CONFIG, persistDir }], env);
+    const [edge] = await startEdges([{ config: NAIVE_CONFIG, persistDir, direct: true }]);
     return edge!;
   } catch (error) {
     await rm(persistDir, { recursive: true, force: true });

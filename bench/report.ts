@@ -71,8 +71,8 @@ function triageRatio(report: BenchReport): number | null {
 }
 
 /**
- * A baseline's CPU per request ÷ the real endpoint's: the edge's whole process tree (workerd and
- * wrangler) plus autocannon's share in this process. On a machine doing nothing else, where
+ * A baseline's CPU per request ÷ the real endpoint's: the edge's whole process tree (workerd and the
+ * Miniflare host) plus autocannon's share in this process. On a machine doing nothing else, where
  * throughput is bound by CPU, this is what the requests/s ratio would be; the shared machine's
  * other load moves it much less than requests/s (the same hello Worker measured 1138 and 561
  * req/s a minute apart). `less`: µs taken off the real endpoint's side (information only).
@@ -166,13 +166,13 @@ export function printTable(report: BenchReport): void {
 
 function printIngest(r: IngestSection): void {
   const s = r.settings;
-  console.log(`\nPOST /api/node/telemetry vs a naive endpoint and hello-world, wrangler dev (workerd) on 127.0.0.1, autocannon`);
+  console.log(
+    `\nPOST /api/node/telemetry vs a naive endpoint and hello-world, all on Miniflare directly (workerd) on 127.0.0.1, autocannon`,
+  );
   console.log(
     `${s.connections} connections, ${s.durationSeconds} s each after ${s.warmupSeconds} s warm-up, ${r.nodes} nodes (${r.naiveNodes} in the naive Worker's D1), ${os.availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
   );
-  console.log(
-    `wrangler's local observability and DevTools inspector proxy ${s.devtools ? "on" : "off"} for all; µs/req = CPU per answered request\n`,
-  );
+  console.log("µs/req = CPU per answered request\n");
   const cpu = (x: Measured, command: string) => (x.cpuUsPerRequest ? String(x.cpuUsPerRequest[command] ?? 0) : "-");
   const row = (name: string, x: Measured) => [
     name,
@@ -199,7 +199,7 @@ function printIngest(r: IngestSection): void {
       "errors",
       "timeouts",
       "workerd µs/req",
-      "wrangler µs/req",
+      "host µs/req",
       "autocannon µs/req",
     ],
     row("hello, crash-report bodies", r.hello),
@@ -222,7 +222,7 @@ function printIngest(r: IngestSection): void {
   );
   if (f.crash_ingest_cpu_ratio_vs_naive !== null && f.ingest_cpu_ratio_vs_naive !== null) {
     console.log(
-      `in CPU per request (workerd + wrangler + autocannon), naive / ingest = ${f.crash_ingest_cpu_ratio_vs_naive.toFixed(3)} crash reports, ${f.ingest_cpu_ratio_vs_naive.toFixed(3)} non-critical`,
+      `in CPU per request (workerd + Miniflare host + autocannon), naive / ingest = ${f.crash_ingest_cpu_ratio_vs_naive.toFixed(3)} crash reports, ${f.ingest_cpu_ratio_vs_naive.toFixed(3)} non-critical`,
     );
   }
   console.log(
@@ -234,7 +234,7 @@ function printIngest(r: IngestSection): void {
   if (f.rate_limit_local_us_per_request !== null) {
     console.log(
       `the local rate-limit binding (a Durable Object with a SQLite write in Miniflare, not in production) costs ${f.rate_limit_local_us_per_request} µs of CPU per call ` +
-        `(probe rows: one call minus answer only, workerd + wrangler); it stays in ingest's figures` +
+        `(probe rows: one call minus answer only, workerd + Miniflare host); it stays in ingest's figures` +
         (f.ingest_cpu_ratio_vs_naive_without_local_rate_limit === null
           ? ""
           : `; without it, by CPU, naive / ingest would be ${f.ingest_cpu_ratio_vs_naive_without_local_rate_limit.toFixed(3)} non-critical, ${f.crash_ingest_cpu_ratio_vs_naive_without_local_rate_limit!.toFixed(3)} crash reports`),
@@ -406,12 +406,11 @@ function ingestFigures(r: IngestSection) {
     // Information only (the figures above keep the rate limit): the CPU ratios with the local emulation's cost taken out.
     ingest_cpu_ratio_vs_naive_without_local_rate_limit: rateLimit === null ? null : cpu(r.naiveNonCritical, r.ingestNonCritical, rateLimit),
     crash_ingest_cpu_ratio_vs_naive_without_local_rate_limit: rateLimit === null ? null : cpu(r.naive, r.ingest, rateLimit),
-    ingest_devtools: r.settings.devtools,
   };
 }
 
 /**
- * What one call of the local rate-limit binding costs the edge's processes (workerd + wrangler),
+ * What one call of the local rate-limit binding costs the edge's processes (workerd + Miniflare host),
  * µs per request: the probe that calls it once minus the probe that only answers; null without CPU samples.
  */
 function localRateLimitUs(r: IngestSection): number | null {
@@ -504,9 +503,7 @@ function ingestDetails(r: IngestSection) {
       baseline: "the same JSON bodies and node keys POSTed to the naive endpoint (bench/naive) and to a hello-world Worker",
       rate_limit_probe:
         "the naive Worker's POST /api/bench/rate-limit (one binding call) minus POST /api/bench/answer, non-critical bodies",
-      devtools: r.settings.devtools
-        ? "wrangler's local observability and DevTools inspector proxy on (its defaults)"
-        : "wrangler's local observability and DevTools inspector proxy off, for every Worker",
+      runtime: "every Worker on Miniflare directly (scripts/edge-server.ts), without wrangler dev's proxy",
     },
     hello: details(r.hello),
     naive: details(r.naive),

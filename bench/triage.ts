@@ -9,7 +9,7 @@
  * through the support API), so it includes the local queue's delivery. When triage keeps up,
  * the last report is triaged moments after the last one is sent and the rate is ingest's own:
  * triage_ratio_vs_ingest (bench/report.ts) then sits near 1; it falls below 1 by as much as
- * triage lags.
+ * triage lags. Its edges run on Miniflare directly, like the ingest part's it is compared with.
  */
 import { randomUUID } from "node:crypto";
 import type { LocalEdge } from "../scripts/local-edge.ts";
@@ -76,7 +76,7 @@ function measureMatching(reports: number): Pick<TriageFigures, "triage_match_us_
 
 /** The bench part: its own edge, BENCH_TRIAGE_REPORTS crash reports (400). */
 export async function benchTriage(): Promise<TriageFigures> {
-  const edge = await startEdge();
+  const edge = await startEdge({ direct: true });
   try {
     const reports = positiveInt("BENCH_TRIAGE_REPORTS", 400);
     log(`triage: ${reports} crash reports through the consumer with ${EXTRA_PATTERNS} extra patterns`);
@@ -192,7 +192,7 @@ export async function benchHotGroup(): Promise<HotGroupFigures> {
   const reports = positiveInt("BENCH_HOT_GROUP_REPORTS", 300);
   log(`triage, hot group: ${reports} reports from ${reports} nodes, all one crash group, then each its own group`);
   const side = async (entries: (i: number) => string[]) => {
-    const edge = await startEdge();
+    const edge = await startEdge({ direct: true });
     try {
       return await measureTriage(edge, reports, { entries, reportsPerNode: 1 });
     } finally {

@@ -454,6 +454,18 @@ describe("bad frames", () => {
     expect((await socket.closed).code).toBe(1009);
   });
 
+  it("the last of many steady heartbeats (answered with no write) is what shows after hibernation", async () => {
+    const node = await enrollNode();
+    const socket = await connect(node);
+    for (const memory_mb of [70, 71, 72, 73]) {
+      socket.send(heartbeat(node, { memory_mb, uptime: memory_mb * 1_000 }));
+      await socket.next("heartbeat_ack");
+    }
+    await evictDurableObject(sessionOf(node.node_id), { webSockets: "hibernate" });
+    expect(await liveStatus(node.node_id)).toMatchObject({ status: "online", memory_mb: 73, uptime_s: 73, connected: true });
+    socket.ws.close();
+  });
+
   it("a heartbeat for another node closes the socket with 1008 and is not stored", async () => {
     const node = await enrollNode();
     const socket = await connect(node);

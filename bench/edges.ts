@@ -17,26 +17,9 @@ export async function startEdge(options: LocalEdgeOptions = {}): Promise<LocalEd
   return edge;
 }
 
-/**
- * Environment for the wrangler processes of a startEdges call. startLocalEdge passes our own
- * environment on when it spawns wrangler, so these are set here until every spawn has happened
- * and restored after; parts start their edges one after the other, so nothing else spawns then.
- */
-export type EdgeEnv = Record<string, string>;
-
 /** Starts several edges at once (startup is not measured); stops those that started if one fails. */
-export async function startEdges(options: LocalEdgeOptions[], env: EdgeEnv = {}): Promise<LocalEdge[]> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  let started: PromiseSettledResult<LocalEdge>[];
-  try {
-    started = await Promise.allSettled(options.map((o) => startEdge(o)));
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+export async function startEdges(options: LocalEdgeOptions[]): Promise<LocalEdge[]> {
+  const started = await Promise.allSettled(options.map((o) => startEdge(o)));
   const failed = started.find((outcome) => outcome.status === "rejected");
   if (!failed) return started.map((outcome) => (outcome as PromiseFulfilledResult<LocalEdge>).value);
   await Promise.allSettled(started.map((o) => (o.status === "fulfilled" ? stopEdge(o.value) : undefined)));

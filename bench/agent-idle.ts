@@ -68,8 +68,8 @@ export async function benchAgentIdle(): Promise<AgentSection> {
     sampleEverySeconds: SAMPLE_EVERY_MS / 1000,
     heartbeatIntervalSeconds: 30,
   };
-  log("agent: starting an edge (wrangler dev, default 30 s heartbeat)");
-  const edge = await startEdge();
+  log("agent: starting an edge (Miniflare directly, default 30 s heartbeat)");
+  const edge = await startEdge({ direct: true });
   const home = await mkdtemp(path.join(tmpdir(), "buhdi-bench-agent-"));
   const buildDir = await mkdtemp(path.join(tmpdir(), "buhdi-bench-agent-build-"));
   const started: Started[] = [];

@@ -36,8 +36,8 @@ export type AgentStartFigures = {
 
 export async function benchAgentStart(): Promise<AgentStartFigures> {
   const runs = positiveInt("BENCH_AGENT_START_RUNS", 5);
-  log("agent-start: starting an edge (wrangler dev)");
-  const edge = await startEdge();
+  log("agent-start: starting an edge (Miniflare directly)");
+  const edge = await startEdge({ direct: true });
   const home = await mkdtemp(path.join(tmpdir(), "buhdi-bench-start-"));
   const buildDir = await mkdtemp(path.join(tmpdir(), "buhdi-bench-start-build-"));
   let running: Started | null = null;

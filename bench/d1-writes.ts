@@ -72,6 +72,7 @@ export async function benchD1Writes(): Promise<D1Section> {
 
     // config given: local-edge does not migrate again (already done, with the triggers on top).
     const edge = await startEdge({
+      direct: true,
       persistDir,
       config: path.join(REPO_ROOT, "wrangler.toml"),
       vars: { HEARTBEAT_INTERVAL_SECONDS: String(BENCH_INTERVAL_SECONDS) },

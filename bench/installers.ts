@@ -98,7 +98,7 @@ export async function benchInstallers(): Promise<InstallersSection> {
     const sea = built.find((b) => b.platform === "linux-x64")?.executable;
     if (!sea) throw new Error("the Linux installer build returned no executable");
 
-    edge = await startEdge();
+    edge = await startEdge({ direct: true });
     const ownerId = await createOwner(edge);
     const seaEnv = { BUHDI_INSTALL_DIR: path.join(dir, "install"), BUHDI_NODE_HOME: path.join(dir, "sea-home"), BUHDI_NODE_PORT: "0" };
     const bundleEnv = { BUHDI_NODE_HOME: path.join(dir, "bundle-home"), BUHDI_NODE_PORT: "0" };

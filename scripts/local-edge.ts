@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { mkdtemp, readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -62,25 +62,36 @@ export type LocalEdgeOptions = {
 
 /** Every edge process this process started and has not seen exit, for stopLocalEdges(). */
 const running = new Set<ChildProcess>();
+/** State dirs startLocalEdge made itself (no persistDir given): stopLocalEdges() removes them. */
+const madeStateDirs = new Set<string>();
 let refusing = false;
 
 /**
  * Stops every edge this process started, also one still starting, and kills any that finishes
- * starting afterwards (until allowLocalEdges()). For test files: a set-up hook that times out
- * leaves its edge starting with nothing to stop it, and a test worker ended by a signal never
- * runs its exit handlers.
+ * starting afterwards (until allowLocalEdges()), then removes the state dirs it made for them.
+ * For test files: a set-up hook that times out leaves its edge starting with nothing to stop it,
+ * a test worker ended by a signal never runs its exit handlers, and every run would otherwise
+ * leave its edges' D1 and R2 state in the temp dir.
  */
 export async function stopLocalEdges(): Promise<void> {
   refusing = true;
   await Promise.all([...running].map(stopProcessGroup));
+  await Promise.all([...madeStateDirs].map((dir) => rm(dir, { recursive: true, force: true })));
+  madeStateDirs.clear();
 }
 
 export function allowLocalEdges(): void {
   refusing = false;
 }
 
+async function madeStateDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "buhdi-edge-"));
+  madeStateDirs.add(dir);
+  return dir;
+}
+
 export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<LocalEdge> {
-  const persistDir = options.persistDir ?? (await mkdtemp(path.join(tmpdir(), "buhdi-edge-")));
+  const persistDir = options.persistDir ?? (await madeStateDir());
   const adminToken = options.adminToken ?? randomBytes(24).toString("base64url");
   const config = options.config ?? path.join(REPO_ROOT, "wrangler.toml");
   const port = options.port ?? (await freePort());

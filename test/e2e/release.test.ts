@@ -4,14 +4,14 @@
  * node is offered the release and downloads exactly the bytes that were signed.
  */
 import { createHash, verify } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalEdge, startLocalEdge } from "../../scripts/local-edge.ts";
 import { adminCall, enrollThroughApi } from "../support/edge-api.ts";
 import { newReleaseKey, type ReleaseKey, trustedKeysVar } from "../../scripts/release-key.ts";
 import { release } from "../../scripts/release.ts";
+import { tempDir } from "../support/temp-dirs.ts";
 
 describe("npm run release", () => {
   let edge: LocalEdge;
@@ -26,7 +26,7 @@ describe("npm run release", () => {
   const admin = (path: string, body?: unknown) => adminCall(edge, path, body);
 
   it("signs, uploads and registers a bundle that a node then downloads byte for byte", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "buhdi-release-"));
+    const dir = await tempDir("buhdi-release-");
     const bundle = path.join(dir, "buhdi-node.mjs");
     const bytes = Buffer.from(`// a stand-in bundle\nconsole.log("buhdi-node 0.3.1");\n`);
     await writeFile(bundle, bytes);

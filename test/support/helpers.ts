@@ -4,21 +4,22 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingHttpHeaders, Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "./temp-dirs.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const NODE_BIN = path.join(REPO_ROOT, "node_modules", ".bin", "node");
 export const CLI = path.join(REPO_ROOT, "agent", "cli.ts");
 
+/** Removed after the test file (temp-dirs.ts). */
 export async function tempHome(): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), "buhdi-node-test-"));
+  return tempDir("buhdi-node-test-");
 }
 
 /** An enrolled-looking home, for paths that never reach a real server. */

@@ -1,14 +1,14 @@
 /**
  * A test file's edges never outlive it: stopLocalEdges() (run after every Node test file, see
- * test/support/stop-leftover-edges.ts) stops an edge that is up, and one still starting, as when
- * a set-up hook timed out while waiting for it.
+ * test/support/after-file.ts) stops an edge that is up, and one still starting, as when
+ * a set-up hook timed out while waiting for it; and it removes the state dirs it made for them.
  */
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { allowLocalEdges, startLocalEdge, stopLocalEdges } from "../../../scripts/local-edge.ts";
 import { eventually } from "../../support/live-node.ts";
+import { tempDir } from "../../support/temp-dirs.ts";
 
 /** Processes whose command line names this directory (wrangler and its workerd are given --persist-to). */
 async function processesUsing(dir: string): Promise<number[]> {
@@ -34,21 +34,22 @@ async function noProcessUsing(dir: string): Promise<void> {
 afterEach(() => allowLocalEdges());
 
 describe("local edges left by a test file", () => {
-  it("an edge still starting when its file ends is stopped, and leaves no process behind", async () => {
-    const persistDir = await mkdtemp(path.join(os.tmpdir(), "buhdi-leftover-"));
+  it("an edge still starting when its file ends is stopped, leaves no process behind, and keeps the state dir it was given", async () => {
+    const persistDir = await tempDir("buhdi-leftover-");
     const starting = startLocalEdge({ persistDir });
     // The file ends (its hook timed out) before the edge has come up.
     await stopLocalEdges();
     await expect(starting).rejects.toThrow(/exited before serving/);
     await noProcessUsing(persistDir);
+    expect(existsSync(persistDir)).toBe(true);
   }, 120_000);
 
-  it("an edge that is up and never stopped by its test is stopped too", async () => {
-    const persistDir = await mkdtemp(path.join(os.tmpdir(), "buhdi-leftover-"));
-    const edge = await startLocalEdge({ persistDir });
+  it("an edge that is up and never stopped by its test is stopped too, and the state dir made for it removed", async () => {
+    const edge = await startLocalEdge();
     expect((await fetch(`${edge.url}/api/health`)).status).toBe(200);
-    expect(await processesUsing(persistDir)).not.toEqual([]);
+    expect(await processesUsing(edge.persistDir)).not.toEqual([]);
     await stopLocalEdges();
-    await noProcessUsing(persistDir);
+    await noProcessUsing(edge.persistDir);
+    expect(existsSync(edge.persistDir)).toBe(false);
   }, 120_000);
 });

@@ -22,7 +22,7 @@
  * after it are "not reached".
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -76,6 +76,8 @@ export type StepReport = {
 export type DemoWorld = {
   edgeUrl: string;
   adminToken: string;
+  /** Where the local edge keeps D1, R2 and the rest (removed by a successful run's stop()). */
+  edgeStateDir: string;
   nodeId: string;
   home: string;
   deliveries: Delivery[];
@@ -97,6 +99,8 @@ export type DemoRun = {
   remediation: RemediationTimeline | null;
   healthWindowS: number;
   world: DemoWorld;
+  /** The demo's temp dir: after stop() only the emails' HTML is left in it, or everything after a failed step. */
+  dir: string;
   stop(): Promise<void>;
 };
 
@@ -129,10 +133,21 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
   const secret = randomBytes(24).toString("base64url");
   const key = newReleaseKey();
   const cleanups: Array<() => Promise<void> | void> = [];
-  const world: DemoWorld = { edgeUrl: "", adminToken: "", nodeId: "", home, deliveries: [], emails: [], unknownGroupId: null };
+  const world: DemoWorld = {
+    edgeUrl: "",
+    adminToken: "",
+    edgeStateDir: "",
+    nodeId: "",
+    home,
+    deliveries: [],
+    emails: [],
+    unknownGroupId: null,
+  };
   /** An email in full, indented under the step's lines. */
   const show = (email: LocalEmail) => narrate(formatEmail(email, "           "));
   let edge: LocalEdge | null = null;
+  /** A step failed and its evidence is in `dir`: stop() then leaves every file where it is. */
+  let evidenceKept = false;
   let admin: AdminClient | null = null;
   let bundles: Record<string, string> = {};
   let crashAt: number | null = null;
@@ -169,6 +184,12 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     const endpoint = (await agentFiles(home)).endpoint;
     if (endpoint && isAlive(endpoint.pid)) process.kill(endpoint.pid, "SIGKILL");
     for (const cleanup of cleanups.reverse()) await cleanup();
+    if (evidenceKept) return;
+    // Nobody reads the rest afterwards, and a run is over 100 MB (the installed agent, the cloud's
+    // state). The emails' HTML stays: the narration pointed at it.
+    const spent = (await readdir(dir)).filter((name) => name !== "emails").map((name) => path.join(dir, name));
+    if (world.edgeStateDir) spent.push(world.edgeStateDir);
+    await Promise.all(spent.map((file) => rm(file, { recursive: true, force: true })));
   };
   options.onStop?.(stop);
 
@@ -232,6 +253,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
       cleanups.push(() => running.stop());
       world.edgeUrl = edge.url;
       world.adminToken = edge.adminToken;
+      world.edgeStateDir = edge.persistDir;
       admin = adminClient(edge.url, edge.adminToken);
       see(
         `local edge on ${edge.url} (wrangler dev: Worker, D1, Durable Objects, Queue, R2, send_email); escalations go to ${receiver.url} and ${DEMO_EMAIL.escalationTo}`,
@@ -423,6 +445,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
 
   /** On a failure: the supervisors' output and the cloud's view of the node, for a person to read. */
   const keepEvidence = async (): Promise<string> => {
+    evidenceKept = true;
     for (const [i, supervisor] of supervisors.entries()) await writeFile(path.join(dir, `supervisor-${i + 1}.log`), supervisor.output());
     if (admin && world.nodeId) {
       const cloud = {
@@ -464,6 +487,7 @@ export async function runDemo(settings: DemoSettings, narrate: (line: string) =>
     remediation: measured.remediation,
     healthWindowS: settings.verifyHealthySeconds,
     world,
+    dir,
     stop,
   };
 }

@@ -5,6 +5,7 @@
  * handed its send_email binding, and the agent's files.
  */
 import { existsSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminClient, type AdminClient } from "../../scripts/demo/admin-client.ts";
@@ -23,7 +24,11 @@ describe("Nana's laptop, zero-touch (the demo's scenario)", () => {
     run = await runDemo({ ...SETTINGS, nodePort: await freePort() }, (line) => narration.push(line));
     admin = adminClient(run.world.edgeUrl, run.world.adminToken);
   }, 600_000);
-  afterAll(async () => run?.stop());
+  afterAll(async () => {
+    await run?.stop();
+    // The emails' HTML stays after the demo for a person to open; after a test nobody will.
+    if (run?.ok) await rm(run.dir, { recursive: true, force: true });
+  });
 
   it("every step of the scenario happened", () => {
     const failed = run.steps.filter((s) => s.status !== "ok");
@@ -113,5 +118,14 @@ describe("Nana's laptop, zero-touch (the demo's scenario)", () => {
     expect(escalations[0]!.text).toContain(`${run.world.edgeUrl}/support/crash-groups?group=${groupId}`);
     // The first report escalated; the next ones fell in its period (flood control).
     expect(escalations[0]!.text).toContain("How often:  1 report so far");
+  });
+
+  // Last, because it stops the run (stop() is done once; afterAll's call then does nothing).
+  it("stopping a run that went well leaves only the emails' HTML, and no edge state", async () => {
+    expect(run.ok).toBe(true);
+    await run.stop();
+    expect(await readdir(run.dir)).toEqual(["emails"]);
+    expect((await readdir(path.join(run.dir, "emails"))).every((name) => name.endsWith(".html"))).toBe(true);
+    expect(existsSync(run.world.edgeStateDir)).toBe(false);
   });
 });
